@@ -1,0 +1,47 @@
+# Two commands matter: `make demo` and `make test`. Both install what they need into .venv.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed-$(shell cat requirements.txt requirements-dev.txt constraints.txt | cksum | cut -d' ' -f1)
+export PYTHONPATH := $(CURDIR)
+
+.PHONY: install demo test test-fast stack-start stack-stop stack-status migrate simulator blacklist-sync clean
+
+$(STAMP): requirements.txt requirements-dev.txt constraints.txt
+	@$(PYTHON) -c 'import sys; sys.exit("Python 3.11+ is required, found " + sys.version.split()[0]) if sys.version_info < (3, 11) else None'
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -r requirements-dev.txt -c constraints.txt
+	@rm -f $(VENV)/.installed-* && touch $@
+
+install: $(STAMP)
+
+demo: install          ## a 2,400-contact campaign end to end on the embedded stack
+	$(BIN)/python -m dev.demo
+
+test: install          ## the whole suite; starts its own embedded stack under .stack/test
+	$(BIN)/python -m pytest
+
+test-fast: install     ## unit and property tests only: no services
+	$(BIN)/python -m pytest tests/unit
+
+stack-start: install
+	$(BIN)/python -m dev.stack start
+
+stack-stop:
+	$(BIN)/python -m dev.stack stop
+
+stack-status:
+	$(BIN)/python -m dev.stack status
+
+migrate: stack-start   ## apply campaign-database migrations (idempotent)
+	eval "$$($(BIN)/python -m dev.stack env)" && $(BIN)/python -m include.campaigns.migrations
+
+simulator: stack-start ## run the dialer simulator in the foreground
+	eval "$$($(BIN)/python -m dev.stack env)" && $(BIN)/python -m dev.dialer_simulator
+
+blacklist-sync: stack-start ## warm the Redis opt-out set from PostgreSQL
+	eval "$$($(BIN)/python -m dev.stack env)" && $(BIN)/python -m include.campaigns.blacklist
+
+clean: stack-stop
+	rm -rf .stack

@@ -1,0 +1,1 @@
+"""Outbound call campaigns on Apache Airflow: one DAG per campaign row."""

@@ -1,0 +1,39 @@
+"""Failure alerts: a task that exhausts its retries marks the campaign failed and says so on SNS."""
+
+from __future__ import annotations
+
+import logging
+
+log = logging.getLogger(__name__)
+
+# Statuses a failed run moves to `failed`; a cancelled or archived campaign keeps its status.
+FAILABLE_STATUSES = ["scheduled", "active", "paused"]
+
+
+def on_task_failure(context, *, campaign_id: int) -> None:
+    """Runs once a task has failed for good. It must not raise: a broken alert hides the failure."""
+    from include.campaigns.db import campaign_db, execute
+    from include.campaigns.dispatch import load_campaign
+    from include.campaigns.notification import publish
+    from include.campaigns.validation import CampaignInvalid
+
+    ti = context["ti"]
+    error = context.get("exception")
+    validation_failed = isinstance(error, CampaignInvalid) or (
+        error is not None and isinstance(error.__cause__, CampaignInvalid))
+    outcome = "validation_failed" if validation_failed else "failed"
+    try:
+        with campaign_db() as conn:
+            campaign = load_campaign(conn, campaign_id)
+            with conn.transaction():
+                execute(conn, "campaign_set_status", {"campaign_id": campaign_id, "status": "failed",
+                                                      "from_statuses": FAILABLE_STATUSES})
+        details = {"dag_id": ti.dag_id, "task_id": ti.task_id, "run_id": ti.run_id,
+                   "try_number": ti.try_number, "error": f"{error.__class__.__name__}: {error}" if error else None}
+        if validation_failed:
+            problems = getattr(error, "problems", None) or getattr(error.__cause__, "problems", [])
+            details["problems"] = problems
+        publish(campaign=campaign, run_id=ti.run_id, outcome=outcome,
+                summary=f"task {ti.task_id} failed; campaign marked failed", details=details)
+    except Exception:
+        log.exception("Could not record or announce the failure of %s for campaign %s", ti.task_id, campaign_id)

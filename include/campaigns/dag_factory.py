@@ -1,0 +1,171 @@
+"""Build one campaign's DAG from its catalog entry.
+
+    validate_campaign >> dispatch_contacts >> wait_for_completion >> generate_report >> notify
+
+Every task is thin: it opens the campaign database, calls a plain function from this package
+and returns a small, JSON-able value. Heavy imports happen inside the tasks, never here.
+"""
+
+from __future__ import annotations
+
+import functools
+from datetime import timedelta
+
+from airflow.sdk import DAG, Param, TriggerRule, chain, task
+
+from include.campaigns.catalog import APPROVED_TAGS, CampaignSpec
+from include.campaigns.callbacks import on_task_failure
+
+# The seed's retry policy: 3 retries, 2 s first delay, doubling.
+DEFAULT_ARGS = {
+    "retries": 3,
+    "retry_delay": timedelta(seconds=2),
+    "retry_exponential_backoff": 2.0,
+    "max_retry_delay": timedelta(minutes=2),
+}
+SENSOR_TIMEOUT_MARGIN = timedelta(hours=1)
+
+RUN_PARAMS = {
+    "dry_run": Param(False, type="boolean", title="Dry run",
+                     description="Select and report the contacts that would be dialed; send nothing."),
+    "max_contacts": Param(None, type=["null", "integer"], minimum=1, title="Max contacts",
+                          description="Send at most this many dial tasks in this run (empty: no limit)."),
+    "dispatch": Param(True, type="boolean", title="Dispatch",
+                      description="Send dial tasks. Off: only ingest results and report."),
+    "notify": Param(True, type="boolean", title="Notify", description="Publish the outcome to SNS."),
+}
+
+
+def _schedule(spec: CampaignSpec):
+    if spec.schedule:
+        from airflow.sdk import CronTriggerTimetable
+
+        return CronTriggerTimetable(spec.schedule, timezone=spec.timezone)
+    return "@once"
+
+
+def _tags(spec: CampaignSpec) -> list[str]:
+    kind = "recurring" if spec.schedule else "one-off"
+    return sorted({"campaign", "outbound", kind} | (set(spec.tags) & APPROVED_TAGS))
+
+
+def _run_context(conn, campaign_id: int, context):
+    from include.campaigns.dispatch import load_campaign
+    from include.campaigns.runs import build_run_context
+
+    dag_run = context["dag_run"]
+    campaign = load_campaign(conn, campaign_id)
+    return campaign, build_run_context(campaign, run_id=dag_run.run_id, run_type=dag_run.run_type,
+                                       run_after=dag_run.run_after, started_at=dag_run.start_date,
+                                       params=context["params"])
+
+
+def build_campaign_dag(spec: CampaignSpec) -> DAG:
+    """One DAG per campaign; ``spec`` is bound here, so each DAG's closures see their own."""
+    campaign_id = spec.id
+    alert = functools.partial(on_task_failure, campaign_id=campaign_id)
+    sensor_timeout = max(spec.end_at - spec.start_at, timedelta(0)) + SENSOR_TIMEOUT_MARGIN
+
+    with DAG(
+        dag_id=spec.dag_id,
+        description=f"Outbound call campaign: {spec.name}",
+        doc_md=f"Campaign **{spec.name}** (`{spec.slug}`, id {spec.id}). Each run validates the campaign, "
+               "dispatches eligible contacts as dial tasks, waits for the dialer's results, reports and notifies.",
+        schedule=_schedule(spec),
+        start_date=spec.start_at,
+        catchup=False,
+        max_active_runs=1,
+        default_args={**DEFAULT_ARGS, "owner": spec.owner},
+        params=RUN_PARAMS,
+        tags=_tags(spec),
+        is_paused_upon_creation=spec.status not in ("scheduled", "active"),
+    ) as dag:
+
+        @task(on_failure_callback=alert)
+        def validate_campaign(**context) -> dict:
+            """Check the campaign before anyone is called; every problem fails the run without retries."""
+            from airflow.sdk.exceptions import AirflowFailException
+
+            from include.campaigns.db import campaign_db
+            from include.campaigns.validation import CampaignInvalid, validate
+
+            with campaign_db() as conn:
+                campaign, run = _run_context(conn, campaign_id, context)
+                try:
+                    return validate(conn, campaign, live=run.live)
+                except CampaignInvalid as exc:
+                    raise AirflowFailException(str(exc)) from exc
+
+        @task(pool="campaign_db", on_failure_callback=alert)
+        def dispatch_contacts(**context) -> dict:
+            """Send the eligible contacts, in priority order, to the dial queue."""
+            from include.campaigns.db import campaign_db
+            from include.campaigns.dispatch import dispatch
+
+            with campaign_db() as conn:
+                campaign, run = _run_context(conn, campaign_id, context)
+                return dispatch(conn, campaign, run).as_dict()
+
+        @task.sensor(poke_interval=spec.poke_interval_s, timeout=sensor_timeout.total_seconds(),
+                     mode="reschedule", on_failure_callback=alert)
+        def wait_for_completion(**context):
+            """Ingest results, top the queue up, and finish when the campaign's run is over."""
+            from airflow.sdk import PokeReturnValue
+
+            from include.campaigns.db import campaign_db
+            from include.campaigns.progress import poke
+
+            with campaign_db() as conn:
+                _, run = _run_context(conn, campaign_id, context)
+                result = poke(conn, campaign_id, run)
+            return PokeReturnValue(is_done=result.done, xcom_value=result.as_dict())
+
+        @task
+        def generate_report(poke_result: dict, **context) -> dict:
+            """Write the run's report to PostgreSQL and S3."""
+            from include.campaigns.db import campaign_db
+            from include.campaigns.reporting import build_report, headline, store_report
+
+            with campaign_db() as conn:
+                _, run = _run_context(conn, campaign_id, context)
+                report = build_report(conn, campaign_id, run, poke_result["outcome"], poke_result)
+                store_report(conn, report)
+            return headline(report)
+
+        @task(trigger_rule=TriggerRule.ALL_DONE)
+        def notify(**context) -> str | None:
+            """Publish the run's outcome; runs even when the report failed, and says so."""
+            from include.campaigns.db import campaign_db
+            from include.campaigns.dispatch import load_campaign
+            from include.campaigns.notification import publish
+
+            ti = context["ti"]
+            if not context["params"]["notify"]:
+                return None
+            summary = ti.xcom_pull(task_ids="generate_report")
+            poke_result = ti.xcom_pull(task_ids="wait_for_completion")
+            if poke_result is None:
+                return None  # the run failed upstream; the failure alert has already gone out
+            with campaign_db() as conn:
+                campaign = load_campaign(conn, campaign_id)
+            if summary is None:
+                outcome = poke_result["outcome"]
+                return publish(campaign=campaign, run_id=ti.run_id, outcome=outcome,
+                               summary="the report could not be generated", details={"report": None, **poke_result})
+            return publish(campaign=campaign, run_id=ti.run_id, outcome=summary["outcome"],
+                           summary=f"{summary['dialed']} dialed, {summary['answered']} answered", details=summary)
+
+        @task(trigger_rule=TriggerRule.ONE_FAILED, retries=0)
+        def fail_run_on_error() -> None:
+            """Notify always runs, so this watcher is what marks the run failed when a stage failed."""
+            from airflow.sdk.exceptions import AirflowFailException
+
+            raise AirflowFailException("a campaign stage failed; see its log and the failure alert")
+
+        validated = validate_campaign()
+        dispatched = dispatch_contacts()
+        waited = wait_for_completion()
+        reported = generate_report(waited)
+        chain(validated, dispatched, waited, reported, notify())
+        [validated, dispatched, waited] >> fail_run_on_error()
+    return dag

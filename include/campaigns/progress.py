@@ -1,0 +1,120 @@
+"""One poke of the completion sensor: ingest results, reconcile, decide, top up.
+
+A sensor's XComs are cleared before every poke, so everything a poke needs to remember lives
+in PostgreSQL: the ledger, the contacts and the progress snapshots.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from dataclasses import asdict, dataclass
+from datetime import datetime, timezone
+
+from include.campaigns import blacklist
+from include.campaigns.config import FINAL_OUTCOMES, parse_config
+from include.campaigns.db import execute, fetch_all, fetch_one
+from include.campaigns.dispatch import dispatch, load_campaign
+from include.campaigns.runs import RunContext
+
+log = logging.getLogger(__name__)
+
+# Contact statuses that still have work in them.
+OPEN_STATUSES = ("pending", "in_flight", "failed")
+
+
+@dataclass
+class PokeResult:
+    done: bool
+    outcome: str | None
+    counts: dict[str, int]
+    ingested: int = 0
+    expired_tasks: int = 0
+    dispatched: int = 0
+    note: str | None = None
+
+    def as_dict(self) -> dict:
+        return asdict(self)
+
+
+def ingest(conn, campaign: dict) -> tuple[int, list[str]]:
+    """Fold new call records into contact states; return how many, and the new opt-outs."""
+    config = parse_config(campaign["config"])
+    with conn.transaction():
+        row = fetch_one(conn, "call_records_ingest", {
+            "campaign_id": campaign["id"], "final_outcomes": list(FINAL_OUTCOMES),
+            "max_attempts": config.max_attempts, "retry_delays": json.dumps(config.retry_delays_s),
+        })
+    opted_out = list(row["opted_out_phones"])
+    # PostgreSQL committed the opt-outs; Redis gets them at once so other campaigns see them too.
+    blacklist.add_opt_outs(opted_out)
+    return row["ingested"], opted_out
+
+
+def status_counts(conn, campaign_id: int) -> dict[str, int]:
+    return {r["status"]: r["n"] for r in fetch_all(conn, "contacts_status_counts", {"campaign_id": campaign_id})}
+
+
+def _retry_due_before(conn, campaign_id: int, before: datetime) -> int:
+    row = fetch_one(conn, "contacts_retry_due", {"campaign_id": campaign_id, "before": before})
+    return row["n"]
+
+
+def _finish_status(campaign: dict, run: RunContext) -> str:
+    """A recurring campaign goes back to scheduled between runs; a finished one is completed."""
+    if campaign["schedule"] and run.run_end < campaign["end_at"]:
+        return "scheduled"
+    return "completed"
+
+
+def poke(conn, campaign_id: int, run: RunContext, *, now: datetime | None = None) -> PokeResult:
+    now = now or datetime.now(timezone.utc)
+    campaign = load_campaign(conn, campaign_id)
+    config = parse_config(campaign["config"])
+    ingested, _ = ingest(conn, campaign)
+    with conn.transaction():
+        expired = len(fetch_all(conn, "dial_tasks_expire",
+                                {"campaign_id": campaign_id, "grace_s": config.expiry_grace_s}))
+
+    result = PokeResult(done=False, outcome=None, counts={}, ingested=ingested, expired_tasks=expired)
+    status = campaign["status"]
+    if run.dry_run:
+        result.done, result.outcome = True, "dry_run"
+    elif not run.live:
+        result.done, result.outcome, result.note = True, "report_only", run.not_live_reason
+    elif status == "cancelled":
+        # Nothing new is sent; what is already in flight is counted as it stands.
+        result.done, result.outcome = True, "cancelled"
+    elif status == "paused":
+        result.note = "campaign paused: waiting, dispatching nothing"
+    elif now >= run.run_end:
+        with conn.transaction():
+            execute(conn, "contacts_expire_unreached", {"campaign_id": campaign_id})
+            execute(conn, "campaign_set_status", {"campaign_id": campaign_id, "status": _finish_status(campaign, run),
+                                                  "from_statuses": ["active", "scheduled"]})
+        result.done, result.outcome = True, "completed_at_end"
+    else:
+        if run.may_send:
+            sent = dispatch(conn, campaign, run, now=now)
+            result.dispatched = sent.sent + sent.resent
+        counts = status_counts(conn, campaign_id)
+        remaining = counts.get("pending", 0) + counts.get("in_flight", 0)
+        remaining += _retry_due_before(conn, campaign_id, min(run.run_end, campaign["end_at"]))
+        if remaining == 0:
+            with conn.transaction():
+                if run.run_end >= campaign["end_at"]:
+                    execute(conn, "contacts_expire_unreached", {"campaign_id": campaign_id})
+                execute(conn, "campaign_set_status", {"campaign_id": campaign_id,
+                                                      "status": _finish_status(campaign, run),
+                                                      "from_statuses": ["active", "scheduled"]})
+            result.done, result.outcome = True, "completed"
+    result.counts = status_counts(conn, campaign_id)
+    with conn.transaction():
+        execute(conn, "campaign_progress_insert", {
+            "campaign_id": campaign_id, "run_id": run.run_id, "counts": json.dumps(result.counts),
+            "dispatched": result.dispatched, "ingested": ingested,
+        })
+    log.info("Campaign %s poke: %s; ingested %d, dispatched %d, expired %d%s", campaign["slug"],
+             json.dumps(result.counts, sort_keys=True), ingested, result.dispatched, expired,
+             f"; finished: {result.outcome}" if result.done else "")
+    return result

@@ -1,0 +1,40 @@
+"""Where a campaign's queue, topic and bucket are, and the hooks that reach them.
+
+Names come from Airflow Variables (declared in airflow_settings.yaml), overridable per campaign
+in its config. Credentials and endpoints live only in the Airflow connections.
+"""
+
+from __future__ import annotations
+
+AWS_CONN_ID = "campaigns_aws"
+REDIS_CONN_ID = "campaigns_redis"
+DIAL_QUEUE_VAR = "campaign_dial_queue"
+TOPIC_VAR = "campaign_notification_topic"
+BUCKET_VAR = "campaign_report_bucket"
+
+
+def variable(name: str) -> str:
+    from airflow.sdk import Variable
+
+    return Variable.get(name)
+
+
+def sqs_client():
+    from airflow.providers.amazon.aws.hooks.sqs import SqsHook
+
+    return SqsHook(aws_conn_id=AWS_CONN_ID).get_conn()
+
+
+def dial_queue_url(client, override: str | None = None) -> str:
+    name = override or variable(DIAL_QUEUE_VAR)
+    if name.startswith(("http://", "https://")):
+        return name
+    return client.get_queue_url(QueueName=name)["QueueUrl"]
+
+
+def topic_arn(override: str | None = None) -> str:
+    return override or variable(TOPIC_VAR)
+
+
+def report_bucket() -> str:
+    return variable(BUCKET_VAR)

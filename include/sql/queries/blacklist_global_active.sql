@@ -1,0 +1,2 @@
+SELECT DISTINCT phone FROM blacklist
+WHERE campaign_id IS NULL AND (expires_at IS NULL OR expires_at > now())

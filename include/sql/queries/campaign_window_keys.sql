@@ -1,0 +1,1 @@
+SELECT window_key FROM campaign_window_keys WHERE campaign_id = %(campaign_id)s

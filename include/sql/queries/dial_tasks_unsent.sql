@@ -1,0 +1,8 @@
+-- Claimed but never marked sent: a dispatcher died between claim and send. Re-send these first,
+-- under the same dial_attempt_id, so a dialer that did get them can drop the repeat.
+SELECT t.dial_attempt_id, t.contact_id, t.phone, t.attempt, t.not_after
+FROM dial_tasks t
+WHERE t.campaign_id = %(campaign_id)s AND t.status = 'claimed' AND t.not_after > now()
+ORDER BY t.claimed_at, t.dial_attempt_id
+LIMIT %(limit)s
+FOR UPDATE SKIP LOCKED

@@ -1,0 +1,32 @@
+"""Test session set-up: the embedded stack under .stack/test, and its environment.
+
+Airflow reads its configuration when first imported, so the stack is started and its
+environment exported in pytest_configure, before any test module is imported.
+`make test-fast` sets CAMPAIGN_TESTS_NO_STACK=1 to run the service-free tests alone.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+_started_here = False
+
+
+def pytest_configure(config):
+    global _started_here
+    if os.environ.get("CAMPAIGN_TESTS_NO_STACK"):
+        return
+    os.environ.setdefault("CAMPAIGN_STACK_DIR", str(ROOT / ".stack" / "test"))
+    from dev import stack
+
+    _started_here = not all(s["running"] for s in stack.status().values())
+    os.environ.update(stack.start())
+
+
+def pytest_unconfigure(config):
+    if _started_here and not os.environ.get("CAMPAIGN_TESTS_KEEP_STACK"):
+        from dev import stack
+
+        stack.stop()

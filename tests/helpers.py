@@ -1,0 +1,37 @@
+"""Small builders shared by the tests."""
+
+from __future__ import annotations
+
+import random
+from datetime import datetime, timezone
+
+# Etc/GMT zones have whole-hour offsets and no DST (note the POSIX sign: Etc/GMT-3 is UTC+3),
+# so for any instant there is one whose local time is a chosen hour.
+ETC_ZONES = [f"Etc/GMT{sign}{n}" for n in range(1, 13) for sign in "+-"] + ["Etc/GMT-13", "Etc/GMT-14", "Etc/UTC"]
+
+
+def zone_at_local_hour(hour: int, now: datetime | None = None) -> str:
+    """An IANA zone in which it is now ``hour`` o'clock."""
+    now = now or datetime.now(timezone.utc)
+    from zoneinfo import ZoneInfo
+
+    for zone in ETC_ZONES:
+        if now.astimezone(ZoneInfo(zone)).hour == hour:
+            return zone
+    raise AssertionError(f"no Etc zone at local hour {hour}")
+
+
+def open_zone(now: datetime | None = None) -> str:
+    """A zone where it is early afternoon: inside every test window and the legal floor."""
+    return zone_at_local_hour(13, now)
+
+
+def closed_zone(now: datetime | None = None) -> str:
+    """A zone where it is the small hours: outside every window."""
+    return zone_at_local_hour(3, now)
+
+
+def us_numbers(count: int, seed: int = 0, area: str = "212") -> list[str]:
+    from dev.seed import phone_numbers
+
+    return phone_numbers(f"+1{area}", 7, count, random.Random(seed))

@@ -1,0 +1,95 @@
+"""Fixtures over the real embedded services: a clean campaign database, queues, a dialer."""
+
+from __future__ import annotations
+
+import uuid
+
+import pytest
+
+CAMPAIGN_TABLES = ["campaign_reports", "campaign_progress", "call_records", "dial_tasks", "blacklist",
+                   "campaign_window_keys", "contacts", "campaigns"]
+
+
+@pytest.fixture
+def db():
+    """An autocommit connection to the campaign database, emptied before the test."""
+    from include.campaigns.db import campaign_db
+
+    with campaign_db() as conn:
+        conn.execute("TRUNCATE " + ", ".join(CAMPAIGN_TABLES) + " RESTART IDENTITY CASCADE")
+        yield conn
+
+
+@pytest.fixture
+def redis_client():
+    from airflow.providers.redis.hooks.redis import RedisHook
+
+    from include.campaigns.blacklist import OPT_OUT_SET
+
+    client = RedisHook(redis_conn_id="campaigns_redis").get_conn()
+    client.delete(OPT_OUT_SET)
+    yield client
+    client.delete(OPT_OUT_SET)
+
+
+@pytest.fixture
+def sqs():
+    from include.campaigns.resources import sqs_client
+
+    return sqs_client()
+
+
+@pytest.fixture
+def dial_queue(sqs):
+    """A fresh dial queue for one test, so no test reads another's dial tasks."""
+    url = sqs.create_queue(QueueName=f"dial-{uuid.uuid4().hex[:12]}", Attributes={"VisibilityTimeout": "30"})["QueueUrl"]
+    yield url
+    sqs.delete_queue(QueueUrl=url)
+
+
+@pytest.fixture
+def topic_inbox(sqs):
+    """An SQS queue subscribed to the notification topic: what SNS published lands here."""
+    from airflow.providers.amazon.aws.hooks.sns import SnsHook
+
+    from include.campaigns.resources import AWS_CONN_ID, topic_arn
+
+    url = sqs.create_queue(QueueName=f"inbox-{uuid.uuid4().hex[:12]}")["QueueUrl"]
+    arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+    sns = SnsHook(aws_conn_id=AWS_CONN_ID).get_conn()
+    subscription = sns.subscribe(TopicArn=topic_arn(), Protocol="sqs", Endpoint=arn,
+                                 Attributes={"RawMessageDelivery": "false"})["SubscriptionArn"]
+    yield url
+    sns.unsubscribe(SubscriptionArn=subscription)
+    sqs.delete_queue(QueueUrl=url)
+
+
+def drain(sqs, url: str, rounds: int = 3) -> list[dict]:
+    """Everything on a queue now; moto answers at once, so a few empty rounds mean empty."""
+    messages, empty = [], 0
+    while empty < rounds:
+        batch = sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10, WaitTimeSeconds=0).get("Messages", [])
+        if not batch:
+            empty += 1
+            continue
+        messages.extend(batch)
+        sqs.delete_message_batch(QueueUrl=url, Entries=[
+            {"Id": str(i), "ReceiptHandle": m["ReceiptHandle"]} for i, m in enumerate(batch)])
+    return messages
+
+
+@pytest.fixture
+def dialer():
+    """Start a dialer simulator on a queue; stopped when the test ends."""
+    from dev.dialer_simulator import DialerSimulator
+
+    started = []
+
+    def start(queue_url: str, outcomes: dict[str, float] | None = None, seed: int = 1) -> DialerSimulator:
+        simulator = DialerSimulator(queue_url, outcomes, seed).start()
+        started.append(simulator)
+        return simulator
+
+    yield start
+    for simulator in started:
+        simulator.stop()
