@@ -1,0 +1,87 @@
+"""DAG integrity: the DAG file imports cleanly and every campaign DAG has the agreed shape."""
+
+from __future__ import annotations
+
+import pytest
+
+from include.campaigns.catalog import APPROVED_TAGS
+from tests.dags.conftest import SEEDED
+
+LIVE = sorted(f"campaign_{slug}" for slug, spec in SEEDED.items() if spec.get("status") != "archived")
+STAGES = ["validate_campaign", "dispatch_contacts", "wait_for_completion", "generate_report", "notify"]
+
+
+def test_dag_file_has_no_import_errors(dagbag):
+    assert dagbag.import_errors == {}
+
+
+def test_one_dag_per_non_archived_campaign(dagbag):
+    assert sorted(dagbag.dag_ids) == LIVE
+
+
+@pytest.mark.parametrize("dag_id", LIVE)
+def test_stages_run_in_order(dagbag, dag_id):
+    dag = dagbag.get_dag(dag_id)
+    for upstream, downstream in zip(STAGES, STAGES[1:]):
+        assert dag.get_task(upstream).downstream_task_ids >= {downstream}, (upstream, downstream)
+    assert set(dag.task_ids) == set(STAGES) | {"fail_run_on_error"}
+    assert dag.get_task("fail_run_on_error").upstream_task_ids == {
+        "validate_campaign", "dispatch_contacts", "wait_for_completion"}
+
+
+@pytest.mark.parametrize("dag_id", LIVE)
+def test_every_task_retries_at_least_twice_with_backoff(dagbag, dag_id):
+    for task in dagbag.get_dag(dag_id).tasks:
+        if task.task_id == "fail_run_on_error":
+            continue  # the watcher's failure is the verdict; retrying it would only delay it
+        assert task.retries >= 2, task.task_id
+        assert task.retry_delay.total_seconds() == 2
+        assert task.retry_exponential_backoff == 2.0
+
+
+@pytest.mark.parametrize("dag_id", LIVE)
+def test_tags_are_approved(dagbag, dag_id):
+    tags = set(dagbag.get_dag(dag_id).tags)
+    assert "campaign" in tags
+    assert tags <= APPROVED_TAGS
+
+
+@pytest.mark.parametrize("dag_id", LIVE)
+def test_runs_never_overlap_and_never_catch_up(dagbag, dag_id):
+    dag = dagbag.get_dag(dag_id)
+    assert dag.max_active_runs == 1
+    assert dag.catchup is False
+
+
+@pytest.mark.parametrize("dag_id", LIVE)
+def test_completion_sensor_frees_its_worker_between_pokes(dagbag, dag_id):
+    sensor = dagbag.get_dag(dag_id).get_task("wait_for_completion")
+    assert sensor.mode == "reschedule"
+    assert sensor.poke_interval == 2
+    assert sensor.timeout > 0
+
+
+@pytest.mark.parametrize("dag_id", LIVE)
+def test_manual_runs_take_typed_params_with_defaults(dagbag, dag_id):
+    params = dagbag.get_dag(dag_id).params
+    assert params["dry_run"] is False and params["dispatch"] is True and params["notify"] is True
+    assert params["max_contacts"] is None
+    assert params.get_param("dry_run").schema["type"] == "boolean"
+
+
+def test_recurring_campaign_uses_a_cron_in_its_own_timezone(dagbag):
+    timetable = dagbag.get_dag("campaign_daily_survey").timetable
+    assert type(timetable).__name__ == "CronTriggerTimetable"
+    assert timetable.expression == "0 10 * * 1-5"
+    assert str(timetable.timezone) == "America/Chicago"
+    assert "recurring" in dagbag.get_dag("campaign_daily_survey").tags
+
+
+def test_unapproved_campaign_tags_are_dropped(dagbag):
+    assert "not-approved" not in dagbag.get_dag("campaign_daily_survey").tags
+    assert "surveys" in dagbag.get_dag("campaign_daily_survey").tags
+
+
+def test_paused_campaign_dag_starts_paused(dagbag):
+    assert dagbag.get_dag("campaign_winback").is_paused_upon_creation is True
+    assert dagbag.get_dag("campaign_renewals_q4").is_paused_upon_creation is False
