@@ -9,19 +9,16 @@ from __future__ import annotations
 import json
 import logging
 from dataclasses import asdict, dataclass
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 
 from include.campaigns import blacklist
+from include.campaigns.calling_window import split_key
 from include.campaigns.config import FINAL_OUTCOMES, parse_config
 from include.campaigns.db import execute, fetch_all, fetch_one
 from include.campaigns.dispatch import dispatch, load_campaign
 from include.campaigns.runs import RunContext
 
 log = logging.getLogger(__name__)
-
-# Contact statuses that still have work in them.
-OPEN_STATUSES = ("pending", "in_flight", "failed")
-
 
 @dataclass
 class PokeResult:
@@ -37,13 +34,24 @@ class PokeResult:
         return asdict(self)
 
 
-def ingest(conn, campaign: dict) -> tuple[int, list[str]]:
+def ingest(conn, campaign: dict, now: datetime | None = None) -> tuple[int, list[str]]:
     """Fold new call records into contact states; return how many, and the new opt-outs."""
+    if not fetch_one(conn, "call_records_waiting", {"campaign_id": campaign["id"]})["waiting"]:
+        return 0, []  # the common idle poke: one index probe, nothing else
+    now = now or datetime.now(timezone.utc)
     config = parse_config(campaign["config"])
+    keys = [r["window_key"] for r in fetch_all(conn, "campaign_window_keys", {"campaign_id": campaign["id"]})]
+    reopen = {}
+    for key in keys:
+        for outcome, delay in config.retry_delays_s.items():
+            due = now + timedelta(seconds=delay)
+            opening = config.policy.next_opening(*split_key(key), due)
+            reopen[f"{key}#{outcome}"] = (opening or due).isoformat()
     with conn.transaction():
         row = fetch_one(conn, "call_records_ingest", {
             "campaign_id": campaign["id"], "final_outcomes": list(FINAL_OUTCOMES),
             "max_attempts": config.max_attempts, "retry_delays": json.dumps(config.retry_delays_s),
+            "reopen_at": json.dumps(reopen),
         })
     opted_out = list(row["opted_out_phones"])
     # PostgreSQL committed the opt-outs; Redis gets them at once so other campaigns see them too.
@@ -71,7 +79,7 @@ def poke(conn, campaign_id: int, run: RunContext, *, now: datetime | None = None
     now = now or datetime.now(timezone.utc)
     campaign = load_campaign(conn, campaign_id)
     config = parse_config(campaign["config"])
-    ingested, _ = ingest(conn, campaign)
+    ingested, _ = ingest(conn, campaign, now)
     with conn.transaction():
         expired = len(fetch_all(conn, "dial_tasks_expire",
                                 {"campaign_id": campaign_id, "grace_s": config.expiry_grace_s}))

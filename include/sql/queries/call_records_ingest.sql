@@ -21,7 +21,12 @@ WITH new_records AS (
             ELSE 'failed' END,
         next_attempt_at = CASE
             WHEN t.outcome = ANY(%(final_outcomes)s::text[]) OR t.outcome = 'opted_out' THEN NULL
-            ELSE now() + make_interval(secs => coalesce((%(retry_delays)s::jsonb ->> t.outcome)::int, 3600))
+            -- The retry waits its delay, then rolls over any closed hours to when every one of the
+            -- contact's windows has opened again (precomputed per window key and outcome).
+            ELSE GREATEST(
+                now() + make_interval(secs => coalesce((%(retry_delays)s::jsonb ->> t.outcome)::int, 3600)),
+                (SELECT max((%(reopen_at)s::jsonb ->> (k || '#' || t.outcome))::timestamptz)
+                 FROM unnest(c.window_keys) AS k))
             END
     FROM tasks t
     WHERE c.id = t.contact_id AND c.status = 'in_flight' AND c.attempts = t.attempt
