@@ -310,6 +310,7 @@ def env() -> dict[str, str]:
         "AIRFLOW__API_AUTH__JWT_SECRET": state["jwt_secret"],
         "AIRFLOW__LOGGING__LOGGING_LEVEL": "INFO",
         "CAMPAIGN_CATALOG_SNAPSHOT": str(home / "campaign_catalog_snapshot.json"),
+        "CAMPAIGN_REPORT_BASE_URL": f"http://127.0.0.1:{ports['aws']}",
         "PYTHONPATH": os.pathsep.join(p for p in (str(ROOT), os.environ.get("PYTHONPATH", "")) if p),
         "NO_PROXY": "127.0.0.1,localhost",
     }
@@ -325,7 +326,7 @@ def _variables() -> dict[str, str]:
 
 
 def _migrate_airflow(environ: dict[str, str]) -> None:
-    """`airflow db migrate` is idempotent but slow to import; a marker skips it when current."""
+    """`airflow db migrate` and the pools of airflow_settings.yaml; a marker skips both when current."""
     from importlib.metadata import version
 
     marker = stack_dir() / "airflow" / ".migrated"
@@ -334,8 +335,11 @@ def _migrate_airflow(environ: dict[str, str]) -> None:
         return
     marker.parent.mkdir(parents=True, exist_ok=True)
     airflow = str(Path(sys.executable).parent / "airflow")
-    subprocess.run([airflow, "db", "migrate"], check=True, env={**os.environ, **environ},
-                   stdout=subprocess.DEVNULL)
+    full_env = {**os.environ, **environ}
+    subprocess.run([airflow, "db", "migrate"], check=True, env=full_env, stdout=subprocess.DEVNULL)
+    from dev.compose.import_pools import import_pools
+
+    import_pools(airflow, full_env)
     marker.write_text(wanted)
 
 
