@@ -45,6 +45,8 @@ class CallingWindow:
         if end <= start:
             raise ValueError(f"calling window end {end:%H:%M} is not after its start {start:%H:%M}")
         day_names = raw.get("days", list(DAYS))
+        if not isinstance(day_names, list):
+            raise ValueError(f"calling window days must be a list of {DAYS}, got {day_names!r}")
         unknown = [d for d in day_names if str(d).lower()[:3] not in DAYS]
         if unknown or not day_names:
             raise ValueError(f"calling window days must be a non-empty subset of {DAYS}, got {day_names!r}")
@@ -126,17 +128,28 @@ class WindowPolicy:
         start, end = max(self.window.start, rule.start), min(self.window.end, rule.end)
         return (start, end) if start < end else None
 
-    def closes_at(self, zone: str, jurisdiction: str, instant: datetime) -> datetime | None:
-        """When the window open at ``instant`` closes (UTC), or None if it is closed now."""
-        tz = ZoneInfo(zone)
-        local = instant.astimezone(tz)
-        bounds = self.day_window(jurisdiction, local.date())
+    def interval(self, zone: str, jurisdiction: str, day: date) -> tuple[datetime, datetime] | None:
+        """The real instants [open, close) of ``day``'s window in ``zone``, or None if closed all day.
+
+        Each bound is the first instant the local clock reads that wall time: a bound that repeats
+        (the fall-back hour) counts once, at its first pass; a bound inside a spring-forward gap
+        is the instant the clock jumps past it. So a window never reopens in a repeated hour, and
+        never opens or closes at a wall time that does not exist.
+        """
+        bounds = self.day_window(jurisdiction, day)
         if bounds is None:
             return None
-        start, end = bounds
-        if not (start <= local.time().replace(tzinfo=None) < end):
+        tz = ZoneInfo(zone)
+        opens, closes = (first_instant(day, wall, tz) for wall in bounds)
+        return (opens, closes) if opens < closes else None
+
+    def closes_at(self, zone: str, jurisdiction: str, instant: datetime) -> datetime | None:
+        """When the window open at ``instant`` closes (UTC), or None if it is closed now."""
+        day = instant.astimezone(ZoneInfo(zone)).date()
+        span = self.interval(zone, jurisdiction, day)
+        if span is None or not (span[0] <= instant < span[1]):
             return None
-        return _earliest_instant(local.date(), end, tz)
+        return span[1]
 
     def is_open(self, zone: str, jurisdiction: str, instant: datetime) -> bool:
         return self.closes_at(zone, jurisdiction, instant) is not None
@@ -145,31 +158,32 @@ class WindowPolicy:
         """The first instant at or after ``after`` when the window is open, within a horizon."""
         if self.is_open(zone, jurisdiction, after):
             return after
-        tz = ZoneInfo(zone)
-        local_day = after.astimezone(tz).date()
+        local_day = after.astimezone(ZoneInfo(zone)).date()
         for offset in range(horizon_days + 1):
-            day = local_day + timedelta(days=offset)
-            bounds = self.day_window(jurisdiction, day)
-            if bounds is None:
-                continue
-            opening = _latest_instant(day, bounds[0], tz)
-            if opening >= after:  # earlier today's window is already over: `after` was not open
-                return opening
+            span = self.interval(zone, jurisdiction, local_day + timedelta(days=offset))
+            if span is not None and span[0] >= after:
+                return span[0]
         return None
 
 
-def _candidates(day: date, wall: time, tz: ZoneInfo) -> list[datetime]:
-    return [datetime.combine(day, wall, tzinfo=tz).replace(fold=f).astimezone(timezone.utc) for f in (0, 1)]
-
-
-def _earliest_instant(day: date, wall: time, tz: ZoneInfo) -> datetime:
-    """A wall time that falls in a DST gap or repeats maps to two instants; closing takes the first."""
-    return min(_candidates(day, wall, tz))
-
-
-def _latest_instant(day: date, wall: time, tz: ZoneInfo) -> datetime:
-    """Opening takes the later instant, so a gap or a repeated hour never opens the window early."""
-    return max(_candidates(day, wall, tz))
+def first_instant(day: date, wall: time, tz: ZoneInfo) -> datetime:
+    """The first UTC instant at which the clock in ``tz`` reads ``wall`` on ``day``, or, when
+    that wall time falls in a gap, the instant the clock jumps past it."""
+    first, second = (datetime.combine(day, wall, tzinfo=tz).replace(fold=f).astimezone(timezone.utc)
+                     for f in (0, 1))
+    earlier, later = min(first, second), max(first, second)
+    if earlier.astimezone(tz).replace(tzinfo=None) == datetime.combine(day, wall):
+        return earlier  # exists: once, or twice in a repeated hour (the first pass wins)
+    # In a gap the two readings straddle the transition; offsets change on whole seconds.
+    lo, hi = int(earlier.timestamp()), int(later.timestamp())
+    offset_before = earlier.astimezone(tz).utcoffset()
+    while hi - lo > 1:
+        mid = (lo + hi) // 2
+        if datetime.fromtimestamp(mid, timezone.utc).astimezone(tz).utcoffset() == offset_before:
+            lo = mid
+        else:
+            hi = mid
+    return datetime.fromtimestamp(hi, timezone.utc)
 
 
 def window_key(zone: str, jurisdiction: str) -> str:

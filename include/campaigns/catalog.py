@@ -25,7 +25,7 @@ SNAPSHOT_ENV = "CAMPAIGN_CATALOG_SNAPSHOT"
 CATALOG_STATEMENT_TIMEOUT_MS = 3000
 APPROVED_TAGS = frozenset({
     "campaign", "outbound", "recurring", "one-off", "sales", "collections", "reminders",
-    "surveys", "retention", "notifications", "pilot",
+    "surveys", "retention", "notifications", "pilot", "maintenance",
 })
 
 

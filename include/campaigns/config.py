@@ -44,8 +44,8 @@ class CampaignConfig:
 
 def _positive_int(raw: dict, key: str, default, problems: list[str], *, allow_zero: bool = False):
     value = raw.get(key, default)
-    if value is None:
-        return None
+    if value is None and default is None:
+        return None  # an optional limit left unset
     if isinstance(value, bool) or not isinstance(value, int) or value < (0 if allow_zero else 1):
         problems.append(f"config.{key} must be a {'non-negative' if allow_zero else 'positive'} integer, got {value!r}")
         return default

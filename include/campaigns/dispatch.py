@@ -196,8 +196,8 @@ class Sender:
 
 
 def _claim_params(campaign: dict, config: CampaignConfig, run: RunContext, opened: dict[str, datetime],
-                  limit: int, shard: int, shard_count: int) -> dict:
-    return {
+                  limit: int, shard: int, shard_count: int, now: datetime) -> dict:
+    return {"now": now,
         "campaign_id": campaign["id"], "run_id": run.run_id, "max_attempts": config.max_attempts,
         "open_keys": sorted(opened), "closes_at": json.dumps({k: v.isoformat() for k, v in opened.items()}),
         "cap_24h": config.max_attempts_per_24h, "legal_caps": json.dumps(legal_caps(opened)),
@@ -224,7 +224,7 @@ def dispatch(conn, campaign: dict, run: RunContext, *, now: datetime | None = No
             # Exactly what a real dispatch would claim, then rolled back: no second copy of the rules.
             with conn.transaction(force_rollback=True):
                 rows = fetch_all(conn, "dial_tasks_claim", _claim_params(
-                    campaign, config, run, opened, run.max_contacts or campaign["max_in_flight"], 0, 1))
+                    campaign, config, run, opened, run.max_contacts or campaign["max_in_flight"], 0, 1, now))
             result.would_dispatch = len(rows)
             result.sample = [mask(r["phone"]) for r in rows[:5]]
         return result
@@ -261,7 +261,7 @@ def dispatch(conn, campaign: dict, run: RunContext, *, now: datetime | None = No
             break
         with conn.transaction():
             claimed = fetch_all(conn, "dial_tasks_claim", _claim_params(
-                campaign, config, run, opened, min(room, CLAIM_CHUNK), shard, shard_count))
+                campaign, config, run, opened, min(room, CLAIM_CHUNK), shard, shard_count, now))
         if not claimed:
             break
         result.claimed += len(claimed)

@@ -33,20 +33,33 @@ def mask(phone: str | None) -> str:
 def _us_state_codes() -> dict[str, str]:
     import holidays
 
-    return {name.lower(): code for name, code in holidays.US.subdivisions_aliases.items()}
+    names = {name.lower(): code for name, code in holidays.US.subdivisions_aliases.items()}
+    names.update({code.lower(): code for code in holidays.US.subdivisions})
+    # Spellings the phonenumbers geocoder uses beside the plain state names.
+    names.update({"washington state": "WA", "washington d.c.": "DC", "washington dc": "DC", "d.c.": "DC"})
+    return names
+
+
+def us_state_code(name: str | None) -> str | None:
+    """'FL', 'fl', 'Florida', 'US-FL' or 'Washington D.C.' to a state code; None if not a state."""
+    if not name:
+        return None
+    key = name.strip().lower()
+    if key.startswith("us-"):
+        key = key[3:]
+    return _us_state_codes().get(key)
 
 
 def _us_state(number) -> str | None:
-    """The state a US number's geography names: 'Florida' or 'Baltimore, MD'."""
+    """The state a US number's geography names: 'Florida', 'Baltimore, MD' or 'Washington State'."""
     from phonenumbers import geocoder
 
     description = geocoder.description_for_number(number, "en")
     if not description:
         return None
     if "," in description:
-        code = description.rsplit(",", 1)[1].strip()
-        return code if len(code) == 2 and code.isupper() else None
-    return _us_state_codes().get(description.strip().lower())
+        return us_state_code(description.rsplit(",", 1)[1])
+    return us_state_code(description)
 
 
 def valid_timezone(name: str | None) -> bool:
@@ -96,7 +109,8 @@ def resolve(phone: str, *, timezone: str | None = None, region: str | None = Non
 
     jurisdiction = country
     if country == "US":
-        state = (region or "").strip().upper() or _us_state(number)
+        # An address state beats the number's geography; one we cannot read falls back to it.
+        state = us_state_code(region) or _us_state(number)
         if state:
             jurisdiction = f"US-{state}"
     return PhoneInfo(e164=e164, country=country, timezones=zones, jurisdiction=jurisdiction)

@@ -30,8 +30,9 @@ def ivr_flow_problems(flow: dict | None) -> list[str]:
         return ["ivr_flow.nodes must be a non-empty object"]
     entry = flow.get("entry")
     problems = []
-    if entry not in nodes:
+    if not isinstance(entry, str) or entry not in nodes:
         problems.append(f"ivr_flow.entry {entry!r} is not a node")
+        entry = None
     edges: dict[str, list[str]] = {}
     for node_id, node in nodes.items():
         nexts = (node or {}).get("next", []) if isinstance(node, dict) else None
@@ -39,13 +40,13 @@ def ivr_flow_problems(flow: dict | None) -> list[str]:
             problems.append(f"ivr_flow node {node_id!r}: next must be a list")
             nexts = []
         for target in nexts:
-            if target not in nodes:
+            if not isinstance(target, str) or target not in nodes:
                 problems.append(f"ivr_flow node {node_id!r} points to missing node {target!r}")
-        edges[node_id] = [t for t in nexts if t in nodes]
+        edges[node_id] = [t for t in nexts if isinstance(t, str) and t in nodes]
     terminals = {n for n, nexts in edges.items() if not nexts}
     if not terminals:
         problems.append("ivr_flow has no terminal node")
-    if entry in nodes:
+    if entry is not None:
         seen, stack = {entry}, [entry]
         while stack:
             for target in edges[stack.pop()]:

@@ -8,6 +8,7 @@ from include.campaigns.catalog import APPROVED_TAGS
 from tests.dags.conftest import SEEDED
 
 LIVE = sorted(f"campaign_{slug}" for slug, spec in SEEDED.items() if spec.get("status") != "archived")
+MAINTENANCE = ["campaign_answer_model", "campaign_blacklist_sync"]
 STAGES = ["validate_campaign", "dispatch_contacts", "wait_for_completion", "generate_report", "notify"]
 
 
@@ -15,8 +16,16 @@ def test_dag_file_has_no_import_errors(dagbag):
     assert dagbag.import_errors == {}
 
 
-def test_one_dag_per_non_archived_campaign(dagbag):
-    assert sorted(dagbag.dag_ids) == LIVE
+def test_one_dag_per_non_archived_campaign_plus_the_maintenance_dags(dagbag):
+    assert sorted(dagbag.dag_ids) == sorted(LIVE + MAINTENANCE)
+
+
+@pytest.mark.parametrize("dag_id", MAINTENANCE)
+def test_maintenance_dags_retry_and_never_overlap(dagbag, dag_id):
+    dag = dagbag.get_dag(dag_id)
+    assert dag.max_active_runs == 1 and dag.catchup is False
+    assert set(dag.tags) <= APPROVED_TAGS
+    assert all(task.retries >= 2 for task in dag.tasks)
 
 
 @pytest.mark.parametrize("dag_id", LIVE)

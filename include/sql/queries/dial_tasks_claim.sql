@@ -1,8 +1,13 @@
 -- Claim the next eligible contacts in one statement. SKIP LOCKED lets concurrent dispatchers
 -- (shards of one campaign, or a retry racing a zombie) take disjoint contacts.
+-- Order: the operator's priority, then the answer model's score at the contact's local hour of
+-- week now, then fewer attempts, then the oldest contact.
 WITH picked AS (
     SELECT c.id
     FROM contacts c
+    LEFT JOIN answer_rate_by_hour h ON h.hour_of_week =
+        (extract(isodow FROM %(now)s::timestamptz AT TIME ZONE c.timezones[1])::int - 1) * 24
+        + extract(hour FROM %(now)s::timestamptz AT TIME ZONE c.timezones[1])::int
     WHERE c.campaign_id = %(campaign_id)s
       AND c.status IN ('pending', 'failed')
       AND (c.next_attempt_at IS NULL OR c.next_attempt_at <= now())
@@ -20,7 +25,7 @@ WITH picked AS (
       ) < LEAST(coalesce(%(cap_24h)s::int, 2147483647),
                 coalesce((%(legal_caps)s::jsonb ->> c.jurisdiction)::int, 2147483647))
       AND (%(shard_count)s::int = 1 OR mod(c.id, %(shard_count)s::int) = %(shard)s::int)
-    ORDER BY c.priority DESC, c.attempts, c.id
+    ORDER BY c.priority DESC, coalesce(h.rate, 0) * coalesce(c.answer_affinity, 1) DESC, c.attempts, c.id
     LIMIT %(limit)s
     FOR UPDATE OF c SKIP LOCKED
 ), claimed AS (

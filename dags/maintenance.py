@@ -1,0 +1,64 @@
+"""Housekeeping DAGs that serve every campaign.
+
+- `campaign_answer_model`: refits the answer-probability model dispatch orders contacts by.
+- `campaign_blacklist_sync`: warms the Redis opt-out set from PostgreSQL's blacklist, so a
+  Redis that restarted empty is whole again within minutes.
+"""
+
+from datetime import datetime, timezone
+
+from airflow.sdk import CronTriggerTimetable, dag, task
+
+from include.campaigns.dag_factory import DEFAULT_ARGS
+
+START = datetime(2026, 1, 1, tzinfo=timezone.utc)
+
+
+@dag(
+    dag_id="campaign_answer_model",
+    schedule=CronTriggerTimetable("30 3 * * *", timezone="UTC"),
+    start_date=START,
+    catchup=False,
+    max_active_runs=1,
+    default_args={**DEFAULT_ARGS, "owner": "campaign-ops"},
+    tags=["campaign", "maintenance"],
+    doc_md=__doc__,
+)
+def campaign_answer_model():
+    @task(pool="campaign_db")
+    def train_answer_model(lookback_days: int = 90) -> dict:
+        """Refit per-hour answer rates and each contact's affinity from recent call records."""
+        from include.campaigns.db import campaign_db
+        from include.campaigns.prioritization import train
+
+        with campaign_db() as conn:
+            return train(conn, lookback_days)
+
+    train_answer_model()
+
+
+@dag(
+    dag_id="campaign_blacklist_sync",
+    schedule=CronTriggerTimetable("*/15 * * * *", timezone="UTC"),
+    start_date=START,
+    catchup=False,
+    max_active_runs=1,
+    default_args={**DEFAULT_ARGS, "owner": "campaign-ops"},
+    tags=["campaign", "maintenance"],
+    doc_md=__doc__,
+)
+def campaign_blacklist_sync():
+    @task
+    def sync_blacklist() -> int:
+        """Add every active global blacklist entry to the Redis opt-out set."""
+        from include.campaigns.blacklist import sync_from_postgres
+        from include.campaigns.db import campaign_db
+
+        with campaign_db() as conn:
+            return sync_from_postgres(conn)
+
+    sync_blacklist()
+
+
+campaign_answer_model()
+campaign_blacklist_sync()
