@@ -47,10 +47,22 @@ class CallingWindow:
         day_names = raw.get("days", list(DAYS))
         if not isinstance(day_names, list):
             raise ValueError(f"calling window days must be a list of {DAYS}, got {day_names!r}")
-        unknown = [d for d in day_names if str(d).lower()[:3] not in DAYS]
-        if unknown or not day_names:
+        indexes = [_day_index(d) for d in day_names]
+        if None in indexes or not day_names:
             raise ValueError(f"calling window days must be a non-empty subset of {DAYS}, got {day_names!r}")
-        return cls(start, end, frozenset(DAYS.index(str(d).lower()[:3]) for d in day_names))
+        return cls(start, end, frozenset(indexes))
+
+
+FULL_DAY_NAMES = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
+
+
+def _day_index(name: object) -> int | None:
+    """'mon' or 'Monday' to 0; anything else (say 'monkey') to None."""
+    key = str(name).strip().lower()
+    for names in (DAYS, FULL_DAY_NAMES):
+        if key in names:
+            return names.index(key)
+    return None
 
 
 @dataclass(frozen=True)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from datetime import date
 
@@ -53,14 +54,18 @@ def _positive_int(raw: dict, key: str, default, problems: list[str], *, allow_ze
 
 
 def _dates(raw: dict, key: str, problems: list[str]) -> frozenset[date]:
-    values = raw.get(key) or []
+    values = raw.get(key)
+    if values is None:
+        return frozenset()
     if not isinstance(values, list):
         problems.append(f"config.{key} must be a list of YYYY-MM-DD dates")
         return frozenset()
     parsed = set()
     for value in values:
         try:
-            parsed.add(date.fromisoformat(str(value)))
+            if not (isinstance(value, str) and re.fullmatch(r"\d{4}-\d{2}-\d{2}", value)):
+                raise ValueError
+            parsed.add(date.fromisoformat(value))
         except ValueError:
             problems.append(f"config.{key} has {value!r}, which is not a YYYY-MM-DD date")
     return frozenset(parsed)
@@ -87,7 +92,8 @@ def parse_config(raw: object) -> CampaignConfig:
             problems.append(f"config.calling_window: {exc}")
 
     delays = dict(DEFAULT_RETRY_DELAYS_S)
-    raw_delays = raw.get("retry_delays_s") or {}
+    raw_delays = raw.get("retry_delays_s")
+    raw_delays = {} if raw_delays is None else raw_delays
     if not isinstance(raw_delays, dict):
         problems.append("config.retry_delays_s must map outcomes to seconds")
     else:

@@ -550,10 +550,6 @@ def test_a_window_ending_inside_the_spring_forward_gap_makes_no_call_after_the_g
     assert policy.closes_at(NY, no_legal_floor, GAP_STARTS - timedelta(minutes=15)) <= GAP_STARTS
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "closes_at maps a window end inside a DST gap to min(fold=0, fold=1) = 06:30Z, which is "
-    "before the open instant asked about (01:45 EST = 06:45Z); the window really closes at the "
-    "gap, 07:00Z"))
 def test_a_window_ending_inside_the_spring_forward_gap_closes_at_the_gap(no_legal_floor):
     policy = WindowPolicy(window=CallingWindow(time(0), time(2, 30)), skip_public_holidays=False)
     asked = GAP_STARTS - timedelta(minutes=15)  # 01:45 EST, open
@@ -562,9 +558,6 @@ def test_a_window_ending_inside_the_spring_forward_gap_closes_at_the_gap(no_lega
     assert closes == GAP_STARTS
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "next_opening maps a window start inside a DST gap to max(fold=0, fold=1) = 03:30 EDT "
-    "(07:30Z), but is_open is already true at 03:00 EDT (07:00Z), right after the gap"))
 def test_a_window_starting_inside_the_spring_forward_gap_opens_right_after_the_gap(no_legal_floor):
     policy = WindowPolicy(window=CallingWindow(time(2, 30), time(23)), skip_public_holidays=False)
     midnight = at_local(NY, SPRING_FORWARD, time(0))
@@ -579,22 +572,85 @@ def test_a_window_ending_in_the_repeated_hour_closes_at_its_first_occurrence(no_
     assert not policy.is_open(NY, no_legal_floor, datetime(2026, 11, 1, 5, 30, tzinfo=UTC))
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "after the window closed at the first 01:30 (EDT, 05:30Z), is_open is true again during the "
-    "second pass through 01:00-01:30 (EST, 06:00-06:30Z), with a closes_at of 05:30Z in the past"))
 def test_a_window_that_closed_in_the_repeated_hour_does_not_reopen_when_the_hour_repeats(no_legal_floor):
     policy = WindowPolicy(window=CallingWindow(time(0), time(1, 30)), skip_public_holidays=False)
     second_01_15 = datetime(2026, 11, 1, 6, 15, tzinfo=UTC)  # 01:15 EST
-    closes = policy.closes_at(NY, no_legal_floor, second_01_15)
-    assert closes is None or closes > second_01_15
+    assert not policy.is_open(NY, no_legal_floor, second_01_15)
+    assert policy.next_opening(NY, no_legal_floor, second_01_15) == at_local(NY, FALL_BACK + timedelta(days=1), time(0))
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "a window starting at 01:30 on fall-back day: next_opening returns the second 01:30 (EST, "
-    "06:30Z) by design, yet is_open is already true at the first 01:30 (EDT, 05:30Z)"))
 def test_is_open_and_next_opening_agree_on_a_window_starting_in_the_repeated_hour(no_legal_floor):
     policy = WindowPolicy(window=CallingWindow(time(1, 30), time(23)), skip_public_holidays=False)
     opening = policy.next_opening(NY, no_legal_floor, at_local(NY, FALL_BACK, time(0)))
     first_01_30 = datetime(2026, 11, 1, 5, 30, tzinfo=UTC)
     assert opening is not None
     assert not (first_01_30 < opening and policy.is_open(NY, no_legal_floor, first_01_30))
+
+
+# --- The same rules as properties, around every DST transition of 2020-2035 -----------------
+
+@st.composite
+def night_scenarios(draw) -> tuple[WindowPolicy, str, datetime]:
+    """A zone near one of its transitions, and a window whose edges sit near the transition's wall
+    times (so they fall in gaps and repeated hours), with no legal floor."""
+    zone, transition = draw(st.sampled_from(TRANSITIONS))
+    tz = ZoneInfo(zone)
+    walls = [(transition + timedelta(microseconds=d)).astimezone(tz) for d in (-1, 0)]
+    near = [w.hour * 60 + w.minute + delta for w in walls for delta in (-60, -30, -1, 0, 1, 30, 60)]
+    edge = st.one_of(st.sampled_from([m for m in near if 0 <= m <= 23 * 60 + 59]),
+                     st.integers(0, 23 * 60 + 59))
+    start, end = sorted(draw(st.lists(edge, min_size=2, max_size=2, unique=True)))
+    policy = WindowPolicy(window=CallingWindow(_hhmm(start), _hhmm(end)), skip_public_holidays=False)
+    return policy, zone, transition + draw(SMALL_OFFSETS)
+
+
+def _first_reading(instant: datetime, zone: str, wall: time) -> bool:
+    """``instant`` is when the clock first reads ``wall``, or jumps past it over a gap."""
+    now = local(zone, instant).replace(tzinfo=None)
+    before = local(zone, instant - timedelta(microseconds=1)).replace(tzinfo=None)
+    return any(now == datetime.combine(day, wall) or before < datetime.combine(day, wall) < now
+               for day in {now.date(), before.date()})
+
+
+@PROPERTY
+@given(night_scenarios())
+def test_without_a_floor_an_open_window_stays_open_until_a_future_close_and_never_reopens_that_day(case):
+    policy, zone, instant = case
+    with pytest.MonkeyPatch.context() as patch:
+        real = cw.legal_rule
+        patch.setattr(cw, "legal_rule", lambda j: LegalRule(time(0), time(23, 59, 59)) if j == "XX-NIGHT" else real(j))
+        closes = policy.closes_at(zone, "XX-NIGHT", instant)
+        if closes is None:
+            return
+        assert instant < closes
+        assert _first_reading(closes, zone, policy.window.end)
+        gap = closes - instant
+        for k in range(1, 8):
+            assert policy.closes_at(zone, "XX-NIGHT", instant + gap * k / 8) == closes
+        day = local(zone, instant).date()
+        for minutes in range(0, 4 * 60, 5):
+            later = closes + timedelta(minutes=minutes)
+            if local(zone, later).date() == day:
+                assert not policy.is_open(zone, "XX-NIGHT", later)
+
+
+@PROPERTY
+@given(night_scenarios())
+def test_without_a_floor_next_opening_is_the_first_instant_the_window_is_open(case):
+    policy, zone, after = case
+    with pytest.MonkeyPatch.context() as patch:
+        real = cw.legal_rule
+        patch.setattr(cw, "legal_rule", lambda j: LegalRule(time(0), time(23, 59, 59)) if j == "XX-NIGHT" else real(j))
+        opening = policy.next_opening(zone, "XX-NIGHT", after)
+        assert opening is not None  # every day is a calling day here
+        assert opening >= after
+        assert policy.is_open(zone, "XX-NIGHT", opening)
+        if opening == after:
+            return
+        assert _first_reading(opening, zone, policy.window.start)
+        minutes = int((opening - after) / timedelta(minutes=1))
+        for m in range(0, minutes + 1) if minutes <= 6 * 60 else range(0, minutes + 1, 13):
+            sample = after + timedelta(minutes=m)
+            if sample < opening:
+                assert not policy.is_open(zone, "XX-NIGHT", sample)
+        assert not policy.is_open(zone, "XX-NIGHT", opening - timedelta(seconds=1))

@@ -1,0 +1,240 @@
+"""Phone numbers: masking for logs, and where (in law and in time) a number rings."""
+
+from __future__ import annotations
+
+import phonenumbers
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from include.campaigns.phones import InvalidPhone, PhoneInfo, mask, resolve, valid_timezone
+
+PROPERTY = settings(max_examples=300, deadline=None)
+
+MIAMI = "+13055550123"          # geocoder: "Florida"
+BALTIMORE = "+14102345678"      # geocoder: "Baltimore, MD"
+AUSTRALIAN_MOBILE = "+61412345678"  # rings in any of Australia's zones
+INTERNATIONAL_FREEPHONE = "+80012345678"  # valid, but no time zone at all
+
+
+# --------------------------------------------------------------------------------------------
+# mask
+# --------------------------------------------------------------------------------------------
+
+def _digits(text: str) -> str:
+    return "".join(ch for ch in text if ch.isdigit())
+
+
+@PROPERTY
+@given(st.text(alphabet="0123456789", min_size=1, max_size=20))
+def test_mask_of_a_digit_string_shows_at_most_its_last_4_digits(digits):
+    expected = "***" + digits[-4:] if len(digits) > 4 else "***"
+    assert mask(digits) == expected
+
+
+@st.composite
+def formatted_numbers(draw) -> tuple[str, str]:
+    """A digit sequence, and that sequence written with +, spaces, dashes, dots and brackets."""
+    digits = draw(st.text(alphabet="0123456789", min_size=1, max_size=16))
+    separators = st.text(alphabet=" -.()/", max_size=2)
+    parts = [draw(st.sampled_from(["", "+", "00", "tel:+"]))] if draw(st.booleans()) else []
+    prefix_digits = _digits("".join(parts))
+    for ch in digits:
+        parts.append(ch)
+        parts.append(draw(separators))
+    return "".join(parts), prefix_digits + digits
+
+
+@PROPERTY
+@given(formatted_numbers())
+def test_mask_of_a_formatted_number_shows_only_the_last_4_digits_and_no_formatting(case):
+    formatted, all_digits = case
+    masked = mask(formatted)
+    assert masked.startswith("***")
+    revealed = masked[3:]
+    assert revealed.isdigit() or revealed == ""
+    assert revealed == (all_digits[-4:] if len(all_digits) > 4 else "")
+
+
+@PROPERTY
+@given(st.text(max_size=40))
+def test_mask_of_any_text_never_contains_more_than_4_digits(text):
+    masked = mask(text)
+    assert masked == "<none>" or masked.startswith("***")
+    assert len(_digits(masked)) <= 4
+    assert len(masked) <= 7
+
+
+ALL_FORMATS = [phonenumbers.PhoneNumberFormat.E164, phonenumbers.PhoneNumberFormat.INTERNATIONAL,
+               phonenumbers.PhoneNumberFormat.NATIONAL, phonenumbers.PhoneNumberFormat.RFC3966]
+
+
+@pytest.mark.parametrize("fmt", ALL_FORMATS)
+def test_mask_reveals_the_same_last_4_digits_whatever_the_number_format(fmt):
+    number = phonenumbers.parse(MIAMI, None)
+    assert mask(phonenumbers.format_number(number, fmt)) == "***0123"
+
+
+@pytest.mark.parametrize("empty", [None, ""])
+def test_mask_of_no_number_says_none(empty):
+    assert mask(empty) == "<none>"
+
+
+@pytest.mark.parametrize("short", ["1", "1234", "+1-2-3-4"])
+def test_mask_of_a_number_with_4_digits_or_fewer_reveals_nothing(short):
+    assert mask(short) == "***"
+
+
+# --------------------------------------------------------------------------------------------
+# resolve: jurisdiction
+# --------------------------------------------------------------------------------------------
+
+def test_a_miami_number_is_in_florida_jurisdiction_and_new_york_time():
+    assert resolve(MIAMI) == PhoneInfo(e164=MIAMI, country="US", timezones=("America/New_York",),
+                                       jurisdiction="US-FL")
+
+
+def test_a_baltimore_number_is_in_maryland_jurisdiction():
+    assert resolve(BALTIMORE).jurisdiction == "US-MD"
+
+
+@pytest.mark.parametrize("phone, jurisdiction, zone", [
+    ("+12055550123", "US-AL", "America/Chicago"),     # "Alabama"
+    ("+14052345678", "US-OK", "America/Chicago"),     # "Oklahoma City, OK"
+    ("+15045550123", "US-LA", "America/Chicago"),     # "Louisiana"
+    ("+16012345678", "US-MS", "America/Chicago"),     # "Mississippi"
+    ("+12125550123", "US-NY", "America/New_York"),    # "New York, NY"
+    ("+18082345678", "US-HI", "Pacific/Honolulu"),    # "Kaneohe, HI"
+])
+def test_a_us_numbers_state_comes_from_its_geography(phone, jurisdiction, zone):
+    info = resolve(phone)
+    assert (info.jurisdiction, info.timezones) == (jurisdiction, (zone,))
+
+
+def test_a_us_toll_free_number_has_no_state_so_gets_the_federal_jurisdiction():
+    info = resolve("+18005550123")
+    assert info.jurisdiction == "US"
+    assert len(info.timezones) > 1
+
+
+@pytest.mark.parametrize("region, jurisdiction", [("NY", "US-NY"), (" ny ", "US-NY"), ("fl", "US-FL")])
+def test_the_contacts_address_state_overrides_the_numbers_geography(region, jurisdiction):
+    assert resolve(MIAMI, region=region).jurisdiction == jurisdiction
+
+
+@pytest.mark.parametrize("region", [None, "", "   "])
+def test_a_blank_region_falls_back_to_the_numbers_geography(region):
+    assert resolve(MIAMI, region=region).jurisdiction == "US-FL"
+
+
+@pytest.mark.parametrize("region", ["Atlantis", "XX", "Fla."])
+def test_a_region_that_names_no_state_falls_back_to_the_numbers_geography(region):
+    assert resolve(MIAMI, region=region).jurisdiction == "US-FL"
+
+
+def test_a_region_does_not_change_the_jurisdiction_of_a_non_us_number():
+    assert resolve("+447400123456", region="FL").jurisdiction == "GB"
+
+
+@pytest.mark.parametrize("phone, jurisdiction", [("+15644565678", "US-WA"), ("+12022345678", "US-DC")])
+def test_every_us_geography_with_a_state_maps_to_that_state(phone, jurisdiction):
+    assert resolve(phone).jurisdiction == jurisdiction
+
+
+@pytest.mark.parametrize("region", ["Florida", "US-FL"])
+def test_a_region_spelled_as_a_state_name_or_iso_code_still_names_the_state(region):
+    assert resolve(BALTIMORE, region=region).jurisdiction == "US-FL"
+
+
+# --------------------------------------------------------------------------------------------
+# resolve: time zones
+# --------------------------------------------------------------------------------------------
+
+def test_a_number_that_rings_in_several_zones_resolves_to_all_of_them():
+    info = resolve(AUSTRALIAN_MOBILE)
+    assert info.country == "AU" and info.jurisdiction == "AU"
+    assert {"Australia/Sydney", "Australia/Perth", "Australia/Lord_Howe"} <= set(info.timezones)
+    assert list(info.timezones) == sorted(set(info.timezones))
+    assert all(valid_timezone(zone) for zone in info.timezones)
+
+
+def test_the_contacts_own_time_zone_wins_over_the_numbers_zones():
+    assert resolve(AUSTRALIAN_MOBILE, timezone="Australia/Perth").timezones == ("Australia/Perth",)
+    assert resolve(MIAMI, timezone="America/Chicago").timezones == ("America/Chicago",)
+
+
+def test_the_contacts_own_time_zone_wins_over_the_campaign_zone():
+    info = resolve(INTERNATIONAL_FREEPHONE, timezone="Asia/Tokyo", fallback_timezone="Europe/Paris")
+    assert info.timezones == ("Asia/Tokyo",)
+
+
+def test_the_campaign_zone_is_not_used_when_the_number_has_zones():
+    assert resolve(MIAMI, fallback_timezone="Europe/Paris").timezones == ("America/New_York",)
+    assert "Europe/Paris" not in resolve(AUSTRALIAN_MOBILE, fallback_timezone="Europe/Paris").timezones
+
+
+def test_the_campaign_zone_is_used_when_the_number_has_no_zone():
+    assert resolve(INTERNATIONAL_FREEPHONE, fallback_timezone="Europe/Paris").timezones == ("Europe/Paris",)
+
+
+@pytest.mark.parametrize("fallback", [None, "", "Etc/Unknown", "Mars/Olympus_Mons"])
+def test_a_number_with_no_zone_and_no_valid_campaign_zone_is_invalid(fallback):
+    with pytest.raises(InvalidPhone, match="no time zone"):
+        resolve(INTERNATIONAL_FREEPHONE, fallback_timezone=fallback)
+
+
+@pytest.mark.parametrize("zone", ["Mars/Olympus_Mons", "Etc/Unknown", "EST5EDT/../..", "america/new york"])
+def test_a_contact_time_zone_that_is_not_an_iana_zone_makes_the_contact_invalid(zone):
+    with pytest.raises(InvalidPhone, match="unknown time zone"):
+        resolve(MIAMI, timezone=zone)
+
+
+# --------------------------------------------------------------------------------------------
+# resolve: invalid input
+# --------------------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("phone, reason", [
+    (None, "unparseable"),
+    ("", "unparseable"),
+    ("call me", "unparseable"),
+    ("3055550123", "unparseable"),           # no country code
+    ("+999123", "unparseable"),              # no such country code
+    ("+1305555012", "not a valid number"),   # one digit short
+    ("+441632960000", "not a valid number"),  # UK drama number
+    ("+1 305-555-0123", "not in E.164 form"),
+    ("+1 (305) 555-0123", "not in E.164 form"),
+    ("+13055550123 ", "not in E.164 form"),
+    ("++13055550123", "not in E.164 form"),
+    ("tel:+1-305-555-0123", "not in E.164 form"),
+])
+def test_a_number_that_must_never_be_dialed_raises_invalid_phone_with_the_reason(phone, reason):
+    with pytest.raises(InvalidPhone, match=reason) as caught:
+        resolve(phone)
+    assert isinstance(caught.value, ValueError)
+
+
+@pytest.mark.parametrize("phone", [MIAMI, BALTIMORE, AUSTRALIAN_MOBILE, "+447400123456", "+33612345678"])
+@pytest.mark.parametrize("fmt", [phonenumbers.PhoneNumberFormat.INTERNATIONAL,
+                                 phonenumbers.PhoneNumberFormat.NATIONAL,
+                                 phonenumbers.PhoneNumberFormat.RFC3966])
+def test_only_the_e164_form_of_a_valid_number_is_accepted(phone, fmt):
+    assert resolve(phone).e164 == phone
+    with pytest.raises(InvalidPhone):
+        resolve(phonenumbers.format_number(phonenumbers.parse(phone, None), fmt))
+
+
+@PROPERTY
+@given(st.one_of(
+    st.from_regex(r"\A\+[0-9]{1,15}\Z"),
+    st.from_regex(r"\A\+1[2-9][0-9]{2}[2-9][0-9]{6}\Z"),  # NANP-shaped
+    st.text(max_size=20),
+))
+def test_resolve_either_rejects_a_number_or_gives_its_e164_form_and_valid_zones(phone):
+    try:
+        info = resolve(phone, fallback_timezone="Etc/UTC")
+    except InvalidPhone as exc:
+        assert str(exc)
+        return
+    assert info.e164 == phone
+    assert info.timezones and all(valid_timezone(zone) for zone in info.timezones)
+    assert info.jurisdiction == info.country or info.jurisdiction.startswith(f"{info.country}-")
