@@ -37,3 +37,26 @@ def on_task_failure(context, *, campaign_id: int) -> None:
                 summary=f"task {ti.task_id} failed; campaign marked failed", details=details)
     except Exception:
         log.exception("Could not record or announce the failure of %s for campaign %s", ti.task_id, campaign_id)
+
+
+async def on_run_too_slow(*, campaign_id: int, expected_s: int, context: dict | None = None) -> None:
+    """A Deadline Alert callback (runs in the triggerer): the run is taking longer than expected.
+
+    It only alerts; the run goes on, because stopping a campaign mid-flight is an operator's call.
+    """
+    import asyncio
+
+    from include.campaigns.db import campaign_db
+    from include.campaigns.dispatch import load_campaign
+    from include.campaigns.notification import publish
+
+    run_id = ((context or {}).get("dag_run") or {}).get("dag_run_id", "unknown")
+
+    def alert() -> str:
+        with campaign_db() as conn:
+            campaign = load_campaign(conn, campaign_id)
+        return publish(campaign=campaign, run_id=run_id, outcome="too_slow",
+                       summary=f"the run has been going for over {expected_s} s, its expected duration",
+                       details={"expected_duration_s": expected_s, "deadline": (context or {}).get("deadline")})
+
+    await asyncio.to_thread(alert)

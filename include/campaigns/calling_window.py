@@ -166,6 +166,13 @@ class WindowPolicy:
     def is_open(self, zone: str, jurisdiction: str, instant: datetime) -> bool:
         return self.closes_at(zone, jurisdiction, instant) is not None
 
+    def closed_reason(self, zone: str, jurisdiction: str, instant: datetime) -> str | None:
+        """Why a contact cannot be called at ``instant``: 'legal_hours' when the law alone forbids
+        it, 'outside_window' when the campaign's own window does; None when it is open."""
+        if self.is_open(zone, jurisdiction, instant):
+            return None
+        return "outside_window" if LEGAL_ONLY.is_open(zone, jurisdiction, instant) else "legal_hours"
+
     def next_opening(self, zone: str, jurisdiction: str, after: datetime, horizon_days: int = 14) -> datetime | None:
         """The first instant at or after ``after`` when the window is open, within a horizon."""
         if self.is_open(zone, jurisdiction, after):
@@ -176,6 +183,10 @@ class WindowPolicy:
             if span is not None and span[0] >= after:
                 return span[0]
         return None
+
+
+# The legal floor alone: every day, all day, as far as the campaign is concerned.
+LEGAL_ONLY = WindowPolicy(window=CallingWindow(time(0, 0), time(23, 59, 59)), skip_public_holidays=False)
 
 
 def first_instant(day: date, wall: time, tz: ZoneInfo) -> datetime:

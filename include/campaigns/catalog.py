@@ -48,6 +48,7 @@ class CampaignSpec:
     owner: str
     tags: tuple[str, ...]
     poke_interval_s: int
+    expected_duration_s: int | None = None
 
     @property
     def dag_id(self) -> str:
@@ -68,6 +69,7 @@ class CampaignSpec:
             timezone=row["timezone"], start_at=instant(row["start_at"]), end_at=instant(row["end_at"]),
             status=row["status"], owner=row["owner"], tags=tuple(row.get("tags") or ()),
             poke_interval_s=int(row["poke_interval_s"]),
+            expected_duration_s=row.get("expected_duration_s"),
         )
 
 

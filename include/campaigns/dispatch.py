@@ -36,6 +36,7 @@ CLAIM_CHUNK = 500               # contacts claimed per statement
 MARK_SENT_EVERY = 100           # dial tasks marked sent per UPDATE
 SEND_ATTEMPTS = 5               # per batch, for the entries SQS reports as failed
 RESOLVE_CHUNK = 5000
+SENDING_STATUSES = ("scheduled", "active")
 
 
 class DispatchIncomplete(RuntimeError):
@@ -219,7 +220,9 @@ def dispatch(conn, campaign: dict, run: RunContext, *, now: datetime | None = No
     opened = open_keys(config.policy, keys, now)
     result.open_window_keys = len(opened)
 
-    if run.dry_run or not run.may_send or now >= run.run_end:
+    # Only a scheduled or active campaign sends; a paused or cancelled one waits or winds down.
+    sending_allowed = run.may_send and now < run.run_end and campaign["status"] in SENDING_STATUSES
+    if run.dry_run or not sending_allowed:
         if run.dry_run and opened:
             # Exactly what a real dispatch would claim, then rolled back: no second copy of the rules.
             with conn.transaction(force_rollback=True):

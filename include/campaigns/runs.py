@@ -38,21 +38,31 @@ def run_end(schedule: str | None, tz: str, end_at: datetime, run_after: datetime
     return min(end_at, next_fire.astimezone(timezone.utc))
 
 
-def build_run_context(campaign: dict, *, run_id: str, run_type: str | None, run_after: datetime,
-                      started_at: datetime | None, params: dict) -> RunContext:
-    """``started_at`` is when the run (or its latest clear-and-rerun) started: a run that starts
-    after its interval ended is a rerun of the past, and only re-reports."""
-    started_at = started_at or datetime.now(timezone.utc)
+def liveness(campaign: dict, *, run_type, run_after: datetime, now: datetime) -> tuple[bool, str | None, datetime]:
+    """Whether a run starting ``now`` may dial, why not, and when it ends."""
     end = run_end(campaign["schedule"], campaign["timezone"], campaign["end_at"], run_after)
-    reason = None
     if str(getattr(run_type, "value", run_type) or "").lower() == BACKFILL_RUN_TYPE:
-        reason = "backfill runs never dial; they regenerate the report"
-    elif end <= started_at:
-        reason = f"this run's interval ended at {end.isoformat()}; it only regenerates the report"
+        return False, "backfill runs never dial; they regenerate the report", end
+    if end <= now:
+        return False, f"this run's interval ended at {end.isoformat()}; it only regenerates the report", end
+    return True, None, end
+
+
+def run_context_for(conn, campaign: dict, *, run_id: str, run_type, run_after: datetime, clear_number: int,
+                    params: dict) -> RunContext:
+    """The run's context, with liveness decided by the first task of this run (or of its latest
+    clear) and read back by every later task, so a decision never flips mid-run."""
+    from include.campaigns.db import fetch_one
+
+    live, reason, end = liveness(campaign, run_type=run_type, run_after=run_after, now=datetime.now(timezone.utc))
+    with conn.transaction():
+        decided = fetch_one(conn, "campaign_run_decide", {
+            "campaign_id": campaign["id"], "run_id": run_id, "clear_number": clear_number or 0,
+            "live": live, "reason": reason, "run_end": end})
     max_contacts = params.get("max_contacts")
     return RunContext(
-        campaign_id=campaign["id"], run_id=run_id, run_start=run_after, run_end=end,
-        live=reason is None, dry_run=bool(params.get("dry_run", False)),
+        campaign_id=campaign["id"], run_id=run_id, run_start=decided["decided_at"], run_end=decided["run_end"],
+        live=decided["live"], dry_run=bool(params.get("dry_run", False)),
         dispatch=bool(params.get("dispatch", True)), notify=bool(params.get("notify", True)),
-        max_contacts=int(max_contacts) if max_contacts else None, not_live_reason=reason,
+        max_contacts=int(max_contacts) if max_contacts else None, not_live_reason=decided["not_live_reason"],
     )

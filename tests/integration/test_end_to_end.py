@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import csv
+import io
 import json
 from collections import defaultdict
 from pathlib import Path
@@ -61,12 +63,20 @@ def test_campaign_run_dials_each_eligible_contact_once_and_reports(db, redis_cli
         "SELECT outcome, s3_uri, report FROM campaign_reports WHERE campaign_id = %s AND run_id = %s",
         (campaign_id, run.run_id)).fetchone()
     assert outcome == "completed"
-    assert report["dial_tasks_this_run"]["total"] == len(eligible)
+    assert report["funnel"]["dispatched"] == len(eligible)
     from airflow.providers.amazon.aws.hooks.s3 import S3Hook
 
-    bucket, key = s3_uri[len("s3://"):].split("/", 1)
-    stored = json.loads(S3Hook(aws_conn_id="campaigns_aws").read_key(key, bucket))
-    assert stored["calls"]["answered"] == len(eligible)
+    def read(uri):
+        bucket, key = uri[len("s3://"):].split("/", 1)
+        return S3Hook(aws_conn_id="campaigns_aws").read_key(key, bucket)
+
+    stored = json.loads(read(report["files"]["report.json"]))
+    assert stored["funnel"]["answered"] == len(eligible) and stored["outcome"] == "completed"
+    assert s3_uri.endswith("/report.html") and "<svg" in read(s3_uri)
+    rows = list(csv.DictReader(io.StringIO(read(report["files"]["contacts.csv"]))))
+    assert len(rows) == len(phones + invalid)
+    assert all(sum(ch.isdigit() for ch in r["phone_masked"]) <= 4 for r in rows), "no more than 4 digits"
+    assert sorted(r["status"] for r in rows) == sorted(statuses.values())
 
     published = [json.loads(m["Body"]) for m in drain(sqs, topic_inbox)]
     mine = [p for p in published if p["MessageAttributes"]["campaign_id"]["Value"] == str(campaign_id)]

@@ -1,0 +1,28 @@
+-- The Campaigns page: every campaign with its contact total, latest progress snapshot and latest report.
+-- Each LATERAL is an index probe per campaign (contacts_campaign_status_idx,
+-- campaign_progress_latest_idx, the reports' primary key), so the page stays cheap as history grows.
+-- "Latest report" is the most recently created run's report: rerunning an old run rewrites that
+-- run's report (updated_at) but does not make it the campaign's newest outcome.
+SELECT c.id, c.slug, c.name, c.status, c.schedule, c.timezone, c.start_at, c.end_at,
+       n.contacts_total,
+       p.run_id AS progress_run_id, p.polled_at AS progress_polled_at, p.counts AS progress_counts,
+       r.run_id AS report_run_id, r.outcome AS report_outcome, r.created_at AS report_created_at,
+       r.s3_uri AS report_s3_uri
+FROM campaigns c
+CROSS JOIN LATERAL (
+    SELECT count(*) AS contacts_total FROM contacts WHERE campaign_id = c.id
+) n
+LEFT JOIN LATERAL (
+    SELECT run_id, polled_at, counts FROM campaign_progress
+    WHERE campaign_id = c.id
+    ORDER BY polled_at DESC, id DESC
+    LIMIT 1
+) p ON true
+LEFT JOIN LATERAL (
+    SELECT run_id, outcome, created_at, s3_uri FROM campaign_reports
+    WHERE campaign_id = c.id
+    ORDER BY created_at DESC, run_id DESC
+    LIMIT 1
+) r ON true
+WHERE c.status <> 'archived' OR %(include_archived)s::boolean
+ORDER BY c.slug

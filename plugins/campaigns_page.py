@@ -1,0 +1,251 @@
+"""Airflow plugin: a "Campaigns" page in the UI's navigation, served by the API server.
+
+A FastAPI app mounted at /campaigns renders every campaign with its live progress (the latest
+snapshot the completion sensor wrote) and its latest report; /campaigns/api/campaigns serves the
+same data as JSON. The nav entry embeds the page in the Airflow UI.
+
+Every Airflow component imports the plugins folder, but only the API server mounts the app, so
+FastAPI and the database code are imported only when the app is built or a request is served.
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import datetime, timezone
+from functools import cached_property
+from html import escape
+from typing import TYPE_CHECKING, Any
+from urllib.parse import quote
+
+from airflow.plugins_manager import AirflowPlugin
+
+if TYPE_CHECKING:
+    from fastapi import FastAPI
+
+log = logging.getLogger(__name__)
+
+URL_PREFIX = "/campaigns"
+REFRESH_SECONDS = 15
+# A page load must not pin an API server worker thread on a slow database.
+STATEMENT_TIMEOUT_MS = 5000
+UNAVAILABLE_MESSAGE = "The campaign database is unavailable; the page retries on its own."
+
+# Contact states a run will not change any more. `failed` is not one: it is retried when due.
+FINAL_STATUSES = frozenset({"completed", "opted_out", "exhausted", "blacklisted", "invalid", "expired"})
+# Display order of the per-status counts; statuses not listed follow alphabetically.
+STATUS_ORDER = ["completed", "in_flight", "pending", "failed", "exhausted", "expired", "opted_out",
+                "blacklisted", "invalid"]
+
+
+class CampaignDatabaseUnavailable(Exception):
+    pass
+
+
+def _iso(value: datetime | None) -> str | None:
+    return value.isoformat() if value else None
+
+
+def progress_view(counts: dict[str, int] | None, polled_at: datetime | None, run_id: str | None) -> dict | None:
+    """The latest snapshot, with the share of its contacts in a final state."""
+    if counts is None:
+        return None
+    total = sum(counts.values())
+    done = sum(n for status, n in counts.items() if status in FINAL_STATUSES)
+    return {
+        "run_id": run_id,
+        "polled_at": _iso(polled_at),
+        "counts": counts,
+        "total": total,
+        "final": done,
+        "percent_final": round(100.0 * done / total, 1) if total else 0.0,
+    }
+
+
+def campaign_view(row: dict) -> dict:
+    """One campaigns_overview row as the JSON the page and the API share."""
+    report = None
+    if row["report_outcome"] is not None:
+        report = {"run_id": row["report_run_id"], "outcome": row["report_outcome"],
+                  "created_at": _iso(row["report_created_at"]), "s3_uri": row["report_s3_uri"]}
+    return {
+        "id": row["id"],
+        "slug": row["slug"],
+        "name": row["name"],
+        "status": row["status"],
+        "schedule": row["schedule"],
+        "timezone": row["timezone"],
+        "start_at": _iso(row["start_at"]),
+        "end_at": _iso(row["end_at"]),
+        "contacts_total": row["contacts_total"],
+        "dag_id": f"campaign_{row['slug']}",
+        "progress": progress_view(row["progress_counts"], row["progress_polled_at"], row["progress_run_id"]),
+        "latest_report": report,
+    }
+
+
+def load_campaigns(include_archived: bool) -> list[dict]:
+    import psycopg
+
+    from include.campaigns.db import campaign_db, fetch_all
+
+    try:
+        with campaign_db(statement_timeout_ms=STATEMENT_TIMEOUT_MS) as conn:
+            rows = fetch_all(conn, "campaigns_overview", {"include_archived": include_archived})
+    except psycopg.OperationalError as exc:
+        # The details (host, port) go to the log, not to an unauthenticated page.
+        log.warning("Campaigns page: campaign database unavailable: %s", exc)
+        raise CampaignDatabaseUnavailable(UNAVAILABLE_MESSAGE) from exc
+    return [campaign_view(row) for row in rows]
+
+
+PAGE_CSS = """
+body { font: 14px/1.4 system-ui, sans-serif; margin: 16px; color: #1a202c; }
+h1 { font-size: 20px; margin: 0 0 4px; }
+.meta { color: #718096; margin-bottom: 12px; }
+table { border-collapse: collapse; width: 100%; }
+th, td { text-align: left; padding: 6px 8px; border-bottom: 1px solid #e2e8f0; vertical-align: top; }
+th { background: #f7fafc; font-weight: 600; white-space: nowrap; }
+.name { color: #4a5568; }
+.small { font-size: 12px; color: #718096; }
+.status { padding: 1px 6px; border-radius: 8px; background: #edf2f7; white-space: nowrap; }
+.status-active { background: #c6f6d5; } .status-scheduled { background: #bee3f8; }
+.status-paused { background: #fefcbf; } .status-failed { background: #fed7d7; }
+.status-completed { background: #e9d8fd; } .status-archived, .status-cancelled { background: #e2e8f0; }
+.bar { width: 160px; height: 8px; background: #e2e8f0; border-radius: 4px; overflow: hidden; }
+.bar > div { height: 100%; background: #38a169; }
+.error { padding: 12px; background: #fed7d7; border-radius: 4px; }
+"""
+
+
+def _when(value: str | None, tz_name: str = "UTC") -> str:
+    """An ISO timestamp shown in a zone, labelled; an unknown zone falls back to UTC."""
+    if not value:
+        return "—"
+    from zoneinfo import ZoneInfo
+
+    try:
+        zone = ZoneInfo(tz_name)
+    except (ValueError, KeyError, OSError):  # ZoneInfoNotFoundError is a KeyError
+        zone, tz_name = timezone.utc, "UTC"
+    local = datetime.fromisoformat(value).astimezone(zone)
+    return f"{local:%Y-%m-%d %H:%M:%S} {tz_name}"
+
+
+def _ordered_counts(counts: dict[str, int]) -> list[tuple[str, int]]:
+    rank = {status: i for i, status in enumerate(STATUS_ORDER)}
+    return sorted(counts.items(), key=lambda item: (rank.get(item[0], len(rank)), item[0]))
+
+
+def _progress_cell(progress: dict | None) -> str:
+    if progress is None:
+        return '<span class="small">no snapshot yet</span>'
+    breakdown = " · ".join(f"{escape(status)} {int(n)}" for status, n in _ordered_counts(progress["counts"]))
+    return (f'<div class="bar" title="{progress["percent_final"]}% in a final state">'
+            f'<div style="width: {progress["percent_final"]}%"></div></div>'
+            f'{progress["final"]} / {progress["total"]} final ({progress["percent_final"]}%)'
+            f'<div class="small">{breakdown}</div>')
+
+
+def _snapshot_cell(progress: dict | None) -> str:
+    if progress is None:
+        return "—"
+    return f'{escape(_when(progress["polled_at"]))}<div class="small">{escape(progress["run_id"] or "")}</div>'
+
+
+def _report_cell(report: dict | None) -> str:
+    if report is None:
+        return "—"
+    return f'{escape(report["outcome"])}<div class="small">{escape(report["run_id"])}</div>'
+
+
+def _campaign_row(c: dict) -> str:
+    # Relative to the page (<base>/campaigns/), so the link survives a base_url prefix; _top
+    # leaves the UI's iframe for the DAG's own page.
+    dag_href = "../dags/" + quote(c["dag_id"], safe="")
+    schedule = escape(f'{c["schedule"]} ({c["timezone"]})') if c["schedule"] else "one-off"
+    return (
+        "<tr>"
+        f'<td><strong>{escape(c["slug"])}</strong><div class="name">{escape(c["name"])}</div></td>'
+        f'<td><span class="status status-{escape(c["status"])}">{escape(c["status"])}</span></td>'
+        f"<td>{schedule}</td>"
+        f'<td>{escape(_when(c["start_at"], c["timezone"]))}<br>{escape(_when(c["end_at"], c["timezone"]))}</td>'
+        f'<td>{int(c["contacts_total"])}</td>'
+        f'<td>{_progress_cell(c["progress"])}</td>'
+        f'<td>{_snapshot_cell(c["progress"])}</td>'
+        f'<td>{_report_cell(c["latest_report"])}</td>'
+        f'<td><a href="{escape(dag_href)}" target="_top">{escape(c["dag_id"])}</a></td>'
+        "</tr>"
+    )
+
+
+def _page(body: str, include_archived: bool) -> str:
+    toggle = ('<a href="./">hide archived</a>' if include_archived
+              else '<a href="./?include_archived=true">show archived</a>')
+    generated = datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M:%S UTC")
+    return (
+        "<!DOCTYPE html><html lang=\"en\"><head><meta charset=\"utf-8\">"
+        f'<meta http-equiv="refresh" content="{REFRESH_SECONDS}">'
+        f"<title>Campaigns</title><style>{PAGE_CSS}</style></head><body>"
+        "<h1>Campaigns</h1>"
+        f'<div class="meta">Refreshed every {REFRESH_SECONDS} s · {generated} · {toggle} · '
+        '<a href="api/campaigns">JSON</a></div>'
+        f"{body}</body></html>"
+    )
+
+
+def render_campaigns(campaigns: list[dict], include_archived: bool) -> str:
+    if not campaigns:
+        return _page("<p>No campaigns.</p>", include_archived)
+    header = "".join(f"<th>{h}</th>" for h in ("Campaign", "Status", "Schedule", "Start / end", "Contacts",
+                                                "Progress", "Snapshot", "Latest report", "DAG"))
+    rows = "".join(_campaign_row(c) for c in campaigns)
+    return _page(f"<table><thead><tr>{header}</tr></thead><tbody>{rows}</tbody></table>", include_archived)
+
+
+def render_unavailable(message: str, include_archived: bool) -> str:
+    return _page(f'<p class="error">{escape(message)}</p>', include_archived)
+
+
+def create_app() -> "FastAPI":
+    from fastapi import FastAPI, HTTPException
+    from fastapi.responses import HTMLResponse
+
+    app = FastAPI(title="Campaigns")
+
+    # Plain `def` handlers: FastAPI runs them in its thread pool, so the blocking database call
+    # does not stall the API server's event loop.
+    @app.get("/", response_class=HTMLResponse)
+    def campaigns_page(include_archived: bool = False) -> HTMLResponse:
+        try:
+            campaigns = load_campaigns(include_archived)
+        except CampaignDatabaseUnavailable as exc:
+            return HTMLResponse(render_unavailable(str(exc), include_archived), status_code=503)
+        return HTMLResponse(render_campaigns(campaigns, include_archived))
+
+    @app.get("/api/campaigns")
+    def campaigns_json(include_archived: bool = False) -> dict[str, Any]:
+        try:
+            return {"campaigns": load_campaigns(include_archived)}
+        except CampaignDatabaseUnavailable as exc:
+            raise HTTPException(status_code=503, detail=str(exc)) from exc
+
+    return app
+
+
+class CampaignsPagePlugin(AirflowPlugin):
+    name = "campaigns_page"
+    external_views = [{
+        "name": "Campaigns",
+        # Relative to the UI's base URL (no leading slash), so it also works under a base_url prefix.
+        "href": URL_PREFIX.lstrip("/") + "/",
+        "destination": "nav",
+        # Set: the UI embeds the page in an iframe at /plugin/campaigns instead of a new tab.
+        "url_route": "campaigns",
+        "nav_top_level": True,
+    }]
+
+    # Only the API server reads fastapi_apps; building the app lazily keeps FastAPI out of the
+    # scheduler, triggerer and every task process that imports this file.
+    @cached_property
+    def fastapi_apps(self) -> list[dict]:
+        return [{"app": create_app(), "url_prefix": URL_PREFIX, "name": "Campaigns page"}]

@@ -1,0 +1,157 @@
+"""The campaigns_page plugin: Airflow registers it, and its page and JSON read the real database."""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime, timedelta, timezone
+
+import pytest
+
+pytestmark = pytest.mark.integration
+
+NOW = datetime.now(timezone.utc)
+
+
+def _registered_app_dict() -> dict:
+    from airflow import plugins_manager
+
+    fastapi_apps, _ = plugins_manager.get_fastapi_plugins()
+    return next(d for d in fastapi_apps if d["url_prefix"] == "/campaigns")
+
+
+@pytest.fixture(scope="module")
+def client():
+    """A TestClient on the very app object Airflow registered from plugins/."""
+    from fastapi.testclient import TestClient
+
+    return TestClient(_registered_app_dict()["app"])
+
+
+def add_progress(conn, campaign_id: int, run_id: str, polled_at: datetime, counts: dict) -> None:
+    conn.execute("INSERT INTO campaign_progress (campaign_id, run_id, polled_at, counts) "
+                 "VALUES (%s, %s, %s, %s::jsonb)", (campaign_id, run_id, polled_at, json.dumps(counts)))
+
+
+def add_report(conn, campaign_id: int, run_id: str, outcome: str, created_at: datetime) -> None:
+    conn.execute("INSERT INTO campaign_reports (campaign_id, run_id, outcome, report, created_at) "
+                 "VALUES (%s, %s, %s, '{}'::jsonb, %s)", (campaign_id, run_id, outcome, created_at))
+
+
+@pytest.fixture
+def campaigns(db):
+    """A running campaign with history, a fresh one-off, and an archived one."""
+    from dev.seed import add_contacts, create_campaign
+    from tests.helpers import us_numbers
+
+    running = create_campaign(db, "page_running", status="active", schedule="0 9 * * 1-5", tz="America/New_York")
+    add_contacts(db, running, [{"phone": p} for p in us_numbers(3, seed=7)])
+    # Inserted out of time order, so "latest" has to come from the timestamps, not the ids.
+    add_progress(db, running, "scheduled__b", NOW - timedelta(minutes=1),
+                 {"completed": 1, "in_flight": 1, "pending": 1})
+    add_progress(db, running, "scheduled__a", NOW - timedelta(minutes=30), {"pending": 3})
+    add_report(db, running, "scheduled__b", "completed", NOW - timedelta(minutes=2))
+    add_report(db, running, "scheduled__a", "failed", NOW - timedelta(days=1))
+
+    create_campaign(db, "page_fresh", name="<script>alert('x')</script> & Co", status="scheduled")
+    archived = create_campaign(db, "page_archived", status="archived")
+    add_contacts(db, archived, [{"phone": p} for p in us_numbers(2, seed=8)])
+    return {"running": running, "archived": archived}
+
+
+def by_slug(response) -> dict[str, dict]:
+    assert response.status_code == 200, response.text
+    return {c["slug"]: c for c in response.json()["campaigns"]}
+
+
+def test_airflow_registers_the_app_and_the_nav_view():
+    from airflow import plugins_manager
+    from airflow.api_fastapi.core_api.datamodels.plugins import PluginResponse
+
+    assert _registered_app_dict()["name"] == "Campaigns page"
+    info = next(p for p in plugins_manager.get_plugin_info() if p["name"] == "campaigns_page")
+    # The serializer behind /api/v2/plugins, which the UI reads to build its navigation.
+    [view] = PluginResponse.model_validate(info).external_views
+    assert (view.name, view.href, view.destination, view.url_route) == ("Campaigns", "campaigns/", "nav", "campaigns")
+    # A view whose url_route clashes with another plugin's is dropped here.
+    ui_views, _ = plugins_manager._get_ui_plugins()
+    assert any(v["url_route"] == "campaigns" for v in ui_views)
+
+
+def test_airflow_mounts_the_app_under_its_prefix(campaigns):
+    from fastapi import FastAPI
+    from fastapi.testclient import TestClient
+
+    from airflow.api_fastapi.app import init_plugins
+
+    api_server = FastAPI()
+    init_plugins(api_server)
+    client = TestClient(api_server)
+    assert "page_running" in by_slug(client.get("/campaigns/api/campaigns"))
+    assert client.get("/campaigns/").status_code == 200
+
+
+def test_json_lists_live_campaigns_with_latest_progress_and_report(client, campaigns):
+    found = by_slug(client.get("/api/campaigns"))
+
+    assert "page_archived" not in found
+    running = found["page_running"]
+    assert running["status"] == "active" and running["schedule"] == "0 9 * * 1-5"
+    assert running["contacts_total"] == 3 and running["dag_id"] == "campaign_page_running"
+    progress = running["progress"]
+    assert progress["run_id"] == "scheduled__b"
+    assert progress["counts"] == {"completed": 1, "in_flight": 1, "pending": 1}
+    assert (progress["final"], progress["total"], progress["percent_final"]) == (1, 3, 33.3)
+    assert running["latest_report"]["outcome"] == "completed"
+    assert running["latest_report"]["run_id"] == "scheduled__b"
+
+    fresh = found["page_fresh"]
+    assert fresh["schedule"] is None and fresh["contacts_total"] == 0
+    assert fresh["progress"] is None and fresh["latest_report"] is None
+
+
+def test_archived_campaigns_only_on_request(client, campaigns):
+    found = by_slug(client.get("/api/campaigns", params={"include_archived": "true"}))
+
+    assert {"page_running", "page_fresh", "page_archived"} <= found.keys()
+    assert found["page_archived"]["status"] == "archived"
+    assert found["page_archived"]["contacts_total"] == 2
+
+
+def test_page_shows_each_campaign_and_escapes_names(client, campaigns):
+    response = client.get("/")
+
+    assert response.status_code == 200
+    assert response.headers["content-type"].startswith("text/html")
+    page = response.text
+    assert '<meta http-equiv="refresh" content="15">' in page
+    for slug, status in [("page_running", "active"), ("page_fresh", "scheduled")]:
+        assert f"<strong>{slug}</strong>" in page
+        assert f'<span class="status status-{status}">{status}</span>' in page
+    assert "page_archived" not in page
+    assert "1 / 3 final (33.3%)" in page and "width: 33.3%" in page
+    assert "completed 1 · in_flight 1 · pending 1" in page
+    assert "one-off" in page
+    assert 'href="../dags/campaign_page_running"' in page
+    assert "<script>" not in page
+    assert "&lt;script&gt;alert(&#x27;x&#x27;)&lt;/script&gt; &amp; Co" in page
+
+
+def test_page_lists_archived_campaigns_on_request(client, campaigns):
+    page = client.get("/", params={"include_archived": "true"}).text
+
+    assert "<strong>page_archived</strong>" in page
+
+
+def test_database_outage_is_a_503(client, monkeypatch):
+    monkeypatch.setenv("AIRFLOW_CONN_CAMPAIGNS_DB", json.dumps({
+        "conn_type": "postgres", "host": "127.0.0.1", "port": 1, "login": "x", "password": "x",
+        "schema": "campaigns"}))
+
+    response = client.get("/api/campaigns")
+    assert response.status_code == 503
+    assert "campaign database is unavailable" in response.json()["detail"]
+
+    page = client.get("/")
+    assert page.status_code == 503
+    assert "campaign database is unavailable" in page.text
+    assert '<meta http-equiv="refresh"' in page.text
