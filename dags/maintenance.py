@@ -11,19 +11,17 @@ from airflow.sdk import CronTriggerTimetable, dag, task
 
 from include.campaigns.dag_factory import DEFAULT_ARGS
 
-START = datetime(2026, 1, 1, tzinfo=timezone.utc)
-
-
-@dag(
-    dag_id="campaign_answer_model",
-    schedule=CronTriggerTimetable("30 3 * * *", timezone="UTC"),
-    start_date=START,
+COMMON = dict(
+    start_date=datetime(2026, 1, 1, tzinfo=timezone.utc),
     catchup=False,
     max_active_runs=1,
     default_args={**DEFAULT_ARGS, "owner": "campaign-ops"},
     tags=["campaign", "maintenance"],
     doc_md=__doc__,
 )
+
+
+@dag(dag_id="campaign_answer_model", schedule=CronTriggerTimetable("30 3 * * *", timezone="UTC"), **COMMON)
 def campaign_answer_model():
     @task(pool="campaign_db")
     def train_answer_model(lookback_days: int = 90) -> dict:
@@ -37,16 +35,7 @@ def campaign_answer_model():
     train_answer_model()
 
 
-@dag(
-    dag_id="campaign_blacklist_sync",
-    schedule=CronTriggerTimetable("*/15 * * * *", timezone="UTC"),
-    start_date=START,
-    catchup=False,
-    max_active_runs=1,
-    default_args={**DEFAULT_ARGS, "owner": "campaign-ops"},
-    tags=["campaign", "maintenance"],
-    doc_md=__doc__,
-)
+@dag(dag_id="campaign_blacklist_sync", schedule=CronTriggerTimetable("*/15 * * * *", timezone="UTC"), **COMMON)
 def campaign_blacklist_sync():
     @task
     def sync_blacklist() -> int:

@@ -26,7 +26,7 @@ PER_REGION = 300
 
 def seed(conn, minutes: float) -> int:
     from dev.seed import add_blacklist, add_contacts, create_campaign, delete_campaign, demo_contacts
-    from include.campaigns.blacklist import add_opt_outs
+    from include.campaigns.blacklist import add_opt_outs, remove_opt_outs
 
     rng = random.Random(2026)
     now = datetime.now(timezone.utc)
@@ -48,9 +48,12 @@ def seed(conn, minutes: float) -> int:
     contacts = demo_contacts(PER_REGION, rng)
     contacts += [{"phone": p} for p in ("+1555", "12125550123", "+99912345678", "+1212555012")]
     add_contacts(conn, campaign_id, contacts)
-    phones = [c["phone"] for c in contacts[:80]]
+    # Every demo starts from the same lists: earlier demos' opt-outs would otherwise pile up.
+    everyone = [c["phone"] for c in contacts]
+    conn.execute("DELETE FROM blacklist WHERE phone = ANY(%s)", (everyone,))
+    remove_opt_outs(everyone)
+    phones = everyone[:80]
     add_blacklist(conn, phones[:40], reason="do_not_call")
-    conn.execute("DELETE FROM blacklist WHERE phone = ANY(%s) AND reason = 'opted_out'", (phones[40:80],))
     add_opt_outs(phones[40:80])  # opted out a moment ago: only Redis knows yet
     return campaign_id
 
@@ -93,11 +96,16 @@ def main() -> int:
         return 1
     from include.campaigns.reporting import headline
 
+    sys.path.insert(0, str(stack.ROOT / "plugins"))
+    from campaign_reports import report_url
+
     figures = headline(row[1])
     print(f"\nCampaign {SLUG}, run {row[0]}:")
     for key, value in figures.items():
         print(f"  {key:20} {value}")
-    print(f"\nDemo finished in {time.monotonic() - started:.0f} s. Report: {figures['report']}")
+    link = report_url(figures["report"])
+    print(f"\nDemo finished in {time.monotonic() - started:.0f} s.")
+    print(f"Report: {figures['report']}\nOpen it (link valid 1 h, while the stack runs): {link}")
     return 0
 
 

@@ -310,7 +310,6 @@ def env() -> dict[str, str]:
         "AIRFLOW__API_AUTH__JWT_SECRET": state["jwt_secret"],
         "AIRFLOW__LOGGING__LOGGING_LEVEL": "INFO",
         "CAMPAIGN_CATALOG_SNAPSHOT": str(home / "campaign_catalog_snapshot.json"),
-        "CAMPAIGN_REPORT_BASE_URL": f"http://127.0.0.1:{ports['aws']}",
         "PYTHONPATH": os.pathsep.join(p for p in (str(ROOT), os.environ.get("PYTHONPATH", "")) if p),
         "NO_PROXY": "127.0.0.1,localhost",
     }

@@ -1,12 +1,11 @@
 """Airflow plugin: a "Campaign report" link on each run's generate_report task.
 
 The link is resolved in the API server from the task's XCom (the report's S3 URI), so it
-appears as soon as the report exists and stays correct for reruns.
+appears as soon as the report exists and stays correct for reruns; it is signed on each click.
 """
 
 from __future__ import annotations
 
-import os
 from urllib.parse import quote
 
 from airflow.plugins_manager import AirflowPlugin
@@ -14,18 +13,27 @@ from airflow.sdk import BaseOperatorLink
 from airflow.sdk.execution_time.xcom import XCom
 
 REPORT_TASK_ID = "generate_report"
-# Where reports can be opened in a browser: the S3 console by default; a deployment with its own
-# endpoint (the local stack, a CDN) sets a base URL that takes "<bucket>/<key>".
-REPORT_BASE_URL_ENV = "CAMPAIGN_REPORT_BASE_URL"
+AWS_CONN_ID = "campaigns_aws"
+LINK_LIFETIME_S = 3600
 
 
-def report_url(s3_uri: str | None, base_url: str | None = None) -> str | None:
+def console_url(bucket: str, key: str) -> str:
+    return f"https://s3.console.aws.amazon.com/s3/object/{bucket}?prefix={quote(key)}"
+
+
+def report_url(s3_uri: str | None) -> str | None:
+    """A link a browser can open: a presigned GET (reports sit in a private bucket), or the S3
+    console when no link can be signed."""
     if not s3_uri or not s3_uri.startswith("s3://"):
         return None
     bucket, _, key = s3_uri[len("s3://"):].partition("/")
-    if base_url:
-        return f"{base_url.rstrip('/')}/{bucket}/{quote(key)}"
-    return f"https://s3.console.aws.amazon.com/s3/object/{bucket}?prefix={quote(key)}"
+    try:
+        from airflow.providers.amazon.aws.hooks.s3 import S3Hook
+
+        return S3Hook(aws_conn_id=AWS_CONN_ID).generate_presigned_url(
+            "get_object", params={"Bucket": bucket, "Key": key}, expires_in=LINK_LIFETIME_S)
+    except Exception:  # no connection or credentials here: the console still finds the object
+        return console_url(bucket, key)
 
 
 class CampaignReportLink(BaseOperatorLink):
@@ -36,7 +44,7 @@ class CampaignReportLink(BaseOperatorLink):
             return ""
         summary = XCom.get_value(ti_key=ti_key, key="return_value")
         uri = summary.get("report") if isinstance(summary, dict) else None
-        return report_url(uri, os.environ.get(REPORT_BASE_URL_ENV)) or ""
+        return report_url(uri) or ""
 
 
 class CampaignReportsPlugin(AirflowPlugin):

@@ -47,6 +47,12 @@ def add_opt_outs(phones: list[str]) -> bool:
     return True
 
 
+def remove_opt_outs(phones: list[str]) -> None:
+    """Take numbers off the Redis set; only for tooling that resets data (the demo), never dispatch."""
+    if phones:
+        _client().srem(OPT_OUT_SET, *phones)
+
+
 def sync_from_postgres(conn) -> int:
     """Warm the Redis set from PostgreSQL's global, unexpired entries; return how many."""
     from include.campaigns.db import fetch_all

@@ -184,10 +184,10 @@ def _kpi_section(report: dict) -> str:
     funnel, rates = report["funnel"], report["rates"]
     tiles = [
         ("contacts", "Contacts", fmt_int(funnel["contacts"]), "in the campaign"),
-        ("dispatched", "Dispatched", fmt_int(funnel["dispatched"]), "sent to the dialer"),
-        ("dialed", "Dialed", fmt_int(funnel["dialed"]), "calls placed"),
-        ("answered", "Answered", fmt_int(funnel["answered"]), "calls answered"),
-        ("asr", "ASR", fmt_pct(rates["asr"]), "answered ÷ dialed"),
+        ("dispatched", "Dispatched", fmt_int(funnel["dispatched"]), "contacts sent to the dialer"),
+        ("dialed", "Dialed", fmt_int(funnel["dialed"]), "contacts called"),
+        ("answered", "Answered", fmt_int(funnel["answered"]), "contacts who picked up"),
+        ("asr", "ASR", fmt_pct(rates["asr"]), "answered calls ÷ calls placed"),
         ("acd_s", "ACD", fmt_seconds(rates["acd_s"]), "average answered call"),
         ("conversion_rate", "Conversion", fmt_pct(rates["conversion_rate"]), "converted ÷ answered"),
         ("opt_outs", "Opt-outs", fmt_int(rates["opt_outs"]), "asked not to be called"),

@@ -63,9 +63,10 @@ def build_report(conn, campaign_id: int, run: RunContext, outcome: str, poke: di
                 "live": run.live, "dry_run": run.dry_run, "note": run.not_live_reason},
         "funnel": {k: funnel[k] for k in ("contacts", "eligible", "dispatched", "dialed", "answered", "converted")},
         "blocked": _blocked(conn, campaign, min(now, run.run_end)),
-        "rates": {"asr": _ratio(funnel["answered"], funnel["dialed"]),
+        # Rates are per call (ASR = answered calls / calls placed); the funnel counts contacts.
+        "rates": {"asr": _ratio(funnel["calls_answered"], funnel["calls"]),
                   "acd_s": round(funnel["acd_s"], 1) if funnel["acd_s"] is not None else None,
-                  "conversion_rate": _ratio(funnel["converted"], funnel["answered"]),
+                  "conversion_rate": _ratio(funnel["calls_converted"], funnel["calls_answered"]),
                   "opt_outs": funnel["opt_outs"]},
         "attempts_distribution": {str(r["attempts"]): r["contacts"] for r in
                                   sorted(fetch_all(conn, "report_attempts", {"campaign_id": campaign_id}),
@@ -75,7 +76,8 @@ def build_report(conn, campaign_id: int, run: RunContext, outcome: str, poke: di
              "answered": hours[h]["answered"] if h in hours else 0,
              "rate": _ratio(hours[h]["answered"], hours[h]["dialed"]) if h in hours else None}
             for h in range(24)],
-        "calls": {"dialed": funnel["dialed"], "answered": funnel["answered"], "by_outcome": outcomes},
+        "calls": {"dial_tasks": funnel["dial_tasks"], "dialed": funnel["calls"], "answered": funnel["calls_answered"],
+                  "by_outcome": outcomes},
         "contacts": {"total": sum(by_status.values()), "by_status": by_status},
         "last_poke": poke,
     }
@@ -133,9 +135,10 @@ def store_report(conn, report: dict, *, upload: bool = True) -> str | None:
 
 def headline(report: dict) -> dict:
     """The few figures a notification and the demo print."""
+    funnel = report["funnel"]
     return {
         "outcome": report["outcome"],
-        **report["funnel"],
+        **{k: funnel[k] for k in ("contacts", "eligible", "dispatched", "dialed", "answered", "converted")},
         "asr": report["rates"]["asr"],
         "acd_s": report["rates"]["acd_s"],
         "conversion_rate": report["rates"]["conversion_rate"],

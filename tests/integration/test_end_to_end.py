@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import re
 from collections import defaultdict
 from pathlib import Path
 
@@ -72,7 +73,14 @@ def test_campaign_run_dials_each_eligible_contact_once_and_reports(db, redis_cli
 
     stored = json.loads(read(report["files"]["report.json"]))
     assert stored["funnel"]["answered"] == len(eligible) and stored["outcome"] == "completed"
-    assert s3_uri.endswith("/report.html") and "<svg" in read(s3_uri)
+    # The HTML page shows the very figures the JSON holds.
+    page = read(s3_uri)
+    assert s3_uri.endswith("/report.html") and "<svg" in page
+    funnel_bars = dict(re.findall(r'data-series="funnel" data-key="(\w+)" data-value="(\d+)"', page))
+    assert {k: int(v) for k, v in funnel_bars.items()} == stored["funnel"]
+    tiles = dict(re.findall(r'data-kpi="(\w+)">([^<]*)<', page))
+    assert tiles["dispatched"] == f"{stored['funnel']['dispatched']:,}"
+    assert tiles["asr"] == f"{stored['rates']['asr'] * 100:.1f}%"
     rows = list(csv.DictReader(io.StringIO(read(report["files"]["contacts.csv"]))))
     assert len(rows) == len(phones + invalid)
     assert all(sum(ch.isdigit() for ch in r["phone_masked"]) <= 4 for r in rows), "no more than 4 digits"

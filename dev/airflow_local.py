@@ -1,0 +1,428 @@
+"""The whole Airflow 3 stack on one machine, on the embedded local services.
+
+    make airflow        (or: python -m dev.airflow_local)
+
+Starts the embedded stack (PostgreSQL, Redis, moto), seeds the demo campaign when the catalog
+is empty, then runs `airflow api-server`, `airflow scheduler` (LocalExecutor), `airflow
+dag-processor`, `airflow triggerer` and the dialer simulator as child processes, each in its own
+process group, with their logs under ``<stack dir>/airflow-local/``. It prints the UI address
+and the login, and stays in the foreground: Ctrl-C (or SIGTERM) stops every child and every
+process they started. The embedded services keep running; `make stack-stop` ends them.
+
+Settings (environment):
+    AIRFLOW_LOCAL_PORT      the API server / UI port (default 8080, or a free one if it is taken)
+    AIRFLOW_LOCAL_PASSWORD  the admin password (default: generated once, kept in the stack dir)
+    DEMO_MINUTES            how long the seeded demo campaign dials (default 10)
+    CAMPAIGN_STACK_DIR      where the stack lives (default .stack/)
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import secrets
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+
+from dev import stack
+
+USERNAME = "admin"
+ROLE = "admin"
+DEFAULT_PORT = 8080
+DEFAULT_DEMO_MINUTES = 10.0
+READY_TIMEOUT_S = 240
+STOP_GRACE_S = 20
+# The Airflow components, in start order; each runs as `airflow <args>`.
+COMPONENTS = {
+    "dag-processor": ["dag-processor"],
+    "scheduler": ["scheduler"],
+    "triggerer": ["triggerer"],
+    "api-server": ["api-server", "--host", "127.0.0.1", "--port", "{port}", "--workers", "1"],
+}
+HEALTH_COMPONENTS = ("metadatabase", "scheduler", "dag_processor", "triggerer")
+
+
+def log_dir() -> Path:
+    return stack.stack_dir() / "airflow-local"
+
+
+def password_file() -> Path:
+    return stack.stack_dir() / "airflow" / "simple_auth_manager_passwords.json"
+
+
+def state_file() -> Path:
+    """Where a running `make airflow` says what it runs on (read by the browser test)."""
+    return log_dir() / "state.json"
+
+
+def say(message: str) -> None:
+    print(message, flush=True)
+
+
+# Settings ---------------------------------------------------------------------------------
+
+
+def _port_free(port: int) -> bool:
+    with socket.socket() as sock:
+        try:
+            sock.bind(("127.0.0.1", port))
+        except OSError:
+            return False
+    return True
+
+
+def choose_port() -> int:
+    wanted = int(os.environ.get("AIRFLOW_LOCAL_PORT") or DEFAULT_PORT)
+    if wanted and _port_free(wanted):
+        return wanted
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    if wanted:
+        say(f"Port {wanted} is taken; the UI will be on port {port} instead.")
+    return port
+
+
+def ensure_password() -> str:
+    """SimpleAuthManager reads passwords from a JSON file {user: password}; it generates and
+    prints one for a user missing from the file, so the file is written before it starts."""
+    path = password_file()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    passwords = {}
+    if path.exists():
+        try:
+            passwords = json.loads(path.read_text() or "{}")
+        except json.JSONDecodeError:
+            passwords = {}
+    wanted = os.environ.get("AIRFLOW_LOCAL_PASSWORD") or passwords.get(USERNAME) or secrets.token_urlsafe(9)
+    if passwords.get(USERNAME) != wanted:
+        passwords[USERNAME] = wanted
+        path.write_text(json.dumps(passwords) + "\n")
+    path.chmod(0o600)
+    return wanted
+
+
+def airflow_env(stack_env: dict[str, str], port: int) -> dict[str, str]:
+    base = f"http://127.0.0.1:{port}"
+    return {
+        **os.environ,
+        **stack_env,
+        "AIRFLOW__CORE__EXECUTOR": "LocalExecutor",
+        "AIRFLOW__CORE__EXECUTION_API_SERVER_URL": f"{base}/execution/",
+        "AIRFLOW__API__HOST": "127.0.0.1",
+        "AIRFLOW__API__PORT": str(port),
+        "AIRFLOW__CORE__AUTH_MANAGER":
+            "airflow.api_fastapi.auth.managers.simple.simple_auth_manager.SimpleAuthManager",
+        "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_USERS": f"{USERNAME}:{ROLE}",
+        "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_PASSWORDS_FILE": str(password_file()),
+        "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_ALL_ADMINS": "False",
+        # Two cores: a modest executor, and the campaign file re-parsed every 30 s, so a new
+        # campaign row becomes a DAG within about half a minute.
+        "AIRFLOW__CORE__PARALLELISM": "8",
+        "AIRFLOW__DAG_PROCESSOR__MIN_FILE_PROCESS_INTERVAL": "30",
+        "PYTHONUNBUFFERED": "1",
+    }
+
+
+# Children ---------------------------------------------------------------------------------
+
+
+@dataclass
+class Child:
+    name: str
+    proc: subprocess.Popen
+    log: Path
+    descendants: dict = field(default_factory=dict)  # pid -> psutil.Process, seen while running
+
+    def alive(self) -> bool:
+        return self.proc.poll() is None
+
+    def remember_descendants(self) -> None:
+        """Task runners put themselves in their own process groups, so the group of a child
+        does not cover everything it started: remember its whole tree too."""
+        import psutil
+
+        try:
+            for p in psutil.Process(self.proc.pid).children(recursive=True):
+                self.descendants.setdefault(p.pid, p)
+        except psutil.Error:
+            pass
+
+    def tail(self, lines: int = 30) -> str:
+        try:
+            return "\n".join(self.log.read_text(errors="replace").splitlines()[-lines:])
+        except OSError:
+            return ""
+
+
+class Children:
+    def __init__(self, env: dict[str, str]):
+        self.env = env
+        self.children: list[Child] = []
+
+    def start(self, name: str, argv: list[str]) -> Child:
+        log = log_dir() / f"{name}.log"
+        with open(log, "ab") as out:
+            out.write(f"\n=== {datetime.now(timezone.utc).isoformat()} {' '.join(argv)}\n".encode())
+            out.flush()
+            proc = subprocess.Popen(argv, stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+                                    env=self.env, cwd=stack.ROOT, start_new_session=True)
+        child = Child(name, proc, log)
+        self.children.append(child)
+        return child
+
+    def dead(self) -> list[Child]:
+        return [c for c in self.children if not c.alive()]
+
+    def remember_descendants(self) -> None:
+        for child in self.children:
+            child.remember_descendants()
+
+    def stop(self) -> None:
+        """SIGTERM every process group, wait, then SIGKILL whatever is left of the groups and of
+        every process the children were seen to start."""
+        import psutil
+
+        self.remember_descendants()
+        for child in self.children:
+            if child.alive():
+                _killpg(child.proc.pid, signal.SIGTERM)
+        deadline = time.monotonic() + STOP_GRACE_S
+        for child in self.children:
+            try:
+                child.proc.wait(max(0.1, deadline - time.monotonic()))
+            except subprocess.TimeoutExpired:
+                pass
+        leftovers = []
+        for child in self.children:
+            _killpg(child.proc.pid, signal.SIGTERM)  # stragglers that kept the group alive
+            leftovers += [p for p in child.descendants.values() if _running(p)]
+        if leftovers:
+            _, alive = psutil.wait_procs(leftovers, timeout=5)
+            for p in alive:
+                try:
+                    p.kill()
+                except psutil.Error:
+                    pass
+            psutil.wait_procs(alive, timeout=5)
+        for child in self.children:
+            _killpg(child.proc.pid, signal.SIGKILL)
+            try:
+                child.proc.wait(5)
+            except subprocess.TimeoutExpired:
+                pass
+
+
+def _killpg(pgid: int, sig: int) -> None:
+    try:
+        os.killpg(pgid, sig)
+    except (ProcessLookupError, PermissionError):
+        pass
+
+
+def _running(p) -> bool:
+    import psutil
+
+    try:
+        return p.is_running() and p.status() != psutil.STATUS_ZOMBIE
+    except psutil.Error:
+        return False
+
+
+# The API ----------------------------------------------------------------------------------
+
+
+def _request(url: str, *, method: str = "GET", body: dict | None = None, token: str | None = None,
+             timeout: float = 10) -> tuple[int, dict | None]:
+    headers = {"Content-Type": "application/json"}
+    if token:
+        headers["Authorization"] = f"Bearer {token}"
+    data = json.dumps(body).encode() if body is not None else None
+    req = urllib.request.Request(url, data=data, headers=headers, method=method)
+    opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
+    try:
+        with opener.open(req, timeout=timeout) as resp:
+            payload = resp.read()
+            return resp.status, json.loads(payload) if payload else None
+    except urllib.error.HTTPError as exc:
+        try:
+            return exc.code, json.loads(exc.read() or b"null")
+        except ValueError:
+            return exc.code, None
+    except (urllib.error.URLError, OSError, ValueError):
+        return 0, None
+
+
+def healthy(base: str) -> dict | None:
+    """The health of the metadata DB, scheduler, dag-processor and triggerer, or None until all are up."""
+    status, health = _request(f"{base}/api/v2/monitor/health", timeout=5)
+    if status != 200 or not health:
+        return None
+    if all((health.get(name) or {}).get("status") == "healthy" for name in HEALTH_COMPONENTS):
+        return health
+    return None
+
+
+def token(base: str, password: str) -> str:
+    status, reply = _request(f"{base}/auth/token", method="POST",
+                             body={"username": USERNAME, "password": password})
+    if status not in (200, 201) or not reply:
+        raise RuntimeError(f"could not log in to {base} as {USERNAME}: HTTP {status} {reply}")
+    return reply["access_token"]
+
+
+# Campaigns --------------------------------------------------------------------------------
+
+
+def seed_if_empty() -> str | None:
+    """Seed the demo campaign when there is no campaign to show; return its dag_id if seeded."""
+    from dev import demo
+    from include.campaigns.db import campaign_db
+
+    with campaign_db() as conn:
+        live = conn.execute("SELECT count(*) FROM campaigns WHERE status <> 'archived'").fetchone()[0]
+        if live:
+            return None
+        minutes = float(os.environ.get("DEMO_MINUTES") or DEFAULT_DEMO_MINUTES)
+        campaign_id = demo.seed(conn, minutes)
+    end = datetime.now(timezone.utc) + timedelta(minutes=minutes)
+    say(f"Seeded the demo campaign {demo.SLUG} (id {campaign_id}): {demo.PER_REGION * 8} contacts in 8 time "
+        f"zones; it dials until {end:%H:%M} UTC ({minutes:g} min).")
+    return f"campaign_{demo.SLUG}"
+
+
+def campaign_dag_ids() -> list[str]:
+    from include.campaigns.db import campaign_db
+
+    with campaign_db() as conn:
+        rows = conn.execute("SELECT slug FROM campaigns WHERE status <> 'archived' ORDER BY slug").fetchall()
+    return [f"campaign_{r[0]}" for r in rows]
+
+
+def unpause_when_parsed(base: str, password: str, dag_id: str, children: Children, timeout: float = 120) -> bool:
+    access = token(base, password)
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline and not children.dead():
+        status, _ = _request(f"{base}/api/v2/dags/{dag_id}", token=access)
+        if status == 200:
+            status, _ = _request(f"{base}/api/v2/dags/{dag_id}", method="PATCH", body={"is_paused": False},
+                                 token=access)
+            return status == 200
+        time.sleep(2)
+    return False
+
+
+# Main -------------------------------------------------------------------------------------
+
+
+class Stop(Exception):
+    pass
+
+
+def _on_signal(signum, _frame):
+    raise Stop(signal.Signals(signum).name)
+
+
+def _fail(children: Children, what: str) -> int:
+    for child in children.dead():
+        say(f"\n{child.name} exited with code {child.proc.returncode}; the end of {child.log}:\n{child.tail()}")
+    say(f"\n{what}")
+    return 1
+
+
+def main() -> int:
+    for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
+        signal.signal(sig, _on_signal)
+    children: Children | None = None
+    try:
+        say(f"Starting the embedded stack (PostgreSQL, Redis, moto) under {stack.stack_dir()} ...")
+        stack_env = stack.start()
+        os.environ.update(stack_env)
+        seeded = seed_if_empty()
+
+        port = choose_port()
+        password = ensure_password()
+        env = airflow_env(stack_env, port)
+        base = f"http://127.0.0.1:{port}"
+        log_dir().mkdir(parents=True, exist_ok=True)
+        airflow = str(Path(sys.executable).parent / "airflow")
+        children = Children(env)
+        say(f"Starting Airflow {_airflow_version()} (LocalExecutor): api-server, scheduler, dag-processor, triggerer, "
+            f"and the dialer simulator; logs in {log_dir()}/")
+        for name, args in COMPONENTS.items():
+            children.start(name, [airflow, *(a.format(port=port) for a in args)])
+        children.start("dialer-simulator", [sys.executable, "-m", "dev.dialer_simulator"])
+        state_file().write_text(json.dumps({
+            "pid": os.getpid(), "url": base, "username": USERNAME, "password_file": str(password_file()),
+            "children": {c.name: c.proc.pid for c in children.children}, "ready": False}))
+
+        started = time.monotonic()
+        while not healthy(base):
+            if children.dead():
+                return _fail(children, "Airflow did not start; see the logs above.")
+            if time.monotonic() - started > READY_TIMEOUT_S:
+                return _fail(children, f"Airflow was not healthy after {READY_TIMEOUT_S} s; see {log_dir()}/.")
+            time.sleep(2)
+        children.remember_descendants()
+        if seeded:
+            if unpause_when_parsed(base, password, seeded, children):
+                say(f"Unpaused {seeded}: its scheduled run starts now.")
+            else:
+                say(f"{seeded} was not parsed yet; unpause it in the UI once it appears.")
+        state = json.loads(state_file().read_text())
+        state["ready"] = True
+        state_file().write_text(json.dumps(state))
+        _banner(base, password, campaign_dag_ids(), time.monotonic() - started)
+
+        while True:
+            time.sleep(2)
+            if children.dead():
+                return _fail(children, "An Airflow component stopped; stopping the others.")
+            children.remember_descendants()
+    except Stop as exc:
+        say(f"\n{exc}: stopping Airflow and the dialer simulator ...")
+        return 0
+    finally:
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)
+        if children is not None:
+            children.stop()
+            state_file().unlink(missing_ok=True)
+            say("Stopped. The embedded PostgreSQL, Redis and moto keep running (your campaigns and Airflow's "
+                "history stay);\n`make stack-stop` stops them, `make airflow` starts everything again.")
+
+
+def _airflow_version() -> str:
+    from importlib.metadata import version
+
+    return version("apache-airflow")
+
+
+def _banner(base: str, password: str, dag_ids: list[str], took: float) -> None:
+    lines = [
+        "",
+        f"Airflow is up (in {took:.0f} s).",
+        f"  UI:              {base}/",
+        f"  login:           {USERNAME} / {password}",
+        f"  campaign DAGs:   {', '.join(dag_ids) or 'none yet: insert a campaign row'}",
+        f"  Campaigns page:  {base}/campaigns/  (also under 'Campaigns' in the UI's navigation)",
+        f"  REST API:        {base}/api/v2  (token: POST {base}/auth/token)",
+        f"  logs:            {log_dir()}/",
+        "",
+        "Trigger a run from a campaign DAG's Trigger button (Params: dry_run, max_contacts, dispatch, notify),",
+        "watch wait_for_completion poke in the Grid, open 'Campaign report' on generate_report.",
+        "Ctrl-C stops Airflow and the dialer simulator.",
+    ]
+    say("\n".join(lines))
+
+
+if __name__ == "__main__":
+    sys.exit(main())
