@@ -198,3 +198,54 @@ def test_partial_batch_failures_retry_only_the_failed_entries(db, redis_client, 
     assert Counter(t["dial_attempt_id"] for t in tasks).most_common(1)[0][1] == 1
     assert len(tasks) == 10
     assert db.execute("SELECT count(*) FROM dial_tasks WHERE status = 'sent'").fetchone()[0] == 10
+
+
+def test_fifo_queue_groups_by_campaign_and_deduplicates_a_resend(db, redis_client, make_campaign, sqs):
+    import uuid
+
+    fifo = sqs.create_queue(QueueName=f"dial-{uuid.uuid4().hex[:8]}.fifo",
+                            Attributes={"FifoQueue": "true"})["QueueUrl"]
+    zone = open_zone()
+    campaign = make_campaign(slug="fifo", contacts=[{"phone": p, "timezone": zone} for p in us_numbers(3, seed=13)],
+                             dial_queue=fifo)
+    dispatch(db, campaign, run_context(campaign["id"]))
+    # A crash after the send but before it was marked sent: the retry resends the same ids.
+    db.execute("UPDATE dial_tasks SET status = 'claimed', sent_at = NULL")
+    assert dispatch(db, campaign, run_context(campaign["id"])).resent == 3
+    received = []
+    for _ in range(3):
+        batch = sqs.receive_message(QueueUrl=fifo, MaxNumberOfMessages=10,
+                                    AttributeNames=["MessageGroupId", "MessageDeduplicationId"]).get("Messages", [])
+        received += batch
+        if batch:
+            sqs.delete_message_batch(QueueUrl=fifo, Entries=[
+                {"Id": str(i), "ReceiptHandle": m["ReceiptHandle"]} for i, m in enumerate(batch)])
+    sqs.delete_queue(QueueUrl=fifo)
+    assert len(received) == 3, "the FIFO queue dropped the resends as duplicates"
+    assert {m["Attributes"]["MessageGroupId"] for m in received} == {f"campaign-{campaign['id']}"}
+    assert {m["Attributes"]["MessageDeduplicationId"] for m in received} == {
+        json.loads(m["Body"])["dial_attempt_id"] for m in received}
+
+
+def test_alabama_contact_is_not_called_on_a_legal_holiday_or_a_sunday(db, redis_client, make_campaign, sqs,
+                                                                       dial_queue):
+    phone = "+12052345678"  # Alabama: no Sunday calls, no calls on legal holidays
+    campaign = make_campaign(slug="alabama", contacts=[{"phone": phone, "timezone": "America/Chicago"}],
+                             skip_public_holidays=False)
+    thanksgiving = datetime(2026, 11, 26, 20, 0, tzinfo=timezone.utc)   # 14:00 in Alabama
+    sunday = datetime(2026, 11, 29, 20, 0, tzinfo=timezone.utc)
+    friday = datetime(2026, 11, 27, 20, 0, tzinfo=timezone.utc)
+    for instant, expected in ((thanksgiving, 0), (sunday, 0), (friday, 1)):
+        run = run_context(campaign["id"], run_start=instant, run_end=instant + timedelta(days=1))
+        assert dispatch(db, campaign, run, now=instant).sent == expected, instant
+
+
+def test_campaign_blackout_dates_and_public_holidays_hold_back_everyone(db, redis_client, make_campaign):
+    phone = "+12125550123"  # New York
+    campaign = make_campaign(slug="blackout", contacts=[{"phone": phone, "timezone": "America/New_York"}],
+                             skip_public_holidays=True, blackout_dates=["2026-12-24"])
+    christmas_eve = datetime(2026, 12, 24, 17, 0, tzinfo=timezone.utc)
+    christmas = datetime(2026, 12, 25, 17, 0, tzinfo=timezone.utc)
+    for instant in (christmas_eve, christmas):
+        run = run_context(campaign["id"], run_start=instant, run_end=instant + timedelta(days=1))
+        assert dispatch(db, campaign, run, now=instant).sent == 0, instant

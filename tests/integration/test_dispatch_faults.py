@@ -157,3 +157,22 @@ def test_postgres_restarts_mid_dispatch(redis_client, campaign, sqs, dial_queue)
     with campaign_db() as conn:  # the task's retry: a new connection, the same ledger
         dispatch(conn, campaign_row, run_ctx(campaign_row["id"]), client=sqs, queue_url=dial_queue)
         assert_each_sent_under_one_id(conn, sqs, dial_queue, phones)
+
+
+def test_postgres_down_sends_nothing_and_the_task_fails_to_be_retried(redis_client, campaign, sqs, dial_queue):
+    import psycopg
+
+    from include.campaigns.db import campaign_db
+
+    campaign_row, phones = campaign
+    stack._stop_postgres()
+    try:
+        with pytest.raises(psycopg.OperationalError):
+            with campaign_db() as conn:
+                dispatch(conn, campaign_row, run_ctx(campaign_row["id"]), client=sqs, queue_url=dial_queue)
+        assert sqs.receive_message(QueueUrl=dial_queue).get("Messages") is None
+    finally:
+        stack.start()
+    with campaign_db() as conn:  # the retry, once PostgreSQL is back
+        dispatch(conn, campaign_row, run_ctx(campaign_row["id"]), client=sqs, queue_url=dial_queue)
+        assert_each_sent_under_one_id(conn, sqs, dial_queue, phones)

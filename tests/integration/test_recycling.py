@@ -195,3 +195,15 @@ def test_poke_completes_when_nothing_is_pending_or_in_flight(db, redis_client, c
     done = poke(db, campaign["id"], run_ctx(campaign["id"]))
     assert (done.done, done.outcome, done.ingested) == (True, "completed", 2)
     assert db.execute("SELECT status FROM campaigns WHERE id = %s", (campaign["id"],)).fetchone()[0] == "completed"
+
+
+def test_blacklist_sync_warms_redis_with_active_global_entries(db, redis_client):
+    from dev.seed import add_blacklist
+    from include.campaigns.blacklist import sync_from_postgres
+
+    active, expired, scoped = us_numbers(3, seed=30)
+    add_blacklist(db, [active])
+    add_blacklist(db, [expired], expires_at=datetime.now(timezone.utc) - timedelta(days=1))
+    add_blacklist(db, [scoped], campaign_id=create_campaign(db, "scoped_list"))
+    assert sync_from_postgres(db) == 1
+    assert redis_client.smembers("campaigns:blacklist") == {active.encode()}
