@@ -89,6 +89,7 @@ def resolve_contacts(conn, campaign: dict) -> dict[str, int]:
         with conn.transaction():
             if ok["ids"]:
                 execute(conn, "contacts_resolve", ok)
+                execute(conn, "contacts_mark_blacklisted_ids", {"ids": ok["ids"]})
             if bad["ids"]:
                 execute(conn, "contacts_mark_invalid", bad)
         resolved += len(ok["ids"])
@@ -214,7 +215,7 @@ def dispatch(conn, campaign: dict, run: RunContext, *, now: datetime | None = No
     result = DispatchResult()
     resolve_contacts(conn, campaign)
     with conn.transaction():
-        execute(conn, "contacts_mark_blacklisted", {"campaign_id": campaign["id"]})
+        fetch_one(conn, "contacts_mark_blacklisted", {"campaign_id": campaign["id"]})
 
     keys = [r["window_key"] for r in fetch_all(conn, "campaign_window_keys", {"campaign_id": campaign["id"]})]
     opened = open_keys(config.policy, keys, now)
