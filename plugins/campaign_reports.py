@@ -1,6 +1,6 @@
 """Airflow plugin: a "Campaign report" link on each run's generate_report task.
 
-The link is resolved in the API server from the task's XCom (the report's S3 URI), so it
+The link is resolved in the API server from campaign_reports (the report's S3 URI), so it
 appears as soon as the report exists and stays correct for reruns; it is signed on each click.
 """
 
@@ -10,7 +10,6 @@ from urllib.parse import quote
 
 from airflow.plugins_manager import AirflowPlugin
 from airflow.sdk import BaseOperatorLink
-from airflow.sdk.execution_time.xcom import XCom
 
 REPORT_TASK_ID = "generate_report"
 AWS_CONN_ID = "campaigns_aws"
@@ -36,15 +35,27 @@ def report_url(s3_uri: str | None) -> str | None:
         return console_url(bucket, key)
 
 
+def stored_report_uri(dag_id: str, run_id: str) -> str | None:
+    """The run's report location, from campaign_reports: the API server cannot read task XComs
+    through the Task SDK, and the campaign database is the report's own record anyway."""
+    from include.campaigns.catalog import slug_for_dag_id
+    from include.campaigns.db import campaign_db, fetch_one
+
+    slug = slug_for_dag_id(dag_id)
+    if slug is None:
+        return None
+    with campaign_db(statement_timeout_ms=3000) as conn:
+        row = fetch_one(conn, "report_location", {"slug": slug, "run_id": run_id})
+    return row["s3_uri"] if row else None
+
+
 class CampaignReportLink(BaseOperatorLink):
     name = "Campaign report"
 
     def get_link(self, operator, *, ti_key) -> str:
         if ti_key.task_id != REPORT_TASK_ID or not ti_key.dag_id.startswith("campaign_"):
             return ""
-        summary = XCom.get_value(ti_key=ti_key, key="return_value")
-        uri = summary.get("report") if isinstance(summary, dict) else None
-        return report_url(uri) or ""
+        return report_url(stored_report_uri(ti_key.dag_id, ti_key.run_id)) or ""
 
 
 class CampaignReportsPlugin(AirflowPlugin):

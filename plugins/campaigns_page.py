@@ -207,10 +207,15 @@ def render_unavailable(message: str, include_archived: bool) -> str:
 
 
 def create_app() -> "FastAPI":
-    from fastapi import FastAPI, HTTPException
+    from fastapi import Depends, FastAPI, HTTPException
     from fastapi.responses import HTMLResponse
 
-    app = FastAPI(title="Campaigns")
+    from airflow.api_fastapi.core_api.security import get_user
+
+    # Airflow does not authenticate plugin apps (a mount inherits none of the core API's
+    # dependencies), so the page asks for the same identity the UI has: its JWT cookie, or a
+    # bearer token from /auth/token.
+    app = FastAPI(title="Campaigns", dependencies=[Depends(get_user)])
 
     # Plain `def` handlers: FastAPI runs them in its thread pool, so the blocking database call
     # does not stall the API server's event loop.

@@ -21,6 +21,8 @@ def pytest_configure(config):
     os.environ.setdefault("CAMPAIGN_STACK_DIR", str(ROOT / ".stack" / "test"))
     # dag.test() cannot run a DAG with a DeadlineAlert on Airflow 3.3.2; see dag_factory.
     os.environ.setdefault("CAMPAIGN_DEADLINE_ALERTS", "off")
+    # dag.test() runs pokes inline, so the scheduler's poke-interval floor only slows the tests.
+    os.environ.setdefault("CAMPAIGN_MIN_POKE_INTERVAL_S", "1")
     from dev import stack
 
     _started_here = not all(s["running"] for s in stack.status().values())

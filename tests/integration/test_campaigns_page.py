@@ -19,12 +19,27 @@ def _registered_app_dict() -> dict:
     return next(d for d in fastapi_apps if d["url_prefix"] == "/campaigns")
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture
 def client():
-    """A TestClient on the very app object Airflow registered from plugins/."""
+    """A TestClient on the very app object Airflow registered from plugins/, as a signed-in user."""
+    from airflow.api_fastapi.auth.managers.simple.user import SimpleAuthManagerUser
+    from airflow.api_fastapi.core_api.security import get_user
     from fastapi.testclient import TestClient
 
-    return TestClient(_registered_app_dict()["app"])
+    app = _registered_app_dict()["app"]
+    app.dependency_overrides[get_user] = lambda: SimpleAuthManagerUser(username="ops", role="viewer")
+    yield TestClient(app)
+    app.dependency_overrides.clear()
+
+
+@pytest.mark.parametrize("path", ["/", "/api/campaigns"])
+def test_the_page_refuses_anonymous_callers(path):
+    from fastapi.testclient import TestClient
+
+    app = _registered_app_dict()["app"]
+    assert not app.dependency_overrides
+    response = TestClient(app).get(path)
+    assert response.status_code == 401
 
 
 def add_progress(conn, campaign_id: int, run_id: str, polled_at: datetime, counts: dict) -> None:
@@ -77,17 +92,17 @@ def test_airflow_registers_the_app_and_the_nav_view():
     assert any(v["url_route"] == "campaigns" for v in ui_views)
 
 
-def test_airflow_mounts_the_app_under_its_prefix(campaigns):
+def test_airflow_mounts_the_app_under_its_prefix(client, campaigns):
     from fastapi import FastAPI
     from fastapi.testclient import TestClient
 
     from airflow.api_fastapi.app import init_plugins
 
     api_server = FastAPI()
-    init_plugins(api_server)
-    client = TestClient(api_server)
-    assert "page_running" in by_slug(client.get("/campaigns/api/campaigns"))
-    assert client.get("/campaigns/").status_code == 200
+    init_plugins(api_server)  # mounts the same app object, signed in through the `client` fixture
+    mounted = TestClient(api_server)
+    assert "page_running" in by_slug(mounted.get("/campaigns/api/campaigns"))
+    assert mounted.get("/campaigns/").status_code == 200
 
 
 def test_json_lists_live_campaigns_with_latest_progress_and_report(client, campaigns):

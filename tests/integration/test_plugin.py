@@ -33,3 +33,31 @@ def test_report_link_is_a_signed_url_a_browser_can_open(db):
     with urllib.request.urlopen(url) as response:
         assert response.status == 200 and response.read() == b"<html>ok</html>"
     assert report_url(None) is None and report_url("https://elsewhere") is None
+
+
+def test_report_link_of_a_run_opens_that_runs_report(db):
+    import urllib.request
+    from types import SimpleNamespace
+
+    from airflow import plugins_manager
+
+    from dev.seed import create_campaign
+    from include.campaigns.resources import report_bucket
+
+    [link] = [l for l in plugins_manager.get_global_operator_extra_links() if type(l).__name__ == "CampaignReportLink"]
+    campaign_id = create_campaign(db, "linked")
+    key = "reports/linked/run_1/report.html"
+    from airflow.providers.amazon.aws.hooks.s3 import S3Hook
+
+    S3Hook(aws_conn_id="campaigns_aws").load_string("<html>run 1</html>", key=key, bucket_name=report_bucket(),
+                                                    replace=True)
+    db.execute("INSERT INTO campaign_reports (campaign_id, run_id, outcome, report, s3_uri) "
+               "VALUES (%s, 'run_1', 'completed', '{}', %s)", (campaign_id, f"s3://{report_bucket()}/{key}"))
+
+    def key_for(task_id, run_id="run_1"):
+        return SimpleNamespace(dag_id="campaign_linked", task_id=task_id, run_id=run_id, map_index=-1)
+
+    with urllib.request.urlopen(link.get_link(None, ti_key=key_for("generate_report"))) as response:
+        assert response.read() == b"<html>run 1</html>"
+    assert link.get_link(None, ti_key=key_for("notify")) == ""
+    assert link.get_link(None, ti_key=key_for("generate_report", run_id="no_report_yet")) == ""
