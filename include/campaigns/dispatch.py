@@ -199,10 +199,11 @@ class Sender:
 
 def _claim_params(campaign: dict, config: CampaignConfig, run: RunContext, opened: dict[str, datetime],
                   limit: int, shard: int, shard_count: int, now: datetime) -> dict:
-    return {"now": now,
+    caps = legal_caps(opened)
+    return {"now": now, "no_caps": config.max_attempts_per_24h is None and not caps,
         "campaign_id": campaign["id"], "run_id": run.run_id, "max_attempts": config.max_attempts,
         "open_keys": sorted(opened), "closes_at": json.dumps({k: v.isoformat() for k, v in opened.items()}),
-        "cap_24h": config.max_attempts_per_24h, "legal_caps": json.dumps(legal_caps(opened)),
+        "cap_24h": config.max_attempts_per_24h, "legal_caps": json.dumps(caps),
         "run_end": run.run_end, "limit": limit, "shard": shard, "shard_count": shard_count,
     }
 

@@ -105,7 +105,7 @@ def poke(conn, campaign_id: int, run: RunContext, *, now: datetime | None = None
         if run.may_send:
             sent = dispatch(conn, campaign, run, now=now)
             result.dispatched = sent.sent + sent.resent
-        counts = status_counts(conn, campaign_id)
+        counts = result.counts = status_counts(conn, campaign_id)
         remaining = counts.get("pending", 0) + counts.get("in_flight", 0)
         remaining += _retry_due_before(conn, campaign_id, min(run.run_end, campaign["end_at"]))
         if remaining == 0:
@@ -116,7 +116,9 @@ def poke(conn, campaign_id: int, run: RunContext, *, now: datetime | None = None
                                                       "status": _finish_status(campaign, run),
                                                       "from_statuses": ["active", "scheduled"]})
             result.done, result.outcome = True, "completed"
-    result.counts = status_counts(conn, campaign_id)
+            result.counts = {}  # statuses just changed: count again below
+    if not result.counts:  # one GROUP BY per poke: it is the poke's costliest statement
+        result.counts = status_counts(conn, campaign_id)
     with conn.transaction():
         execute(conn, "campaign_progress_insert", {
             "campaign_id": campaign_id, "run_id": run.run_id, "counts": json.dumps(result.counts),

@@ -19,11 +19,12 @@ WITH picked AS (
           WHERE b.phone = c.phone
             AND (b.campaign_id IS NULL OR b.campaign_id = c.campaign_id)
             AND (b.expires_at IS NULL OR b.expires_at > now()))
-      AND (
+      -- The cap probe runs only when some cap applies (OR evaluates left to right).
+      AND (%(no_caps)s::boolean OR (
           SELECT count(*) FROM dial_tasks t
           WHERE t.phone = c.phone AND t.status <> 'expired' AND t.claimed_at > now() - interval '24 hours'
       ) < LEAST(coalesce(%(cap_24h)s::int, 2147483647),
-                coalesce((%(legal_caps)s::jsonb ->> c.jurisdiction)::int, 2147483647))
+                coalesce((%(legal_caps)s::jsonb ->> c.jurisdiction)::int, 2147483647)))
       AND (%(shard_count)s::int = 1 OR mod(c.id, %(shard_count)s::int) = %(shard)s::int)
     ORDER BY c.priority DESC, coalesce(h.rate, 0) * coalesce(c.answer_affinity, 1) DESC, c.attempts, c.id
     LIMIT %(limit)s
