@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-$(shell cat requirements.txt requirements-dev.txt constraints.txt | cksum | cut -d' ' -f1)
 export PYTHONPATH := $(CURDIR)
 
-.PHONY: install demo airflow test test-fast stack-start stack-stop stack-status migrate simulator blacklist-sync clean
+.PHONY: install demo airflow bench test test-fast stack-start stack-stop stack-status migrate simulator blacklist-sync clean
 
 $(STAMP): requirements.txt requirements-dev.txt constraints.txt
 	@$(PYTHON) -c 'import sys; sys.exit("Python 3.11+ is required, found " + sys.version.split()[0]) if sys.version_info < (3, 11) else None'
@@ -21,6 +21,9 @@ demo: install          ## a 2,400-contact campaign end to end on the embedded st
 
 airflow: install       ## the full Airflow 3 stack and UI on the embedded stack; Ctrl-C stops it
 	$(BIN)/python -m dev.airflow_local
+
+bench: install         ## the benchmarks (own stack under .stack/bench, fauxqs from npm); about 15 min
+	$(BIN)/python -m benchmarks
 
 test: install          ## the whole suite; starts its own embedded stack under .stack/test
 	$(BIN)/python -m pytest
