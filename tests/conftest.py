@@ -33,4 +33,8 @@ def pytest_unconfigure(config):
     if _started_here and not os.environ.get("CAMPAIGN_TESTS_KEEP_STACK"):
         from dev import stack
 
+        # Airflow's own atexit hook would otherwise roll back pooled connections to a stopped server.
+        from airflow import settings
+
+        settings.dispose_orm()
         stack.stop()
