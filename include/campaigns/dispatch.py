@@ -130,11 +130,23 @@ def dial_task_body(campaign: dict, config: CampaignConfig, row: dict, run_id: st
 class Sender:
     """Sends claimed dial tasks and marks them sent; shared by fresh claims and resends."""
 
-    def __init__(self, conn, client, queue_url: str, campaign: dict, config: CampaignConfig, run_id: str):
-        self.conn, self.client, self.queue_url = conn, client, queue_url
+    def __init__(self, conn, client, queue_url: str | None, campaign: dict, config: CampaignConfig, run_id: str):
+        self.conn, self._client, self._queue_url = conn, client, queue_url
         self.campaign, self.config, self.run_id = campaign, config, run_id
-        self.fifo = queue_url.endswith(".fifo")
         self.redis_available = True
+
+    def _sqs(self) -> tuple[object, str]:
+        """The SQS client and queue URL, made on the first send: most pokes send nothing, and
+        building the client costs more than the rest of an idle poke."""
+        if self._client is None:
+            from include.campaigns.resources import sqs_client
+
+            self._client = sqs_client()
+        if self._queue_url is None:
+            from include.campaigns.resources import dial_queue_url
+
+            self._queue_url = dial_queue_url(self._client, self.config.dial_queue)
+        return self._client, self._queue_url
 
     def screen(self, rows: list[dict]) -> tuple[list[dict], int]:
         """Drop the rows whose number is on the Redis opt-out set; revoke their claims."""
@@ -152,7 +164,7 @@ class Sender:
 
     def _entry(self, index: int, row: dict) -> dict:
         entry = {"Id": str(index), "MessageBody": dial_task_body(self.campaign, self.config, row, self.run_id)}
-        if self.fifo:
+        if self._sqs()[1].endswith(".fifo"):
             entry["MessageGroupId"] = f"campaign-{self.campaign['id']}"
             entry["MessageDeduplicationId"] = row["dial_attempt_id"]
         return entry
@@ -162,7 +174,8 @@ class Sender:
         ids = {str(i): row["dial_attempt_id"] for i, row in enumerate(rows)}
         sent: list[tuple[str, str]] = []
         for attempt in range(SEND_ATTEMPTS):
-            response = self.client.send_message_batch(QueueUrl=self.queue_url, Entries=list(pending.values()))
+            client, queue_url = self._sqs()
+            response = client.send_message_batch(QueueUrl=queue_url, Entries=list(pending.values()))
             for ok in response.get("Successful", []):
                 sent.append((ids[ok["Id"]], ok["MessageId"]))
                 pending.pop(ok["Id"], None)
@@ -234,11 +247,6 @@ def dispatch(conn, campaign: dict, run: RunContext, *, now: datetime | None = No
             result.sample = [mask(r["phone"]) for r in rows[:5]]
         return result
 
-    if client is None:
-        from include.campaigns.resources import dial_queue_url, sqs_client
-
-        client = sqs_client()
-        queue_url = dial_queue_url(client, config.dial_queue)
     sender = Sender(conn, client, queue_url, campaign, config, run.run_id)
 
     # 1. What an earlier try claimed and never sent goes first, under its original ids.
