@@ -20,11 +20,10 @@ from __future__ import annotations
 
 import json
 import logging
-import random
 import threading
 import time
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timedelta
 
 log = logging.getLogger("benchmarks")
 
@@ -424,11 +423,3 @@ def verify_resolution(conn, campaign_ids: list[int], sample: int) -> dict:
         raise SystemExit(f"{len(mismatches)} of {len(rows)} sampled contacts differ from phones.resolve, "
                          f"e.g. {mismatches[:3]}")
     return {"sampled": len(rows), "resolve_per_s": len(rows) / elapsed if elapsed else None}
-
-
-def random_slug(prefix: str) -> str:
-    return f"{prefix}_{random.randrange(16 ** 6):06x}"
-
-
-def dumps(value) -> str:
-    return json.dumps(value, default=str)

@@ -27,12 +27,13 @@ def start_stack() -> tuple[dict[str, str], bool]:
     from dev import stack
 
     was_running = all(s["running"] for s in stack.status().values())
+    callers_path = os.environ.get("PYTHONPATH", "")
     environ = stack.start()
     os.environ.update(environ)
     os.environ.setdefault("CAMPAIGN_DEADLINE_ALERTS", "on")
     # The project root goes on the path unless the caller already placed it (a prototype copy of
     # include/ may come first: PYTHONPATH=/tmp/copy:$PWD python -m benchmarks).
-    paths = [p for p in os.environ.get("PYTHONPATH", "").split(os.pathsep) if p]
+    paths = [p for p in callers_path.split(os.pathsep) if p]
     if str(ROOT) not in paths:
         paths.insert(0, str(ROOT))
     os.environ["PYTHONPATH"] = os.pathsep.join(paths)

@@ -84,6 +84,11 @@ def export_floor_inputs(folder: Path) -> int:
     folder.mkdir(parents=True, exist_ok=True)
     (folder / "shape.json").write_text(json.dumps(shape, indent=1, default=str))
     (folder / "specs.json").write_text(json.dumps([s.to_json() for s in specs], default=str))
+    # The worker path's floor: the same shape, one campaign.
+    single = folder / "one"
+    single.mkdir(exist_ok=True)
+    (single / "shape.json").write_text((folder / "shape.json").read_text())
+    (single / "specs.json").write_text(json.dumps([specs[0].to_json()], default=str))
     return len(specs)
 
 

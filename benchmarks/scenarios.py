@@ -8,9 +8,7 @@ time went. It never changes what the product does.
 from __future__ import annotations
 
 import functools
-import json
 import os
-import statistics
 import tempfile
 import time
 from collections import defaultdict
@@ -317,12 +315,3 @@ def report(job: dict) -> dict:
         out["breakdown"] = breakdown.top(runs=len(out["total_s"]), limit=10)
         partial(out)
     return out
-
-
-def summary(values: list[float]) -> dict:
-    return {"median": statistics.median(values), "min": min(values), "max": max(values), "n": len(values)} \
-        if values else {}
-
-
-def dumps(value) -> str:
-    return json.dumps(value, default=str)

@@ -32,6 +32,9 @@ def campaign_db(statement_timeout_ms: int | None = None) -> Iterator["psycopg.Co
     options = f"-c statement_timeout={statement_timeout_ms}" if statement_timeout_ms else None
     conn = PostgresHook(postgres_conn_id=CAMPAIGNS_DB_CONN_ID, options=options).get_conn()
     conn.autocommit = True
+    # Server-side prepared statements switch to a generic plan after five runs; the claim's best
+    # plan depends on its parameters (open zones, caps), and a generic one was measured 100x slower.
+    conn.prepare_threshold = None
     try:
         yield conn
     finally:

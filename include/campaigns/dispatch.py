@@ -252,7 +252,8 @@ def dispatch(conn, campaign: dict, run: RunContext, *, now: datetime | None = No
     # 1. What an earlier try claimed and never sent goes first, under its original ids.
     while True:
         with conn.transaction():
-            unsent = fetch_all(conn, "dial_tasks_unsent", {"campaign_id": campaign["id"], "limit": CLAIM_CHUNK})
+            unsent = fetch_all(conn, "dial_tasks_unsent", {"campaign_id": campaign["id"], "limit": CLAIM_CHUNK,
+                                                          "shard": shard, "shard_count": shard_count})
         if not unsent:
             break
         unsent, revoked = sender.screen(unsent)
