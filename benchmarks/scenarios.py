@@ -8,6 +8,7 @@ time went. It never changes what the product does.
 from __future__ import annotations
 
 import functools
+import itertools
 import os
 import tempfile
 import time
@@ -148,9 +149,10 @@ def _run(campaign_id: int, run_id: str, **kw):
 
 
 def claim(job: dict) -> dict:
-    """Eligibility and claim inside PostgreSQL: the product's claim statement, chunk after chunk as
-    dispatch issues it on one connection, inside one transaction that is rolled back (the campaign
-    stays as it was). A statement still running at the cap is cancelled and counted in the time."""
+    """Eligibility and claim inside PostgreSQL: the product's Claimer (the claim-order walk of each
+    open zone, merged, then the claim statement), chunk after chunk as dispatch issues it on one
+    connection, inside one transaction that is rolled back (the campaign stays as it was). A
+    statement still running at the cap is cancelled and counted in the time."""
     import psycopg
 
     from include.campaigns import dispatch as d
@@ -159,8 +161,8 @@ def claim(job: dict) -> dict:
     from include.campaigns.db import campaign_db, fetch_all, load_sql
 
     out: dict = {"chunk": getattr(d, "CLAIM_CHUNK", None), "statement_s": []}
-    if not hasattr(d, "_claim_params"):
-        out["error"] = "dispatch._claim_params is gone; update benchmarks/scenarios.py:claim"
+    if not hasattr(d, "Claimer"):
+        out["error"] = "dispatch.Claimer is gone; update benchmarks/scenarios.py:claim"
         return out
     now = datetime.now(timezone.utc)
     run = _run(job["campaign_id"], job["run_id"])
@@ -173,22 +175,22 @@ def claim(job: dict) -> dict:
             "SELECT count(*) FROM contacts WHERE campaign_id = %s AND status IN ('pending', 'failed') "
             "AND window_keys <> '{}' AND window_keys <@ %s::text[]", (campaign["id"], sorted(opened))).fetchone()[0]
 
-        def params(limit):
-            return d._claim_params(campaign, config, run, opened, limit, 0, 1, now)
+        def claimer(page):
+            return d.Claimer(conn, campaign, config, run, opened, now, page=page)
 
         claimed = 0
         started = time.perf_counter()
         try:
             with conn.transaction(force_rollback=True):
                 conn.execute(f"SET LOCAL statement_timeout = {int(job['seconds'] * 1000) + 1000}")
+                walker = claimer(d.WALK_PAGE)
                 while claimed < job["max_contacts"] and time.perf_counter() - started < job["seconds"]:
                     t0 = time.perf_counter()
-                    rows = fetch_all(conn, "dial_tasks_claim",
-                                     params(min(out["chunk"], job["max_contacts"] - claimed)))
+                    rows = walker.claim(min(out["chunk"], job["max_contacts"] - claimed))
                     out["statement_s"].append(time.perf_counter() - t0)
-                    if not rows:
-                        break
                     claimed += len(rows)
+                    if walker.exhausted:
+                        break
         except psycopg.errors.QueryCanceled:
             out["statement_s"].append(time.perf_counter() - t0)
             out["cancelled"] = f"statement {len(out['statement_s'])} still running after {out['statement_s'][-1]:.0f} s"
@@ -197,17 +199,26 @@ def claim(job: dict) -> dict:
                    chunked_rate=claimed / elapsed if elapsed else None)
         partial(out)
 
-        # The same statement asked for many contacts at once: what set-based claiming costs per row.
+        # Many contacts in one claim statement: what set-based claiming costs per row.
         with conn.transaction(force_rollback=True):
             started = time.perf_counter()
-            rows = conn.execute(load_sql("dial_tasks_claim"), params(job["whole_limit"]), prepare=False).fetchall()
+            rows = claimer(d.WALK_PAGE).claim(job["whole_limit"])
             elapsed = time.perf_counter() - started
         out.update(whole_claimed=len(rows), whole_s=elapsed, whole_rate=len(rows) / elapsed if elapsed else None)
 
+        # The plans: one page of one zone's walk, and one chunk's claim statement.
         with conn.transaction(force_rollback=True):
+            walker = claimer(out["chunk"])
+            zone = sorted({k.split("|")[0] for k in opened})[0]
+            walk = conn.execute("EXPLAIN (ANALYZE, BUFFERS) " + load_sql("dial_tasks_claim_walk"), {
+                **walker.rules, "zone": zone, "limit": out["chunk"], "after_priority": d.Claimer.FIRST_KEY[0],
+                "after_affinity": d.Claimer.FIRST_KEY[1], "after_attempts": d.Claimer.FIRST_KEY[2],
+                "after_id": d.Claimer.FIRST_KEY[3]}, prepare=False).fetchall()
+            ids = [key[3] for key in itertools.islice(walker._next, out["chunk"])]
             plan = conn.execute("EXPLAIN (ANALYZE, BUFFERS) " + load_sql("dial_tasks_claim"),
-                                params(out["chunk"]), prepare=False).fetchall()
-        out["explain"] = "\n".join(r[0] for r in plan)
+                                {**walker.rules, **walker.task, "ids": ids}, prepare=False).fetchall()
+        out["explain"] = "\n".join([f"-- dial_tasks_claim_walk, zone {zone}"] + [r[0] for r in walk]
+                                   + ["", "-- dial_tasks_claim"] + [r[0] for r in plan])
     return out
 
 

@@ -15,6 +15,8 @@ and the dialer treats as the idempotency key.
 
 from __future__ import annotations
 
+import heapq
+import itertools
 import json
 import logging
 import time
@@ -32,8 +34,9 @@ log = logging.getLogger(__name__)
 
 MESSAGE_VERSION = 1
 SQS_BATCH = 10                  # the SendMessageBatch maximum
-CLAIM_CHUNK = 500               # contacts claimed per statement
-MARK_SENT_EVERY = 100           # dial tasks marked sent per UPDATE
+CLAIM_CHUNK = 1000              # contacts claimed per statement
+WALK_PAGE = 2000                # contacts read per page of one zone's claim-order walk
+MARK_SENT_EVERY = 500           # dial tasks marked sent per UPDATE
 SEND_ATTEMPTS = 5               # per batch, for the entries SQS reports as failed
 RESOLVE_CHUNK = 5000
 SENDING_STATUSES = ("scheduled", "active")
@@ -134,6 +137,7 @@ class Sender:
         self.conn, self._client, self._queue_url = conn, client, queue_url
         self.campaign, self.config, self.run_id = campaign, config, run_id
         self.redis_available = True
+        self._unmarked: list[tuple[str, str]] = []
 
     def _sqs(self) -> tuple[object, str]:
         """The SQS client and queue URL, made on the first send: most pokes send nothing, and
@@ -148,7 +152,7 @@ class Sender:
             self._queue_url = dial_queue_url(self._client, self.config.dial_queue)
         return self._client, self._queue_url
 
-    def screen(self, rows: list[dict]) -> tuple[list[dict], int]:
+    def screen(self, rows: list[dict], conn=None) -> tuple[list[dict], int]:
         """Drop the rows whose number is on the Redis opt-out set; revoke their claims."""
         blocked = blacklist.blocked_phones([r["phone"] for r in rows])
         if blocked is None:
@@ -157,73 +161,199 @@ class Sender:
         if not blocked:
             return rows, 0
         revoked = [r["dial_attempt_id"] for r in rows if r["phone"] in blocked]
-        with self.conn.transaction():
-            execute(self.conn, "dial_tasks_revoke", {"ids": revoked, "reason": "blacklist_redis"})
+        conn = conn or self.conn
+        with conn.transaction():
+            execute(conn, "dial_tasks_revoke", {"ids": revoked, "reason": "blacklist_redis"})
         log.info("Withheld %d dial task(s) whose number is on the Redis opt-out set", len(revoked))
         return [r for r in rows if r["phone"] not in blocked], len(revoked)
 
-    def _entry(self, index: int, row: dict) -> dict:
+    def _entry(self, index: int, row: dict, fifo: bool) -> dict:
         entry = {"Id": str(index), "MessageBody": dial_task_body(self.campaign, self.config, row, self.run_id)}
-        if self._sqs()[1].endswith(".fifo"):
+        if fifo:
             entry["MessageGroupId"] = f"campaign-{self.campaign['id']}"
             entry["MessageDeduplicationId"] = row["dial_attempt_id"]
         return entry
 
-    def _send_batch(self, rows: list[dict]) -> list[tuple[str, str]]:
-        pending = {str(i): self._entry(i, row) for i, row in enumerate(rows)}
+    def _send_batch(self, rows: list[dict]) -> None:
+        """Send up to 10 rows; what SQS accepts goes on the unmarked list at once, so that it is
+        marked sent even if a later entry of the batch is never accepted."""
+        client, queue_url = self._sqs()
+        fifo = queue_url.endswith(".fifo")
+        pending = {str(i): self._entry(i, row, fifo) for i, row in enumerate(rows)}
         ids = {str(i): row["dial_attempt_id"] for i, row in enumerate(rows)}
-        sent: list[tuple[str, str]] = []
         for attempt in range(SEND_ATTEMPTS):
-            client, queue_url = self._sqs()
             response = client.send_message_batch(QueueUrl=queue_url, Entries=list(pending.values()))
             for ok in response.get("Successful", []):
-                sent.append((ids[ok["Id"]], ok["MessageId"]))
+                self._unmarked.append((ids[ok["Id"]], ok["MessageId"]))
                 pending.pop(ok["Id"], None)
             if not pending:
-                return sent
+                return
             failed = response.get("Failed", [])
             log.warning("SQS rejected %d of a batch of %d (%s); retrying those entries",
                         len(failed), len(rows), ", ".join(sorted({f.get("Code", "?") for f in failed})))
             time.sleep(0.2 * 2 ** attempt)
-        self._mark_sent(sent)
         raise DispatchIncomplete(
             f"{len(pending)} dial task(s) still rejected by SQS after {SEND_ATTEMPTS} tries; they stay "
             "claimed and are resent, with the same dial_attempt_id, by the next try"
         )
 
-    def _mark_sent(self, sent: list[tuple[str, str]]) -> None:
-        if sent:
-            execute(self.conn, "dial_tasks_mark_sent",
-                    {"ids": [s[0] for s in sent], "message_ids": [s[1] for s in sent]})
+    def take_unmarked(self) -> list[tuple[str, str]]:
+        unmarked, self._unmarked = self._unmarked, []
+        return unmarked
+
+    @staticmethod
+    def mark_sent(conn, sent: list[tuple[str, str]]) -> None:
+        for start in range(0, len(sent), MARK_SENT_EVERY):
+            chunk = sent[start:start + MARK_SENT_EVERY]
+            execute(conn, "dial_tasks_mark_sent", {"ids": [s[0] for s in chunk], "message_ids": [s[1] for s in chunk]})
+
+    def send_unmarked(self, rows: list[dict]) -> list[tuple[str, str]]:
+        """Send rows in batches of 10 and return (dial_attempt_id, message id) of each, unmarked."""
+        for start in range(0, len(rows), SQS_BATCH):
+            self._send_batch(rows[start:start + SQS_BATCH])
+        return self.take_unmarked()
 
     def send(self, rows: list[dict]) -> int:
-        """Send rows in batches of 10, marking them sent every hundred or so; return how many."""
+        """Send rows and mark them sent on this sender's connection; return how many."""
         total = 0
-        unmarked: list[tuple[str, str]] = []
-        for start in range(0, len(rows), SQS_BATCH):
-            unmarked.extend(self._send_batch(rows[start:start + SQS_BATCH]))
-            if len(unmarked) >= MARK_SENT_EVERY:
-                self._mark_sent(unmarked)
-                total += len(unmarked)
-                unmarked = []
-        self._mark_sent(unmarked)
-        return total + len(unmarked)
+        try:
+            for start in range(0, len(rows), MARK_SENT_EVERY):
+                sent = self.send_unmarked(rows[start:start + MARK_SENT_EVERY])
+                self.mark_sent(self.conn, sent)
+                total += len(sent)
+        finally:
+            self.mark_sent(self.conn, self.take_unmarked())
+        return total
 
 
-def _claim_params(campaign: dict, config: CampaignConfig, run: RunContext, opened: dict[str, datetime],
-                  limit: int, shard: int, shard_count: int, now: datetime) -> dict:
-    caps = legal_caps(opened)
-    return {"now": now, "no_caps": config.max_attempts_per_24h is None and not caps,
-        "campaign_id": campaign["id"], "run_id": run.run_id, "max_attempts": config.max_attempts,
-        "open_keys": sorted(opened), "closes_at": json.dumps({k: v.isoformat() for k, v in opened.items()}),
-        "cap_24h": config.max_attempts_per_24h, "legal_caps": json.dumps(caps),
-        "run_end": run.run_end, "limit": limit, "shard": shard, "shard_count": shard_count,
-    }
+class Claimer:
+    """A campaign's eligible contacts, claimed chunk by chunk in claim order.
+
+    The order is the operator's priority, then the answer model's score (the answer rate of the
+    contact's local hour of week now x the contact's affinity), then fewer attempts, then the
+    oldest contact. At one instant the hour rate is one number per time zone, so each open zone
+    is read in its own index order (contacts_claim_order_idx, in keyset pages) and the zones are
+    merged here: a dispatch reads about as many contacts as it claims, whatever the campaign's
+    size, and never sorts the campaign.
+    """
+
+    FIRST_KEY = (-2**31, float("-inf"), -1, 0)   # before any contact in the walk order
+
+    def __init__(self, conn, campaign: dict, config: CampaignConfig, run: RunContext,
+                 opened: dict[str, datetime], now: datetime, *, shard: int = 0, shard_count: int = 1,
+                 page: int = 1000):
+        self.conn, self.page = conn, page
+        caps = legal_caps(opened)
+        self.rules = {
+            "campaign_id": campaign["id"], "max_attempts": config.max_attempts, "open_keys": sorted(opened),
+            "no_caps": config.max_attempts_per_24h is None and not caps, "cap_24h": config.max_attempts_per_24h,
+            "legal_caps": json.dumps(caps), "shard": shard, "shard_count": shard_count,
+        }
+        self.task = {"run_id": run.run_id, "run_end": run.run_end,
+                     "closes_at": json.dumps({k: v.isoformat() for k, v in opened.items()})}
+        zones = sorted({split_key(k)[0] for k in opened})
+        rates = fetch_all(conn, "claim_zone_rates", {"zones": zones, "now": now})
+        self._next = heapq.merge(*(self._walk(r["zone"], r["rate"]) for r in rates))
+        self.exhausted = not zones
+
+    def _walk(self, zone: str, rate: float):
+        after = self.FIRST_KEY
+        while True:
+            rows = fetch_all(self.conn, "dial_tasks_claim_walk", {
+                **self.rules, "zone": zone, "limit": self.page, "after_priority": after[0],
+                "after_affinity": after[1], "after_attempts": after[2], "after_id": after[3]})
+            for r in rows:
+                yield -r["priority"], -rate * r["affinity"], r["attempts"], r["id"]
+            if len(rows) < self.page:
+                return
+            last = rows[-1]
+            after = (-last["priority"], -last["affinity"], last["attempts"], last["id"])
+
+    def claim(self, limit: int) -> list[dict]:
+        """Claim up to ``limit`` of the next contacts, committed; fewer if some were taken or
+        changed since they were read. ``exhausted`` says when none are left to read."""
+        ids = [key[3] for key in itertools.islice(self._next, limit)]
+        if len(ids) < limit:
+            self.exhausted = True
+        if not ids:
+            return []
+        with self.conn.transaction():
+            return fetch_all(self.conn, "dial_tasks_claim", {**self.rules, **self.task, "ids": ids})
+
+
+def _hopper_room(conn, campaign: dict, run: RunContext, shard_count: int) -> int:
+    """How many dial tasks this dispatcher may claim now: the hopper's free room (a shard's share
+    of it, so shards together never overfill it), capped by the run's contact limit."""
+    counts = fetch_one(conn, "dial_tasks_open_count", {"campaign_id": campaign["id"], "run_id": run.run_id})
+    room = campaign["max_in_flight"] - counts["in_flight"]
+    if shard_count > 1:
+        room = -(-room // shard_count)
+    if run.max_contacts is not None:
+        room = min(room, run.max_contacts - counts["sent_this_run"])
+    return max(room, 0)
+
+
+def _claim_and_screen(claimer: Claimer, sender: "Sender", limit: int) -> tuple[list[dict], int, int]:
+    """One claim, committed, then the Redis screen: (rows to send, claimed, withheld)."""
+    rows = claimer.claim(limit)
+    claimed = len(rows)
+    rows, revoked = sender.screen(rows, claimer.conn)
+    return rows, claimed, revoked
+
+
+def claim_and_send(claimer_args: dict, sender: Sender, room: int, deadline: float | None,
+                   result: DispatchResult) -> None:
+    """Claim up to ``room`` contacts chunk by chunk and send them, the database work of the next
+    chunk overlapping the sends of this one.
+
+    A second connection claims the next chunk (and marks the last one sent) while this thread
+    talks to SQS: the two take about as long as each other, so overlapping them nearly halves a
+    large dispatch. Safety is unchanged: every claim is committed before its rows are sent, so a
+    crash at any point leaves claimed-but-unsent rows that the next try resends under the same
+    ids; at most one chunk is claimed ahead of the sends.
+    """
+    from concurrent.futures import ThreadPoolExecutor
+
+    from include.campaigns.db import campaign_db
+
+    with campaign_db() as background, ThreadPoolExecutor(max_workers=1, thread_name_prefix="claim") as pool:
+        # One worker thread on one connection: its claims and marks run in the order submitted.
+        claimer = pool.submit(Claimer, background, **claimer_args, page=min(max(room, 100), WALK_PAGE)).result()
+        marks = []
+        next_claim = pool.submit(_claim_and_screen, claimer, sender, min(room, CLAIM_CHUNK))
+        try:
+            while next_claim is not None:
+                rows, claimed, revoked = next_claim.result()
+                next_claim = None
+                result.claimed += claimed
+                result.revoked_redis += revoked
+                room -= claimed
+                out_of_time = deadline is not None and time.monotonic() >= deadline
+                if room > 0 and not claimer.exhausted and not out_of_time:
+                    next_claim = pool.submit(_claim_and_screen, claimer, sender, min(room, CLAIM_CHUNK))
+                sent = sender.send_unmarked(rows)
+                marks.append(pool.submit(sender.mark_sent, background, sent))
+                result.sent += len(sent)
+        finally:
+            # Whatever happened, what SQS accepted is marked sent before we leave.
+            unmarked = sender.take_unmarked()
+            if unmarked:
+                marks.append(pool.submit(sender.mark_sent, background, unmarked))
+            if next_claim is not None:
+                next_claim.exception()   # let an in-flight claim finish: it is committed, and resent later
+            for mark in marks:
+                mark.result()
 
 
 def dispatch(conn, campaign: dict, run: RunContext, *, now: datetime | None = None, client=None,
-             queue_url: str | None = None, shard: int = 0, shard_count: int = 1) -> DispatchResult:
-    """Top the campaign's queue up to its hopper level with eligible contacts, in priority order."""
+             queue_url: str | None = None, shard: int = 0, shard_count: int = 1,
+             time_budget_s: float | None = None) -> DispatchResult:
+    """Top the campaign's queue up to its hopper level with eligible contacts, in priority order.
+
+    ``time_budget_s`` bounds the claiming (a sensor poke passes one): claims stop once it is
+    spent and the next call goes on where this one stopped.
+    """
+    deadline = time.monotonic() + time_budget_s if time_budget_s is not None else None
     now = now or datetime.now(timezone.utc)
     config = parse_config(campaign["config"])
     result = DispatchResult()
@@ -235,53 +365,54 @@ def dispatch(conn, campaign: dict, run: RunContext, *, now: datetime | None = No
     opened = open_keys(config.policy, keys, now)
     result.open_window_keys = len(opened)
 
+    claimer_args = {"campaign": campaign, "config": config, "run": run, "opened": opened, "now": now,
+                    "shard": shard, "shard_count": shard_count}
+
     # Only a scheduled or active campaign sends; a paused or cancelled one waits or winds down.
     sending_allowed = run.may_send and now < run.run_end and campaign["status"] in SENDING_STATUSES
     if run.dry_run or not sending_allowed:
         if run.dry_run and opened:
             # Exactly what a real dispatch would claim, then rolled back: no second copy of the rules.
+            limit = run.max_contacts or campaign["max_in_flight"]
+            rows: list[dict] = []
             with conn.transaction(force_rollback=True):
-                rows = fetch_all(conn, "dial_tasks_claim", _claim_params(
-                    campaign, config, run, opened, run.max_contacts or campaign["max_in_flight"], 0, 1, now))
+                claimer = Claimer(conn, **claimer_args, page=min(max(limit, 100), WALK_PAGE))
+                while len(rows) < limit and not claimer.exhausted:
+                    rows += claimer.claim(min(limit - len(rows), CLAIM_CHUNK))
             result.would_dispatch = len(rows)
             result.sample = [mask(r["phone"]) for r in rows[:5]]
         return result
 
     sender = Sender(conn, client, queue_url, campaign, config, run.run_id)
 
-    # 1. What an earlier try claimed and never sent goes first, under its original ids.
-    while True:
-        with conn.transaction():
-            unsent = fetch_all(conn, "dial_tasks_unsent", {"campaign_id": campaign["id"], "limit": CLAIM_CHUNK,
-                                                          "shard": shard, "shard_count": shard_count})
-        if not unsent:
-            break
-        unsent, revoked = sender.screen(unsent)
-        result.revoked_redis += revoked
-        result.resent += sender.send(unsent)
-        log.info("Resent %d dial task(s) claimed by an earlier try", len(unsent))
+    # 1. What an earlier try claimed and never sent goes first, under its original ids. Only when
+    #    no other dispatcher of this shard is alive: a live one (a zombie task still running, or
+    #    a poke racing the dispatch task) is sending those rows itself, and sending them here too
+    #    would dial one attempt twice. The lock is the session's, so a dead process drops it.
+    lock = {"campaign_id": campaign["id"], "shard": shard}
+    if fetch_one(conn, "dispatcher_lock", lock)["locked"]:
+        try:
+            while True:
+                with conn.transaction():
+                    unsent = fetch_all(conn, "dial_tasks_unsent", {
+                        "campaign_id": campaign["id"], "limit": CLAIM_CHUNK, "shard": shard, "shard_count": shard_count})
+                if not unsent:
+                    break
+                unsent, revoked = sender.screen(unsent)
+                result.revoked_redis += revoked
+                result.resent += sender.send(unsent)
+                log.info("Resent %d dial task(s) claimed by an earlier try", len(unsent))
 
-    # 2. New claims, up to the hopper level and this run's contact limit.
-    if not opened:
-        log.info("No calling window is open now for campaign %s; nothing to claim", campaign["slug"])
-        result.redis_available = sender.redis_available
-        return result
-    while True:
-        counts = fetch_one(conn, "dial_tasks_open_count", {"campaign_id": campaign["id"], "run_id": run.run_id})
-        room = campaign["max_in_flight"] - counts["in_flight"]
-        if run.max_contacts is not None:
-            room = min(room, run.max_contacts - counts["sent_this_run"])
-        if room <= 0:
-            break
-        with conn.transaction():
-            claimed = fetch_all(conn, "dial_tasks_claim", _claim_params(
-                campaign, config, run, opened, min(room, CLAIM_CHUNK), shard, shard_count, now))
-        if not claimed:
-            break
-        result.claimed += len(claimed)
-        claimed, revoked = sender.screen(claimed)
-        result.revoked_redis += revoked
-        result.sent += sender.send(claimed)
+            # 2. New claims, up to the hopper level and this run's contact limit.
+            if not opened:
+                log.info("No calling window is open now for campaign %s; nothing to claim", campaign["slug"])
+            elif (room := _hopper_room(conn, campaign, run, shard_count)) > 0:
+                claim_and_send(claimer_args, sender, room, deadline, result)
+        finally:
+            fetch_one(conn, "dispatcher_unlock", lock)
+    else:
+        log.warning("Another dispatcher of campaign %s (shard %d) is running; this one sends nothing",
+                    campaign["slug"], shard)
     result.redis_available = sender.redis_available
     if result.sent or result.resent:
         with conn.transaction():

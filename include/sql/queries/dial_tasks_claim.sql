@@ -1,33 +1,27 @@
--- Claim the next eligible contacts in one statement. SKIP LOCKED lets concurrent dispatchers
--- (shards of one campaign, or a retry racing a zombie) take disjoint contacts.
--- Order: the operator's priority, then the answer model's score at the contact's local hour of
--- week now, then fewer attempts, then the oldest contact.
+-- Claim the contacts dispatch picked (dial_tasks_claim_walk.sql, merged across zones in claim
+-- order): lock them, check again that each is still eligible, and write the dial tasks, in one
+-- statement. SKIP LOCKED lets concurrent dispatchers (shards of one campaign, or a retry racing a
+-- zombie) take disjoint contacts; a row another transaction changed since the walk read it is
+-- re-read under the lock and these checks drop it.
 WITH picked AS (
-    SELECT c.id
-    FROM contacts c
-    LEFT JOIN answer_rate_by_hour h ON h.hour_of_week =
-        (extract(isodow FROM %(now)s::timestamptz AT TIME ZONE c.timezones[1])::int - 1) * 24
-        + extract(hour FROM %(now)s::timestamptz AT TIME ZONE c.timezones[1])::int
+    SELECT c.id, p.ord
+    FROM unnest(%(ids)s::bigint[]) WITH ORDINALITY AS p(id, ord)
+    JOIN contacts c ON c.id = p.id
     WHERE c.campaign_id = %(campaign_id)s
       AND c.status IN ('pending', 'failed')
       AND (c.next_attempt_at IS NULL OR c.next_attempt_at <= now())
       AND c.attempts < %(max_attempts)s
-      AND c.window_keys <> '{}'
-      AND c.window_keys <@ %(open_keys)s::text[]
+      AND c.window_keys <> '{}' AND c.window_keys <@ %(open_keys)s::text[]
       AND NOT EXISTS (
           SELECT 1 FROM blacklist b
           WHERE b.phone = c.phone
             AND (b.campaign_id IS NULL OR b.campaign_id = c.campaign_id)
             AND (b.expires_at IS NULL OR b.expires_at > now()))
-      -- The cap probe runs only when some cap applies (OR evaluates left to right).
       AND (%(no_caps)s::boolean OR (
           SELECT count(*) FROM dial_tasks t
           WHERE t.phone = c.phone AND t.status <> 'expired' AND t.claimed_at > now() - interval '24 hours'
       ) < LEAST(coalesce(%(cap_24h)s::int, 2147483647),
                 coalesce((%(legal_caps)s::jsonb ->> c.jurisdiction)::int, 2147483647)))
-      AND (%(shard_count)s::int = 1 OR mod(c.id, %(shard_count)s::int) = %(shard)s::int)
-    ORDER BY c.priority DESC, coalesce(h.rate, 0) * coalesce(c.answer_affinity, 1) DESC, c.attempts, c.id
-    LIMIT %(limit)s
     FOR UPDATE OF c SKIP LOCKED
 ), claimed AS (
     UPDATE contacts c
@@ -35,12 +29,17 @@ WITH picked AS (
         last_attempt_at = now(), next_attempt_at = NULL
     FROM picked p
     WHERE c.id = p.id
-    RETURNING c.id, c.campaign_id, c.phone, c.attempts, c.dispatches, c.window_keys
+    RETURNING c.id, c.campaign_id, c.phone, c.attempts, c.dispatches, c.window_keys, p.ord
+), tasks AS (
+    INSERT INTO dial_tasks (dial_attempt_id, campaign_id, contact_id, phone, attempt, run_id, not_after)
+    SELECT 'c' || cl.campaign_id || '-' || cl.id || '-' || cl.dispatches,
+           cl.campaign_id, cl.id, cl.phone, cl.attempts, %(run_id)s,
+           LEAST(%(run_end)s::timestamptz,
+                 (SELECT min((%(closes_at)s::jsonb ->> k)::timestamptz) FROM unnest(cl.window_keys) AS k))
+    FROM claimed cl
+    RETURNING dial_attempt_id, contact_id, phone, attempt, not_after
 )
-INSERT INTO dial_tasks (dial_attempt_id, campaign_id, contact_id, phone, attempt, run_id, not_after)
-SELECT 'c' || cl.campaign_id || '-' || cl.id || '-' || cl.dispatches,
-       cl.campaign_id, cl.id, cl.phone, cl.attempts, %(run_id)s,
-       LEAST(%(run_end)s::timestamptz,
-             (SELECT min((%(closes_at)s::jsonb ->> k)::timestamptz) FROM unnest(cl.window_keys) AS k))
-FROM claimed cl
-RETURNING dial_attempt_id, contact_id, phone, attempt, not_after
+-- In the order picked, so the queue receives the best contacts first.
+SELECT t.dial_attempt_id, t.contact_id, t.phone, t.attempt, t.not_after
+FROM tasks t JOIN claimed cl ON cl.id = t.contact_id
+ORDER BY cl.ord

@@ -1,0 +1,1 @@
+SELECT pg_advisory_unlock(%(campaign_id)s::int, %(shard)s::int) AS unlocked
