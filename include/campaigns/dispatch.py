@@ -282,12 +282,13 @@ class Claimer:
 
 
 def _hopper_room(conn, campaign: dict, run: RunContext, shard_count: int) -> int:
-    """How many dial tasks this dispatcher may claim now: the hopper's free room (a shard's share
-    of it, so shards together never overfill it), capped by the run's contact limit."""
+    """How many dial tasks this dispatcher may claim now: the hopper's free room, capped by the
+    run's contact limit. A shard takes its share rounded down, so shards never overfill the
+    hopper together; the sensor's top-up (one dispatcher) fills what rounding leaves."""
     counts = fetch_one(conn, "dial_tasks_open_count", {"campaign_id": campaign["id"], "run_id": run.run_id})
     room = campaign["max_in_flight"] - counts["in_flight"]
     if shard_count > 1:
-        room = -(-room // shard_count)
+        room //= shard_count
     if run.max_contacts is not None:
         room = min(room, run.max_contacts - counts["sent_this_run"])
     return max(room, 0)
