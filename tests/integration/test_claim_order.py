@@ -177,7 +177,7 @@ def test_a_second_dispatcher_of_the_same_shard_sends_nothing_while_the_first_is_
 
 
 def test_a_time_budget_stops_claiming_and_the_next_call_goes_on(db, redis_client, sqs, dial_queue, monkeypatch):
-    monkeypatch.setattr(d, "CLAIM_CHUNK", 4)
+    monkeypatch.setattr(d, "BUDGETED_CLAIM_CHUNK", 4)
     campaign, phones = _campaign(db, dial_queue, 30)
     first = d.dispatch(db, campaign, _run(campaign), time_budget_s=0)
     assert first.sent == 4                     # the one chunk claimed before the budget was looked at
