@@ -13,11 +13,12 @@ data-value, so tests read the figures back from the markup.
 
 from __future__ import annotations
 
+import codecs
 import csv
 import io
 from datetime import date, datetime
 from html import escape
-from typing import IO, Iterable
+from typing import IO, Iterable, Iterator
 
 CSV_COLUMNS = ("contact_id", "external_ref", "phone_masked", "status", "attempts",
                "last_outcome", "last_attempt_at", "status_reason")
@@ -38,6 +39,17 @@ OUTCOME_TONES = {"completed": "good", "cancelled": "muted", "failed": "bad",
 PALETTE = {"funnel": "#2563eb", "blocked": "#b45309", "hours": "#0f766e", "attempts": "#4f46e5"}
 
 
+class RenderedCsv:
+    """A CSV already rendered elsewhere in exactly render_csv's format (PostgreSQL's COPY, for a
+    million-contact campaign): UTF-8 chunks, header first, CRLF line ends. ``rows`` is the number of
+    data rows, known once the chunks have been read through."""
+
+    rows: int | None = None
+
+    def __iter__(self) -> Iterator[bytes]:
+        raise NotImplementedError
+
+
 def render_csv(rows: Iterable[dict]) -> str:
     """The per-contact outcomes CSV as one string (small campaigns, tests)."""
     buffer = io.StringIO(newline="")
@@ -50,6 +62,8 @@ def render_csv_to(handle: IO[str], rows: Iterable[dict]) -> int:
 
     The handle must be opened with newline="" (the csv module writes its own CRLF line ends).
     """
+    if isinstance(rows, RenderedCsv):
+        return _copy_rendered(handle, rows)
     writer = csv.writer(handle)
     writer.writerow(CSV_COLUMNS)
     count = 0
@@ -57,6 +71,15 @@ def render_csv_to(handle: IO[str], rows: Iterable[dict]) -> int:
         writer.writerow([_csv_cell(row.get(column)) for column in CSV_COLUMNS])
         count += 1
     return count
+
+
+def _copy_rendered(handle: IO[str], rendered: RenderedCsv) -> int:
+    # A chunk may end inside a multi-byte character; the incremental decoder carries it over.
+    decoder = codecs.getincrementaldecoder("utf-8")()
+    for chunk in rendered:
+        handle.write(decoder.decode(chunk))
+    handle.write(decoder.decode(b"", final=True))
+    return rendered.rows
 
 
 def _csv_cell(value) -> object:

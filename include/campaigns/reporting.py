@@ -2,20 +2,24 @@
 
 from __future__ import annotations
 
+import io
 import json
 import re
 from datetime import datetime, timezone
+from typing import Iterator
 
 from include.campaigns.calling_window import legal_rule, split_key
 from include.campaigns.config import ConfigError, parse_config
 from include.campaigns.db import execute, fetch_all, fetch_one, load_sql
 from include.campaigns.dispatch import load_campaign
-from include.campaigns.phones import mask
 from include.campaigns.progress import status_counts
+from include.campaigns.report_render import RenderedCsv
 from include.campaigns.resources import AWS_CONN_ID, report_bucket
 from include.campaigns.runs import RunContext
 
-CSV_FETCH = 10_000  # contacts per round trip while streaming the CSV
+NEVER_ELIGIBLE = ("invalid", "blacklisted")  # statuses no run can dial: not in the funnel's eligible step
+CSV_CHUNK_ROWS = 2_000    # COPY rows joined per chunk (~90 kB): keeps the per-chunk Python work rare
+CSV_UPLOAD_PARTS = 2      # multipart parts (8 MB each) held in memory while the CSV uploads
 
 
 def report_prefix(slug: str, run_id: str) -> str:
@@ -48,11 +52,14 @@ def build_report(conn, campaign_id: int, run: RunContext, outcome: str, poke: di
     now = datetime.now(timezone.utc)
     scope = {"campaign_id": campaign_id, "run_id": run.run_id, "by_interval": not run.live,
              "start": run.run_start, "end": run.run_end}
-    funnel = fetch_one(conn, "report_funnel", scope)
+    by_status = status_counts(conn, campaign_id)
+    contacts = sum(by_status.values())
+    funnel = {"contacts": contacts,
+              "eligible": contacts - sum(by_status.get(s, 0) for s in NEVER_ELIGIBLE),
+              **fetch_one(conn, "report_funnel", scope)}
     outcomes = {r["outcome"]: {"calls": r["calls"], "talk_s": int(r["talk_s"])}
                 for r in fetch_all(conn, "report_outcomes", scope)}
     hours = {r["hour"]: r for r in fetch_all(conn, "report_hours", scope)}
-    by_status = status_counts(conn, campaign_id)
     report = {
         "campaign": {"id": campaign["id"], "slug": campaign["slug"], "name": campaign["name"]},
         "run_id": run.run_id,
@@ -78,7 +85,7 @@ def build_report(conn, campaign_id: int, run: RunContext, outcome: str, poke: di
             for h in range(24)],
         "calls": {"dial_tasks": funnel["dial_tasks"], "dialed": funnel["calls"], "answered": funnel["calls_answered"],
                   "by_outcome": outcomes},
-        "contacts": {"total": sum(by_status.values()), "by_status": by_status},
+        "contacts": {"total": contacts, "by_status": by_status},
         "last_poke": poke,
     }
     if dry_run is not None:
@@ -86,17 +93,56 @@ def build_report(conn, campaign_id: int, run: RunContext, outcome: str, poke: di
     return report
 
 
-def contact_rows(conn, campaign_id: int):
-    """Per-contact outcomes for the CSV, streamed with a server-side cursor; phones masked."""
-    from psycopg.rows import dict_row
+class ContactsCsv(RenderedCsv):
+    """The per-contact CSV as PostgreSQL's COPY renders it (report_contacts.sql), phones masked there.
 
-    with conn.transaction():
-        with conn.cursor(name="report_contacts", row_factory=dict_row) as cur:
-            cur.itersize = CSV_FETCH
-            cur.execute(load_sql("report_contacts"), {"campaign_id": campaign_id})
-            for row in cur:
-                phone = row.pop("phone")
-                yield {**row, "phone_masked": mask(phone)}
+    PostgreSQL sends one COPY message per row, so each row's line end can be made the CRLF that
+    the csv module writes without touching a newline quoted inside a cell.
+    """
+
+    def __init__(self, conn, campaign_id: int):
+        self._conn, self._campaign_id = conn, campaign_id
+        self.rows = None
+
+    def __iter__(self) -> Iterator[bytes]:
+        with self._conn.cursor() as cur:
+            with cur.copy(load_sql("report_contacts"), {"campaign_id": self._campaign_id}) as copy:
+                batch = []
+                for line in copy:
+                    batch.append(line[:-1])
+                    if len(batch) == CSV_CHUNK_ROWS:
+                        yield b"\r\n".join(batch) + b"\r\n"
+                        batch = []
+                if batch:
+                    yield b"\r\n".join(batch) + b"\r\n"
+            self.rows = cur.rowcount
+
+
+def contact_rows(conn, campaign_id: int) -> ContactsCsv:
+    """Per-contact outcomes for the CSV, rendered and streamed by PostgreSQL; phones masked."""
+    return ContactsCsv(conn, campaign_id)
+
+
+class _ChunkReader(io.RawIOBase):
+    """A read-only, unseekable file over byte chunks, for upload_fileobj."""
+
+    def __init__(self, chunks):
+        self._chunks = iter(chunks)
+        self._left = memoryview(b"")
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer) -> int:
+        while not self._left:
+            chunk = next(self._chunks, None)
+            if chunk is None:
+                return 0
+            self._left = memoryview(chunk)
+        n = min(len(buffer), len(self._left))
+        buffer[:n] = self._left[:n]
+        self._left = self._left[n:]
+        return n
 
 
 def store_report(conn, report: dict, *, upload: bool = True) -> str | None:
@@ -104,24 +150,24 @@ def store_report(conn, report: dict, *, upload: bool = True) -> str | None:
 
     Returns the S3 URI of the HTML page, the one people open; the JSON and CSV sit beside it.
     """
-    import tempfile
-
-    from include.campaigns.report_render import render_csv_to, render_html
+    from include.campaigns.report_render import render_html
 
     s3_uri = None
     if upload:
         from airflow.providers.amazon.aws.hooks.s3 import S3Hook
 
         hook = S3Hook(aws_conn_id=AWS_CONN_ID)
+        # An unseekable stream is uploaded a part at a time and boto3 may buffer 10 parts (80 MB):
+        # holding fewer keeps the task's memory flat whatever the campaign's size.
+        hook.transfer_config.max_in_memory_upload_chunks = CSV_UPLOAD_PARTS
         bucket = report_bucket()
         prefix = report_prefix(report["campaign"]["slug"], report["run_id"])
         s3_uri = f"s3://{bucket}/{prefix}/report.html"
         report["s3_uri"] = s3_uri
         report["files"] = {name: f"s3://{bucket}/{prefix}/{name}" for name in ("report.json", "contacts.csv")}
-        with tempfile.NamedTemporaryFile("w+", suffix=".csv", newline="") as handle:
-            render_csv_to(handle, contact_rows(conn, report["campaign"]["id"]))
-            handle.flush()
-            hook.load_file(handle.name, key=f"{prefix}/contacts.csv", bucket_name=bucket, replace=True)
+        # Streamed from COPY straight into a multipart upload: the CSV is never whole in memory or on disk.
+        csv_stream = io.BufferedReader(_ChunkReader(contact_rows(conn, report["campaign"]["id"])))
+        hook.load_file_obj(csv_stream, key=f"{prefix}/contacts.csv", bucket_name=bucket, replace=True)
         hook.load_string(json.dumps(report, indent=2, default=str), key=f"{prefix}/report.json",
                          bucket_name=bucket, replace=True)
         hook.load_string(render_html(report), key=f"{prefix}/report.html", bucket_name=bucket, replace=True)

@@ -18,7 +18,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from include.campaigns.report_render import CSV_COLUMNS, render_csv, render_csv_to, render_html
+from include.campaigns.report_render import CSV_COLUMNS, RenderedCsv, render_csv, render_csv_to, render_html
 
 DASH = "—"
 FUNNEL_KEYS = ["contacts", "eligible", "dispatched", "dialed", "answered", "converted"]
@@ -408,6 +408,25 @@ def test_csv_streams_to_a_file(tmp_path):
 
 def test_csv_of_no_contacts_is_its_header():
     assert render_csv([]) == ",".join(CSV_COLUMNS) + "\r\n"
+
+
+class Chunks(RenderedCsv):
+    def __init__(self, chunks: list[bytes], rows: int):
+        self._chunks, self._rows = chunks, rows
+
+    def __iter__(self):
+        yield from self._chunks
+        self.rows = self._rows
+
+
+def test_a_csv_rendered_elsewhere_is_written_as_it_came():
+    """PostgreSQL's COPY renders a large campaign's CSV; a chunk may end inside a character."""
+    text = render_csv([{"contact_id": 1, "status": "invalid", "status_reason": "ünïcode ✓ 日本"}])
+    data = text.encode()
+    cut = data.index("✓".encode()) + 1
+    buffer = io.StringIO(newline="")
+    assert render_csv_to(buffer, Chunks([data[:cut], data[cut:]], rows=1)) == 1
+    assert buffer.getvalue() == text
 
 
 def expected_cell(value) -> str:
