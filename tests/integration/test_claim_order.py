@@ -208,3 +208,11 @@ def test_a_claim_in_one_zone_does_not_read_the_campaigns_other_zones(db):
             "after_priority": -2**31, "after_affinity": float("-inf"), "after_attempts": -1, "after_id": 0},
             prepare=False))
     assert "contacts_claim_order_idx" in plan and "Sort" not in plan
+
+
+def test_deleting_a_campaign_still_removes_its_dial_tasks(db, redis_client, sqs, dial_queue):
+    """dial_tasks has no campaign foreign key (migration 0006); the cascade runs through contacts."""
+    campaign, _ = _campaign(db, dial_queue, 5)
+    assert d.dispatch(db, campaign, _run(campaign)).sent == 5
+    db.execute("DELETE FROM campaigns WHERE id = %s", (campaign["id"],))
+    assert db.execute("SELECT count(*) FROM dial_tasks").fetchone()[0] == 0
