@@ -113,22 +113,36 @@ def legal_caps(keys) -> dict[str, int]:
     return caps
 
 
+class DialTaskEncoder:
+    """The dial-task contract with the dialer (version 1; see the README) as JSON.
+
+    What every task of a run shares (the campaign, caller id, IVR flow, audio, run) is encoded
+    once; an IVR flow can be a large graph, and encoding it per message would cost more than
+    sending the message.
+    """
+
+    def __init__(self, campaign: dict, config: CampaignConfig, run_id: str):
+        shared = json.dumps({
+            "campaign_id": campaign["id"], "campaign_slug": campaign["slug"], "caller_id": config.caller_id,
+            "ivr_flow": config.ivr_flow, "audio": list(config.audio), "run_id": run_id,
+        }, separators=(",", ":"))
+        self._shared = shared[1:]    # '"campaign_id":...}': appended to each task's own fields
+
+    def __call__(self, row: dict) -> str:
+        own = json.dumps({
+            "version": MESSAGE_VERSION,
+            "dial_attempt_id": row["dial_attempt_id"],
+            "contact_id": row["contact_id"],
+            "phone": row["phone"],
+            "attempt": row["attempt"],
+            "not_after": row["not_after"].astimezone(timezone.utc).isoformat(),
+        }, separators=(",", ":"))
+        return own[:-1] + "," + self._shared
+
+
 def dial_task_body(campaign: dict, config: CampaignConfig, row: dict, run_id: str) -> str:
-    """The dial-task contract with the dialer (version 1); see the README."""
-    return json.dumps({
-        "version": MESSAGE_VERSION,
-        "dial_attempt_id": row["dial_attempt_id"],
-        "campaign_id": campaign["id"],
-        "campaign_slug": campaign["slug"],
-        "contact_id": row["contact_id"],
-        "phone": row["phone"],
-        "attempt": row["attempt"],
-        "caller_id": config.caller_id,
-        "ivr_flow": config.ivr_flow,
-        "audio": list(config.audio),
-        "not_after": row["not_after"].astimezone(timezone.utc).isoformat(),
-        "run_id": run_id,
-    }, separators=(",", ":"))
+    """One dial task's message body; a sender keeps a DialTaskEncoder instead."""
+    return DialTaskEncoder(campaign, config, run_id)(row)
 
 
 class Sender:
@@ -139,6 +153,7 @@ class Sender:
         self.campaign, self.config, self.run_id = campaign, config, run_id
         self.redis_available = True
         self._unmarked: list[tuple[str, str]] = []
+        self._encode = DialTaskEncoder(campaign, config, run_id)
 
     def _sqs(self) -> tuple[object, str]:
         """The SQS client and queue URL, made on the first send: most pokes send nothing, and
@@ -169,7 +184,7 @@ class Sender:
         return [r for r in rows if r["phone"] not in blocked], len(revoked)
 
     def _entry(self, index: int, row: dict, fifo: bool) -> dict:
-        entry = {"Id": str(index), "MessageBody": dial_task_body(self.campaign, self.config, row, self.run_id)}
+        entry = {"Id": str(index), "MessageBody": self._encode(row)}
         if fifo:
             entry["MessageGroupId"] = f"campaign-{self.campaign['id']}"
             entry["MessageDeduplicationId"] = row["dial_attempt_id"]
