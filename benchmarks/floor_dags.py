@@ -1,4 +1,4 @@
-"""The parsing floor: Airflow building the same DAGs as dags/campaigns.py, with empty callables.
+"""The parsing floor: Airflow building the same DAGs as dags/campaigns_*.py, with empty callables.
 
 A DAG file for the benchmark only (outside the DAGs folder). It reads the campaigns and the shape
 of one real campaign DAG (tasks, their kinds and arguments, edges, params, deadline), both

@@ -1,12 +1,22 @@
 """DAG parsing, each measurement in a fresh Python process.
 
-Dag-processor path: the process has ``airflow.sdk`` and the DagBag imported already (the
-processor forks from a manager that has them), then parses the file with ``BundleDagBag`` as
+Dag-processor path: the process has ``airflow.sdk``, the DagBag and the task SDK's supervisor
+imported already (the processor forks its parsing processes from a manager that has them: they
+are ``WatchedSubprocess``es, as is the worker's task runner, so reading a connection costs no
+import there; in a bare process it costs about 100 ms), then parses the file with ``BundleDagBag`` as
 ``airflow.dag_processing.processor._parse_file`` does, and serializes the DAGs as the processor
 then does. The same is done for the floor file (benchmarks/floor_dags.py).
 
 Worker path: ``_AIRFLOW_PARSING_CONTEXT_DAG_ID`` names one campaign, and the clock runs over what
 the task runner does after ``import airflow.sdk``: the DAG file parsed by ``BundleDagBag``.
+
+The campaigns are split over several DAG files (``dags/campaigns_<k>.py``, see CATALOG_PARTS in
+include/campaigns/catalog.py). ``DAG_FILE`` stands for the whole set: :func:`parse_file` parses
+each file in a fresh process, as the dag-processor does, and returns the set's totals (the sum of
+the files' times) with each file's figures under ``files``. On the worker path the task runner
+parses only the file that holds its DAG: that file's figures are returned. ``python -m
+benchmarks.parsing`` (on a bench stack left running with --keep-stack) prints each file against
+its own floor (the same campaigns, empty callables) and the whole set against the floor's.
 """
 
 from __future__ import annotations
@@ -19,7 +29,9 @@ from pathlib import Path
 
 from benchmarks.env import ROOT
 
-DAG_FILE = ROOT / "dags" / "campaigns.py"
+DAG_DIR = ROOT / "dags"
+DAG_FILES = sorted(DAG_DIR.glob("campaigns_*.py"))
+DAG_FILE = DAG_DIR / "campaigns_*.py"     # the whole set of campaign DAG files
 FLOOR_FILE = Path(__file__).resolve().parent / "floor_dags.py"
 
 PARSE_SCRIPT = r"""
@@ -28,6 +40,7 @@ t0 = time.perf_counter()
 import airflow.sdk
 t1 = time.perf_counter()
 from airflow.dag_processing.dagbag import BundleDagBag
+import airflow.sdk.execution_time.supervisor  # both parsers fork from a process that has it
 t2 = time.perf_counter()
 bag = BundleDagBag(dag_folder=sys.argv[1], bundle_path=sys.argv[2], bundle_name="dags-folder",
                    load_op_links=%(load_op_links)s, safe_mode=%(safe_mode)s)
@@ -89,6 +102,14 @@ def export_floor_inputs(folder: Path) -> int:
     single.mkdir(exist_ok=True)
     (single / "shape.json").write_text((folder / "shape.json").read_text())
     (single / "specs.json").write_text(json.dumps([specs[0].to_json()], default=str))
+    # Each DAG file's floor: the same shape, that file's campaigns.
+    from include.campaigns.catalog import CATALOG_PARTS, in_part
+
+    for part in range(CATALOG_PARTS):
+        sub = folder / f"part_{part}"
+        sub.mkdir(exist_ok=True)
+        (sub / "shape.json").write_text((folder / "shape.json").read_text())
+        (sub / "specs.json").write_text(json.dumps([s.to_json() for s in specs if in_part(s, part)], default=str))
     return len(specs)
 
 
@@ -103,7 +124,76 @@ def _python(script: str, args: list[str], env: dict[str, str]) -> dict:
 
 def parse_file(path: Path, *, env_extra: dict[str, str] | None = None, serialize: bool = True,
                worker: bool = False) -> dict:
+    if path == DAG_FILE:
+        return _parse_set(env_extra=env_extra, serialize=serialize, worker=worker)
     env = {**os.environ, **(env_extra or {})}
     script = PARSE_SCRIPT % {"load_op_links": "False", "safe_mode": "False" if worker else "True",
                              "serialize": "True" if serialize else "False"}
     return _python(script, [str(path), str(path.parent)], env)
+
+
+def _parse_set(*, env_extra: dict[str, str] | None, serialize: bool, worker: bool) -> dict:
+    """Every campaign DAG file, each in its own process: the set's totals and each file's figures."""
+    files = [{"file": f.name, **parse_file(f, env_extra=env_extra, serialize=serialize, worker=worker)}
+             for f in DAG_FILES]
+    if worker:
+        # The task runner parses the one file that holds its DAG; the others would build nothing.
+        holding = [f for f in files if f["dags"]] or files[:1]
+        return {**holding[0], "files": files}
+    return {
+        "import_sdk_s": max(f["import_sdk_s"] for f in files),
+        "import_dagbag_s": max(f["import_dagbag_s"] for f in files),
+        "parse_s": sum(f["parse_s"] for f in files),
+        "serialize_s": sum(f["serialize_s"] for f in files) if serialize else None,
+        "max_file_parse_s": max(f["parse_s"] for f in files),
+        "dags": sum(f["dags"] for f in files),
+        "import_errors": {k: v for f in files for k, v in f["import_errors"].items()},
+        "files": files,
+    }
+
+
+def main() -> None:
+    """Each DAG file against its floor, and the whole set against the floor's, on a running bench
+    stack (``python -m benchmarks --keep-stack`` leaves one): ``python -m benchmarks.parsing``."""
+    import argparse
+
+    from benchmarks import env as bench_env
+
+    parser = argparse.ArgumentParser(prog="python -m benchmarks.parsing")
+    parser.add_argument("--runs", type=int, default=3)
+    args = parser.parse_args()
+    _, started = bench_env.start_stack()
+    try:
+        _compare(args.runs)
+    finally:
+        if started:
+            bench_env.stop_stack()
+
+
+def _compare(runs: int) -> None:
+    import statistics
+    import tempfile
+
+    floor_dir = Path(tempfile.mkdtemp(prefix="floor-"))
+    count = export_floor_inputs(floor_dir)
+    rows: dict[str, list[tuple[float, float]]] = {}
+    for _ in range(runs):
+        ours = parse_file(DAG_FILE, serialize=False)
+        floor = parse_file(FLOOR_FILE, serialize=False, env_extra={"BENCH_FLOOR_DIR": str(floor_dir)})
+        rows.setdefault(f"whole set, {ours['dags']:,} of {count:,} campaigns", []).append(
+            (ours["parse_s"], floor["parse_s"]))
+        for f in ours["files"]:
+            part = f["file"].split("_")[-1].split(".")[0]
+            floor_part = parse_file(FLOOR_FILE, serialize=False,
+                                    env_extra={"BENCH_FLOOR_DIR": str(floor_dir / f"part_{part}")})
+            rows.setdefault(f"{f['file']}, {f['dags']:,} campaigns", []).append((f["parse_s"], floor_part["parse_s"]))
+    print(f"{'DAG file':40} {'ours (median)':>14} {'floor':>8} {'ratio':>6}")
+    for label, values in rows.items():
+        ours_s = statistics.median(v[0] for v in values)
+        floor_s = statistics.median(v[1] for v in values)
+        ratio = statistics.median(v[0] / v[1] for v in values)
+        print(f"{label:40} {ours_s:>12.2f} s {floor_s:>6.2f} s {ratio:>5.2f}x")
+
+
+if __name__ == "__main__":
+    main()

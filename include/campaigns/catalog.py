@@ -13,7 +13,7 @@ import json
 import logging
 import os
 import tempfile
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass, fields
 from datetime import datetime
 from pathlib import Path
 
@@ -23,6 +23,13 @@ DAG_ID_PREFIX = "campaign_"
 CATALOG_FILE_ENV = "CAMPAIGN_CATALOG_FILE"       # GitOps: a JSON catalog replaces the query
 SNAPSHOT_ENV = "CAMPAIGN_CATALOG_SNAPSHOT"
 CATALOG_STATEMENT_TIMEOUT_MS = 3000
+# The campaign DAGs are split over this many DAG files, dags/campaigns_<k>.py holding the campaigns
+# whose id mod CATALOG_PARTS is k. Airflow's own work per DAG (about 5 ms) makes one file of 1,000
+# campaigns take over 5 s to parse, and one file grows until it hits dagbag_import_timeout (30 s),
+# when every campaign's DAG would go stale at once. Parts parse in parallel in the dag-processor
+# (parsing_processes) and one part's failure leaves the others scheduled. A campaign's part never
+# changes while CATALOG_PARTS stays the same; changing it moves DAGs between files.
+CATALOG_PARTS = 4
 APPROVED_TAGS = frozenset({
     "campaign", "outbound", "recurring", "one-off", "sales", "collections", "reminders",
     "surveys", "retention", "notifications", "pilot", "maintenance",
@@ -55,7 +62,9 @@ class CampaignSpec:
         return f"{DAG_ID_PREFIX}{self.slug}"
 
     def to_json(self) -> dict:
-        data = asdict(self)
+        # Field by field rather than dataclasses.asdict, which deep-copies: every parse of every
+        # DAG file serializes the whole catalog for the snapshot.
+        data = {f.name: getattr(self, f.name) for f in fields(self)}
         data.update(start_at=self.start_at.isoformat(), end_at=self.end_at.isoformat(), tags=list(self.tags))
         return data
 
@@ -85,16 +94,17 @@ def snapshot_path() -> Path:
 
 
 def _query(slug: str | None) -> list[CampaignSpec]:
-    from include.campaigns.db import campaign_db, fetch_all
+    from include.campaigns.db import fetch_all, parse_time_db
 
-    with campaign_db(statement_timeout_ms=CATALOG_STATEMENT_TIMEOUT_MS) as conn:
+    with parse_time_db(statement_timeout_ms=CATALOG_STATEMENT_TIMEOUT_MS) as conn:
         return [CampaignSpec.from_row(r) for r in fetch_all(conn, "catalog", {"slug": slug})]
 
 
 def _write_snapshot(specs: list[CampaignSpec]) -> None:
     """Atomic, and only when the catalog changed: parses run every 30 s on many machines."""
     path = snapshot_path()
-    payload = json.dumps([s.to_json() for s in specs], indent=1, sort_keys=True)
+    # One campaign per line; json.dumps without indent runs the C encoder (with it, pure Python).
+    payload = "[\n" + ",\n".join(json.dumps(s.to_json(), sort_keys=True) for s in specs) + "\n]\n"
     try:
         if path.exists() and path.read_text() == payload:
             return
@@ -112,15 +122,24 @@ def _read_json(path: Path, slug: str | None) -> list[CampaignSpec]:
     return [s for s in specs if s.status != "archived" and (slug is None or s.slug == slug)]
 
 
-def load_catalog(dag_id: str | None = None) -> list[CampaignSpec]:
-    """The campaigns to build DAGs for, sorted by slug; one campaign when ``dag_id`` names one."""
+def in_part(spec: CampaignSpec, part: int | None) -> bool:
+    """Whether the DAG file for ``part`` builds this campaign (every file, when ``part`` is None)."""
+    return part is None or spec.id % CATALOG_PARTS == part
+
+
+def load_catalog(dag_id: str | None = None, part: int | None = None) -> list[CampaignSpec]:
+    """The campaigns to build DAGs for, sorted by slug; one campaign when ``dag_id`` names one;
+    only those of one DAG file when ``part`` is given (see CATALOG_PARTS)."""
     slug = slug_for_dag_id(dag_id)
     if dag_id and slug is None:
         return []  # a worker running some other file's DAG
     catalog_file = os.environ.get(CATALOG_FILE_ENV)
     if catalog_file:
-        return sorted(_read_json(Path(catalog_file), slug), key=lambda s: s.slug)
+        specs = sorted(_read_json(Path(catalog_file), slug), key=lambda s: s.slug)
+        return [s for s in specs if in_part(s, part)]
     try:
+        # Every part reads the whole catalog (one indexed query of a few hundred rows), so that
+        # each keeps the one snapshot complete for the outage fallback below.
         specs = _query(slug)
     except Exception as exc:  # any failure to read the catalog takes the same fallback
         path = snapshot_path()
@@ -130,7 +149,7 @@ def load_catalog(dag_id: str | None = None) -> list[CampaignSpec]:
             ) from exc
         log.warning("Campaign database unreachable (%s); building DAGs from the snapshot %s",
                     exc.__class__.__name__, path)
-        return sorted(_read_json(path, slug), key=lambda s: s.slug)
+        return [s for s in sorted(_read_json(path, slug), key=lambda s: s.slug) if in_part(s, part)]
     if slug is None:
         _write_snapshot(specs)
-    return specs
+    return [s for s in specs if in_part(s, part)]

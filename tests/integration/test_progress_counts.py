@@ -1,0 +1,179 @@
+"""Contact counts by status stay exact while the poke reuses them between changes (migration 0007)."""
+
+from __future__ import annotations
+
+import threading
+from datetime import datetime, timedelta, timezone
+
+import pytest
+
+from dev.seed import add_blacklist, add_contacts, create_campaign
+from include.campaigns.dispatch import load_campaign
+from include.campaigns.progress import poke, status_counts
+from include.campaigns.runs import RunContext
+from tests.helpers import closed_zone, open_zone, us_numbers
+
+pytestmark = pytest.mark.integration
+
+
+def run_ctx(campaign_id, run_id="run-1", **kw):
+    now = datetime.now(timezone.utc)
+    return RunContext(**{"campaign_id": campaign_id, "run_id": run_id, "run_start": now,
+                         "run_end": now + timedelta(days=1), "live": True, **kw})
+
+
+def truth(db, campaign_id) -> dict[str, int]:
+    rows = db.execute("SELECT status, count(*) FROM contacts WHERE campaign_id = %s GROUP BY status",
+                      (campaign_id,)).fetchall()
+    return dict(rows)
+
+
+def stored(db, campaign_id) -> dict | None:
+    row = db.execute("SELECT counts FROM contact_status_counts WHERE campaign_id = %s", (campaign_id,)).fetchone()
+    return row[0] if row else None
+
+
+def dial(db, outcome: str) -> None:
+    db.execute(
+        "INSERT INTO call_records (dial_attempt_id, campaign_id, contact_id, phone, outcome, started_at, ended_at) "
+        "SELECT dial_attempt_id, campaign_id, contact_id, phone, %s, now(), now() FROM dial_tasks "
+        "WHERE status = 'sent'", (outcome,))
+
+
+@pytest.fixture
+def campaign(db, dial_queue):
+    def make(phones, slug="counts", zone=None, **kw):
+        campaign_id = create_campaign(db, slug, config={
+            "dial_queue": dial_queue, "skip_public_holidays": False,
+            "calling_window": {"start": "08:00", "end": "21:00"}}, **kw)
+        add_contacts(db, campaign_id, [{"phone": p, "timezone": zone or open_zone()} for p in phones])
+        return campaign_id
+    return make
+
+
+def test_counts_stay_exact_across_pokes_that_change_nothing_and_pokes_that_do(db, redis_client, campaign, sqs,
+                                                                               dial_queue):
+    phones = us_numbers(6, seed=70)
+    campaign_id = campaign(phones, max_in_flight=3)
+    run = run_ctx(campaign_id)
+
+    first = poke(db, campaign_id, run)              # resolves and dispatches three
+    assert first.counts == truth(db, campaign_id) == {"pending": 3, "in_flight": 3}
+    idle = poke(db, campaign_id, run)               # nothing changed
+    assert idle.counts == first.counts == truth(db, campaign_id)
+    assert stored(db, campaign_id) == first.counts, "an idle poke reuses the stored count"
+
+    dial(db, "answered")                            # results in: three completed, three more sent
+    after = poke(db, campaign_id, run)
+    assert after.ingested == 3
+    assert after.counts == truth(db, campaign_id) == {"completed": 3, "in_flight": 3}
+    assert poke(db, campaign_id, run).counts == after.counts
+
+    recorded = [r[0] for r in db.execute(
+        "SELECT counts FROM campaign_progress WHERE campaign_id = %s ORDER BY id", (campaign_id,))]
+    assert recorded == [first.counts, idle.counts, after.counts, after.counts]
+
+
+def test_counts_follow_changes_made_outside_the_poke(db, redis_client, campaign):
+    phones = us_numbers(8, seed=71)
+    campaign_id = campaign(phones[:5], zone=closed_zone())   # nothing can be sent: only others change them
+    other = campaign(phones[5:], slug="other", zone=closed_zone())
+    run = run_ctx(campaign_id)
+    assert poke(db, campaign_id, run).counts == {"pending": 5}
+
+    add_contacts(db, campaign_id, [{"phone": us_numbers(1, seed=72)[0], "timezone": closed_zone()}])
+    assert poke(db, campaign_id, run).counts == truth(db, campaign_id) == {"pending": 6}
+
+    db.execute("UPDATE contacts SET status = 'invalid' WHERE campaign_id = %s AND phone = %s",
+               (campaign_id, phones[0]))
+    assert status_counts(db, campaign_id) == truth(db, campaign_id) == {"pending": 5, "invalid": 1}
+
+    add_blacklist(db, [phones[1]])                            # marked by the poke's blacklist check
+    assert poke(db, campaign_id, run).counts == truth(db, campaign_id) == {
+        "pending": 4, "invalid": 1, "blacklisted": 1}
+
+    db.execute("DELETE FROM contacts WHERE campaign_id = %s AND phone = %s", (campaign_id, phones[2]))
+    assert status_counts(db, campaign_id) == truth(db, campaign_id) == {"pending": 3, "invalid": 1, "blacklisted": 1}
+
+    # Another campaign's changes leave this one's stored count alone, and its own stay exact.
+    before = stored(db, campaign_id)
+    db.execute("UPDATE contacts SET status = 'invalid' WHERE campaign_id = %s", (other,))
+    assert stored(db, campaign_id) == before
+    assert status_counts(db, other) == truth(db, other) == {"invalid": 3}
+    assert status_counts(db, campaign_id) == truth(db, campaign_id)
+
+
+def test_a_writer_committing_after_the_count_never_leaves_a_stale_count(db, campaign):
+    """A recount while another transaction is changing the campaign's contacts counts exactly
+    but stores nothing; the writer's commit is seen by the next call."""
+    from include.campaigns.db import campaign_db
+
+    campaign_id = campaign(us_numbers(4, seed=73), zone=closed_zone())
+
+    with campaign_db() as writer:
+        with writer.transaction():
+            writer.execute("UPDATE contacts SET status = 'invalid' WHERE id = "
+                           "(SELECT min(id) FROM contacts WHERE campaign_id = %s)", (campaign_id,))
+            # The writer has not committed: this session sees the old statuses, and must not store them.
+            assert status_counts(db, campaign_id) == {"pending": 4}
+            assert stored(db, campaign_id) is None
+        assert status_counts(db, campaign_id) == truth(db, campaign_id) == {"pending": 3, "invalid": 1}
+        assert stored(db, campaign_id) == {"pending": 3, "invalid": 1}
+
+
+def test_a_writer_waits_for_a_recount_that_holds_the_lock(db, campaign):
+    """While a recount stores its result, the campaign's writers wait for it, so the stored count
+    cannot miss them; the writer's change then invalidates it."""
+    from include.campaigns.db import campaign_db, fetch_one
+
+    campaign_id = campaign(us_numbers(3, seed=74), zone=closed_zone())
+    done = threading.Event()
+
+    def write():
+        with campaign_db() as writer:
+            writer.execute("UPDATE contacts SET status = 'invalid' WHERE campaign_id = %s", (campaign_id,))
+        done.set()
+
+    with db.transaction():
+        assert fetch_one(db, "contacts_status_counts_lock", {"campaign_id": campaign_id})["locked"]
+        thread = threading.Thread(target=write)
+        thread.start()
+        assert not done.wait(1.0), "the writer must wait for the recount's commit"
+        assert truth(db, campaign_id) == {"pending": 3}
+    thread.join(10)
+    assert done.is_set()
+    assert status_counts(db, campaign_id) == truth(db, campaign_id) == {"invalid": 3}
+
+
+def test_truncating_contacts_forgets_every_stored_count(db, campaign):
+    campaign_id = campaign(us_numbers(2, seed=75), zone=closed_zone())
+    assert status_counts(db, campaign_id) == {"pending": 2}
+    db.execute("TRUNCATE contacts CASCADE")
+    assert stored(db, campaign_id) is None
+    assert status_counts(db, campaign_id) == {}
+
+
+def test_run_is_not_done_while_a_retry_falls_due(db, redis_client, campaign, sqs, dial_queue):
+    """The retry-due count is read only when nothing is pending or in flight; then it decides."""
+    [phone] = us_numbers(1, seed=76)
+    campaign_id = campaign([phone])
+    db.execute("UPDATE campaigns SET config = config || '{\"retry_delays_s\": {\"busy\": 3600}}' WHERE id = %s",
+               (campaign_id,))
+    run = run_ctx(campaign_id)
+    assert poke(db, campaign_id, run).counts == {"in_flight": 1}
+    dial(db, "busy")
+    result = poke(db, campaign_id, run)
+    assert result.counts == truth(db, campaign_id) == {"failed": 1}
+    assert not result.done, "a retry falls due before the run ends"
+    assert load_campaign(db, campaign_id)["status"] != "completed"
+
+
+def test_a_count_inside_a_callers_transaction_is_exact_and_not_stored(db, campaign):
+    """A repeatable-read snapshot may predate the lock: such a count is returned, never stored."""
+    campaign_id = campaign(us_numbers(2, seed=77), zone=closed_zone())
+    with db.transaction():
+        db.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ")
+        assert status_counts(db, campaign_id) == {"pending": 2}
+    assert stored(db, campaign_id) is None
+    assert status_counts(db, campaign_id) == {"pending": 2}
+    assert stored(db, campaign_id) == {"pending": 2}
