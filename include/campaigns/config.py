@@ -18,8 +18,11 @@ DEFAULT_RETRY_DELAYS_S = {"busy": 30 * 60, "no_answer": 2 * 3600, "failed": 3600
 KNOWN_KEYS = {
     "calling_window", "max_attempts", "retry_delays_s", "max_attempts_per_24h", "blackout_dates",
     "skip_public_holidays", "holiday_overrides", "caller_id", "ivr_flow", "audio", "dial_queue",
-    "notification_topic", "expiry_grace_s", "expected_duration_s",
+    "notification_topic", "expiry_grace_s", "expected_duration_s", "dispatch_shards",
 }
+# Mapped dispatch tasks per run; more than the workers or PostgreSQL cores could serve only adds
+# contention on the same index pages.
+MAX_DISPATCH_SHARDS = 16
 
 
 class ConfigError(ValueError):
@@ -41,6 +44,7 @@ class CampaignConfig:
     notification_topic: str | None = None
     expiry_grace_s: int = 300
     expected_duration_s: int | None = None
+    dispatch_shards: int = 1
 
 
 def _positive_int(raw: dict, key: str, default, problems: list[str], *, allow_zero: bool = False):
@@ -136,7 +140,10 @@ def parse_config(raw: object) -> CampaignConfig:
         notification_topic=raw.get("notification_topic"),
         expiry_grace_s=_positive_int(raw, "expiry_grace_s", 300, problems, allow_zero=True),
         expected_duration_s=_positive_int(raw, "expected_duration_s", None, problems),
+        dispatch_shards=_positive_int(raw, "dispatch_shards", 1, problems),
     )
+    if config.dispatch_shards > MAX_DISPATCH_SHARDS:
+        problems.append(f"config.dispatch_shards must be at most {MAX_DISPATCH_SHARDS}, got {config.dispatch_shards}")
     if problems:
         raise ConfigError(problems)
     return config

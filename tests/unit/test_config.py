@@ -105,6 +105,7 @@ BAD_SETTINGS = {
     "audio": ("hello.wav", "audio"),
     "expiry_grace_s": (-1, "expiry_grace_s"),
     "expected_duration_s": (1.5, "expected_duration_s"),
+    "dispatch_shards": (0, "dispatch_shards"),
     "colour": ("blue", "unknown keys: colour"),
 }
 GOOD_SETTINGS = {
@@ -120,6 +121,7 @@ GOOD_SETTINGS = {
     "expiry_grace_s": 0,
     "expected_duration_s": 30,
     "caller_id": "+15555550100",
+    "dispatch_shards": 2,
 }
 
 
@@ -146,6 +148,11 @@ def test_each_bad_setting_is_reported_once_whatever_else_the_config_holds(bad, g
 @given(st.sets(st.sampled_from(sorted(GOOD_SETTINGS))))
 def test_any_combination_of_good_settings_parses(keys):
     parse_config({key: GOOD_SETTINGS[key] for key in keys})
+
+
+def test_dispatch_shards_are_bounded():
+    assert parse_config({"dispatch_shards": 16}).dispatch_shards == 16
+    assert problems_of({"dispatch_shards": 17}) == ["config.dispatch_shards must be at most 16, got 17"]
 
 
 def test_all_unknown_keys_are_named_in_one_problem_in_sorted_order():
