@@ -301,7 +301,8 @@ def _hopper_room(conn, campaign: dict, run: RunContext, shard_count: int) -> int
     """How many dial tasks this dispatcher may claim now: the hopper's free room, capped by the
     run's contact limit. A shard takes its share rounded down, so shards never overfill the
     hopper together; the sensor's top-up (one dispatcher) fills what rounding leaves."""
-    counts = fetch_one(conn, "dial_tasks_open_count", {"campaign_id": campaign["id"], "run_id": run.run_id})
+    counts = fetch_one(conn, "dial_tasks_open_count", {"campaign_id": campaign["id"], "run_id": run.run_id,
+                                                       "count_run": run.max_contacts is not None})
     room = campaign["max_in_flight"] - counts["in_flight"]
     if shard_count > 1:
         room //= shard_count

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import logging
+import time
 from dataclasses import asdict, dataclass
 from datetime import datetime, timedelta, timezone
 
@@ -19,6 +20,12 @@ from include.campaigns.dispatch import dispatch, load_campaign
 from include.campaigns.runs import RunContext
 
 log = logging.getLogger(__name__)
+
+# A poke is a short step of a reschedule-mode sensor, and it should stay one whatever arrived:
+# the queue top-up starts no new claim once the poke has run this long (at least one small chunk
+# is always claimed, so a campaign keeps moving), and the next poke goes on where it stopped.
+TOP_UP_CLAIMS_UNTIL_S = 0.5
+
 
 @dataclass
 class PokeResult:
@@ -97,6 +104,7 @@ def _finish_status(campaign: dict, run: RunContext) -> str:
 
 
 def poke(conn, campaign_id: int, run: RunContext, *, now: datetime | None = None) -> PokeResult:
+    started = time.monotonic()
     now = now or datetime.now(timezone.utc)
     campaign = load_campaign(conn, campaign_id)
     config = parse_config(campaign["config"])
@@ -124,7 +132,9 @@ def poke(conn, campaign_id: int, run: RunContext, *, now: datetime | None = None
         result.done, result.outcome = True, "completed_at_end"
     else:
         if run.may_send:
-            sent = dispatch(conn, campaign, run, now=now)
+            # The top-up claims only while the poke is young; the next poke goes on from there.
+            budget = max(0.0, TOP_UP_CLAIMS_UNTIL_S - (time.monotonic() - started))
+            sent = dispatch(conn, campaign, run, now=now, time_budget_s=budget)
             result.dispatched = sent.sent + sent.resent
         counts = result.counts = status_counts(conn, campaign_id)
         remaining = counts.get("pending", 0) + counts.get("in_flight", 0)

@@ -216,3 +216,15 @@ def test_deleting_a_campaign_still_removes_its_dial_tasks(db, redis_client, sqs,
     assert d.dispatch(db, campaign, _run(campaign)).sent == 5
     db.execute("DELETE FROM campaigns WHERE id = %s", (campaign["id"],))
     assert db.execute("SELECT count(*) FROM dial_tasks").fetchone()[0] == 0
+
+
+def test_a_poke_tops_up_only_while_it_is_young_and_the_next_poke_goes_on(db, redis_client, sqs, dial_queue,
+                                                                        monkeypatch):
+    from include.campaigns import progress
+
+    monkeypatch.setattr(progress, "TOP_UP_CLAIMS_UNTIL_S", 0)
+    monkeypatch.setattr(d, "BUDGETED_CLAIM_CHUNK", 3)
+    campaign, phones = _campaign(db, dial_queue, 7)
+    dispatched = [progress.poke(db, campaign["id"], _run(campaign)).dispatched for _ in range(4)]
+    assert dispatched == [3, 3, 1, 0]
+    assert sorted(json.loads(m["Body"])["phone"] for m in drain(sqs, dial_queue)) == sorted(phones)
