@@ -56,6 +56,7 @@ class CampaignSpec:
     tags: tuple[str, ...]
     poke_interval_s: int
     expected_duration_s: int | None = None
+    dispatch_shards: int = 1
 
     @property
     def dag_id(self) -> str:
@@ -79,6 +80,7 @@ class CampaignSpec:
             status=row["status"], owner=row["owner"], tags=tuple(row.get("tags") or ()),
             poke_interval_s=int(row["poke_interval_s"]),
             expected_duration_s=row.get("expected_duration_s"),
+            dispatch_shards=int(row.get("dispatch_shards") or 1),
         )
 
 

@@ -116,6 +116,7 @@ def _run_context(conn, campaign_id: int, context):
 def build_campaign_dag(spec: CampaignSpec) -> DAG:
     """One DAG per campaign; ``spec`` is bound here, so each DAG's closures see their own."""
     campaign_id = spec.id
+    shards = spec.dispatch_shards
     alert = functools.partial(on_task_failure, campaign_id=campaign_id)
     sensor_timeout = max(spec.end_at - spec.start_at, timedelta(0)) + SENSOR_TIMEOUT_MARGIN
 
@@ -151,14 +152,19 @@ def build_campaign_dag(spec: CampaignSpec) -> DAG:
                     raise AirflowFailException(str(exc)) from exc
 
         @task(pool="campaign_db", on_failure_callback=alert)
-        def dispatch_contacts(**context) -> dict:
-            """Send the eligible contacts, in priority order, to the dial queue."""
+        def dispatch_contacts(shard: int, **context) -> dict:
+            """Send the eligible contacts, in priority order, to the dial queue.
+
+            Mapped over the campaign's ``dispatch_shards``: each shard claims the contacts whose
+            id falls in it, so the shards run on any workers at once and never send one contact
+            twice.
+            """
             from include.campaigns.db import campaign_db
             from include.campaigns.dispatch import dispatch
 
             with campaign_db() as conn:
                 campaign, run = _run_context(conn, campaign_id, context)
-                return dispatch(conn, campaign, run).as_dict()
+                return dispatch(conn, campaign, run, shard=shard, shard_count=shards).as_dict()
 
         @task.sensor(poke_interval=poke_interval(spec), timeout=sensor_timeout.total_seconds(),
                      mode="reschedule", on_failure_callback=alert)
@@ -175,15 +181,17 @@ def build_campaign_dag(spec: CampaignSpec) -> DAG:
             return PokeReturnValue(is_done=result.done, xcom_value=result.as_dict())
 
         @task
-        def generate_report(poke_result: dict, dispatch_result: dict, **context) -> dict:
+        def generate_report(poke_result: dict, dispatch_result: list[dict], **context) -> dict:
             """Write the run's report to PostgreSQL, and to S3 as JSON, CSV and an HTML page."""
             from include.campaigns.db import campaign_db
             from include.campaigns.reporting import build_report, headline, store_report
 
+            from include.campaigns.dispatch import merge_results
+
             with campaign_db() as conn:
                 _, run = _run_context(conn, campaign_id, context)
                 report = build_report(conn, campaign_id, run, poke_result["outcome"], poke_result,
-                                      dry_run=dispatch_result if run.dry_run else None)
+                                      dry_run=merge_results(dispatch_result) if run.dry_run else None)
                 store_report(conn, report)
             return headline(report)
 
@@ -218,7 +226,7 @@ def build_campaign_dag(spec: CampaignSpec) -> DAG:
             raise AirflowFailException("a campaign stage failed; see its log and the failure alert")
 
         validated = validate_campaign()
-        dispatched = dispatch_contacts()
+        dispatched = dispatch_contacts.expand(shard=list(range(shards)))
         waited = wait_for_completion()
         reported = generate_report(waited, dispatched)
         chain(validated, dispatched, waited, reported, notify())

@@ -62,6 +62,22 @@ class DispatchResult:
         return dict(self.__dict__)
 
 
+def merge_results(results) -> dict:
+    """One dispatch result from the shards' results (a mapped task's XComs)."""
+    merged = DispatchResult()
+    for result in results:
+        for key, value in result.items():
+            if key == "sample":
+                merged.sample = (merged.sample + list(value))[:5]
+            elif key == "redis_available":
+                merged.redis_available = merged.redis_available and value
+            elif key == "open_window_keys":
+                merged.open_window_keys = max(merged.open_window_keys, value)
+            else:
+                setattr(merged, key, getattr(merged, key) + value)
+    return merged.as_dict()
+
+
 def load_campaign(conn, campaign_id: int) -> dict:
     campaign = fetch_one(conn, "campaign_get", {"campaign_id": campaign_id})
     if campaign is None:
@@ -391,12 +407,14 @@ def dispatch(conn, campaign: dict, run: RunContext, *, now: datetime | None = No
     # Only a scheduled or active campaign sends; a paused or cancelled one waits or winds down.
     sending_allowed = run.may_send and now < run.run_end and campaign["status"] in SENDING_STATUSES
     if run.dry_run or not sending_allowed:
-        if run.dry_run and opened:
+        # A dry run is answered once, for the whole campaign, by the first shard.
+        if run.dry_run and opened and shard == 0:
             # Exactly what a real dispatch would claim, then rolled back: no second copy of the rules.
             limit = run.max_contacts or campaign["max_in_flight"]
             rows: list[dict] = []
             with conn.transaction(force_rollback=True):
-                claimer = Claimer(conn, **claimer_args, page=min(max(limit, 100), WALK_PAGE))
+                claimer = Claimer(conn, **{**claimer_args, "shard": 0, "shard_count": 1},
+                                  page=min(max(limit, 100), WALK_PAGE))
                 while len(rows) < limit and not claimer.exhausted:
                     rows += claimer.claim(min(limit - len(rows), CLAIM_CHUNK))
             result.would_dispatch = len(rows)

@@ -13,6 +13,8 @@ SEEDED = {
     "daily_survey": {"tags": ["surveys", "not-approved"], "schedule": "0 10 * * 1-5", "tz": "America/Chicago"},
     "winback": {"tags": [], "schedule": None, "status": "paused"},
     "old_archived": {"tags": [], "schedule": None, "status": "archived"},
+    "big_list": {"tags": [], "schedule": None, "config": {"dispatch_shards": 3}},
+    "bad_shards": {"tags": [], "schedule": None, "config": {"dispatch_shards": "lots", "expected_duration_s": "x"}},
 }
 
 
@@ -30,5 +32,5 @@ def dagbag():
         for slug, spec in SEEDED.items():
             create_campaign(conn, slug, tags=spec["tags"], schedule=spec["schedule"], tz=spec.get("tz", "UTC"),
                             status=spec.get("status", "scheduled"), start_at=now - timedelta(days=1),
-                            end_at=now + timedelta(days=30))
+                            end_at=now + timedelta(days=30), config=spec.get("config"))
     return DagBag(dag_folder=str(DAGS))

@@ -107,3 +107,19 @@ def test_the_scheduler_never_pokes_faster_than_its_floor(monkeypatch):
                         end_at=now + timedelta(days=1), status="scheduled", owner="ops", tags=(), poke_interval_s=2)
     monkeypatch.setenv("CAMPAIGN_MIN_POKE_INTERVAL_S", "15")
     assert build_campaign_dag(spec).get_task("wait_for_completion").poke_interval == 15
+
+
+def test_dispatch_is_mapped_over_the_campaigns_shards(dagbag):
+    from airflow.sdk.definitions.mappedoperator import MappedOperator
+
+    for dag_id, shards in (("campaign_big_list", 3), ("campaign_renewals_q4", 1)):
+        dispatch = dagbag.get_dag(dag_id).get_task("dispatch_contacts")
+        assert isinstance(dispatch, MappedOperator)
+        assert dispatch.op_kwargs_expand_input.value["shard"] == list(range(shards))
+
+
+def test_a_malformed_config_value_does_not_break_the_catalog(dagbag):
+    # The campaign still gets its DAG (one shard); its run's validation reports the config.
+    dag = dagbag.get_dag("campaign_bad_shards")
+    assert dag is not None
+    assert dag.get_task("dispatch_contacts").op_kwargs_expand_input.value["shard"] == [0]

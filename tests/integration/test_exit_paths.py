@@ -216,6 +216,29 @@ def test_dry_run_selects_and_reports_but_sends_nothing(db, redis_client, make, d
     assert outcomes(notifications(sqs, topic_inbox, campaign_id)) == ["dry_run"]
 
 
+def test_a_sharded_campaign_dispatches_from_mapped_tasks_and_dials_everyone_once(db, redis_client, make, dialer,
+                                                                                 dial_queue, topic_inbox, sqs):
+    phones = us_numbers(12, seed=71)
+    campaign_id = make("exit_sharded", phones, dispatch_shards=3)
+    simulator = dialer(dial_queue, {"answered": 1.0})
+    run = campaign_dag("exit_sharded").test()
+    assert run.state == "success"
+    shards = sorted(ti.map_index for ti in run.get_task_instances() if ti.task_id == "dispatch_contacts")
+    assert shards == [0, 1, 2]
+    dialed = [task["phone"] for task in simulator.received]
+    assert sorted(dialed) == sorted(phones)                       # everyone, exactly once
+    report = report_of(db, campaign_id, run.run_id)
+    assert report["outcome"] == "completed" and report["funnel"]["dispatched"] == 12
+
+
+def test_a_sharded_dry_run_reports_the_campaign_once(db, redis_client, make, dial_queue, topic_inbox, sqs):
+    campaign_id = make("exit_sharded_dry", us_numbers(7, seed=72), dispatch_shards=2)
+    run = campaign_dag("exit_sharded_dry").test(run_conf={"dry_run": True})
+    assert run.state == "success"
+    assert drain(sqs, dial_queue) == []
+    assert report_of(db, campaign_id, run.run_id)["dry_run"]["would_dispatch"] == 7
+
+
 def test_a_past_interval_dials_no_one_and_regenerates_its_report(db, redis_client, make, dial_queue, topic_inbox, sqs):
     campaign_id = make("exit_backfill", us_numbers(3, seed=69))
     db.execute("UPDATE campaigns SET schedule = '0 9 * * *', start_at = now() - interval '10 days' WHERE id = %s",
