@@ -89,9 +89,12 @@ FROM unnest(%(keys)s::text[]) AS k
 ON CONFLICT DO NOTHING
 """
 
+# Dated a day back: a do-not-call list is loaded before a campaign runs. Entries from the last
+# few minutes are re-checked on every poke (the blacklist watermark's overlap), which is right for
+# the few opt-outs that arrive during a run, not for the whole list.
 BLACKLIST_SQL = """
-INSERT INTO blacklist (phone, campaign_id, reason)
-SELECT phone, NULL, 'do_not_call' FROM contacts
+INSERT INTO blacklist (phone, campaign_id, reason, created_at)
+SELECT phone, NULL, 'do_not_call', now() - interval '1 day' FROM contacts
 WHERE campaign_id = %(campaign_id)s AND mod(substr(external_ref, 7)::bigint, 20) = 1
 ON CONFLICT DO NOTHING
 """

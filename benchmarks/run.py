@@ -575,7 +575,7 @@ class Bench:
             "(ingest + top-up)", S("poke_records_full_ms"), ms, "≤ 1 s", lambda v: v <= 1000, missing=poke_failure)
         row(f"3. Same, Param dispatch off (ingest and aggregate only)", S("poke_records_ingest_only_ms"), ms, "≤ 1 s",
             lambda v: v <= 1000)
-        row(f"4. Parse dags/campaigns.py, {self.facts.get('parsed_campaigns', s.catalog):,} campaigns",
+        row(f"4. Parse the campaign DAG files (4, in one process), {self.facts.get('parsed_campaigns', s.catalog):,} campaigns",
             S("parse_ours"), sec, "< 5 s", lambda v: v < 5)
         row("4. Floor: same DAGs, empty callables", S("parse_floor"), sec, "")
         row("4. Parse ÷ floor (same round)", S("parse_ratio"), ratio, "≤ 1.3x", lambda v: v <= 1.3)
