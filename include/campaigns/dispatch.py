@@ -352,9 +352,12 @@ def claim_and_send(claimer_args: dict, sender: Sender, room: int, deadline: floa
 
     with campaign_db() as background, ThreadPoolExecutor(max_workers=1, thread_name_prefix="claim") as pool:
         # One worker thread on one connection: its claims and marks run in the order submitted.
-        claimer = pool.submit(Claimer, background, **claimer_args, page=min(max(room, 100), WALK_PAGE)).result()
-        marks = []
         chunk = CLAIM_CHUNK if deadline is None else BUDGETED_CLAIM_CHUNK
+        # Every open zone reads a first page, so a page larger than what is likely to be claimed is
+        # read for nothing: a budgeted top-up claims a chunk or two.
+        page = min(max(room if deadline is None else chunk, 100), WALK_PAGE)
+        claimer = pool.submit(Claimer, background, **claimer_args, page=page).result()
+        marks = []
         next_claim = pool.submit(_claim_and_screen, claimer, sender, min(room, chunk))
         try:
             while next_claim is not None:
