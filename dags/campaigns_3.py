@@ -1,10 +1,4 @@
-"""Campaign DAGs, part 3: one DAG per campaign in the catalog whose id mod CATALOG_PARTS is 3.
-
-The campaigns are split over the files dags/campaigns_<k>.py so that the dag-processor parses
-them in parallel and each file stays far under Airflow's parse timeout (see CATALOG_PARTS in
-include/campaigns/catalog.py). Parsed in the dag-processor (this part's campaigns) and on workers
-at every task start and sensor poke (only the campaign being run, via the parsing context).
-"""
+"""Campaign DAGs, part 3: the campaigns whose id mod CATALOG_PARTS is 3 (see dags/campaigns_0.py)."""
 
 from airflow.sdk import get_parsing_context
 
