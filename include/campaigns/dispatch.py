@@ -20,6 +20,7 @@ import itertools
 import json
 import logging
 import time
+from collections import deque
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 
@@ -36,6 +37,7 @@ MESSAGE_VERSION = 1
 SQS_BATCH = 10                  # the SendMessageBatch maximum
 CLAIM_CHUNK = 1000              # contacts claimed per statement
 BUDGETED_CLAIM_CHUNK = 250      # ... under a time budget: a finer step overshoots the budget less
+CLAIMS_AHEAD = 2                # chunks claimed ahead of the sends: smooths a slow claim
 WALK_PAGE = 2000                # contacts read per page of one zone's claim-order walk
 MARK_SENT_EVERY = 500           # dial tasks marked sent per UPDATE
 SEND_ATTEMPTS = 5               # per batch, for the entries SQS reports as failed
@@ -344,7 +346,7 @@ def claim_and_send(claimer_args: dict, sender: Sender, room: int, deadline: floa
     talks to SQS: the two take about as long as each other, so overlapping them nearly halves a
     large dispatch. Safety is unchanged: every claim is committed before its rows are sent, so a
     crash at any point leaves claimed-but-unsent rows that the next try resends under the same
-    ids; at most one chunk is claimed ahead of the sends.
+    ids; at most CLAIMS_AHEAD chunks are claimed ahead of the sends.
     """
     from concurrent.futures import ThreadPoolExecutor
 
@@ -358,17 +360,28 @@ def claim_and_send(claimer_args: dict, sender: Sender, room: int, deadline: floa
         page = min(max(room if deadline is None else chunk, 100), WALK_PAGE)
         claimer = pool.submit(Claimer, background, **claimer_args, page=page).result()
         marks = []
-        next_claim = pool.submit(_claim_and_screen, claimer, sender, min(room, chunk))
+        claims: deque = deque()           # (future, limit) of the claims submitted, oldest first
+        unrequested = room
+        ahead = CLAIMS_AHEAD if deadline is None else 1   # a budgeted top-up claims one at a time
+
+        def request_claims() -> None:
+            nonlocal unrequested
+            out_of_time = deadline is not None and time.monotonic() >= deadline and result.claimed
+            while (len(claims) < ahead and unrequested > 0 and not claimer.exhausted
+                   and not out_of_time):
+                limit = min(unrequested, chunk)
+                unrequested -= limit
+                claims.append((pool.submit(_claim_and_screen, claimer, sender, limit), limit))
+
+        request_claims()
         try:
-            while next_claim is not None:
-                rows, claimed, revoked = next_claim.result()
-                next_claim = None
+            while claims:
+                future, limit = claims.popleft()
+                rows, claimed, revoked = future.result()
                 result.claimed += claimed
                 result.revoked_redis += revoked
-                room -= claimed
-                out_of_time = deadline is not None and time.monotonic() >= deadline
-                if room > 0 and not claimer.exhausted and not out_of_time:
-                    next_claim = pool.submit(_claim_and_screen, claimer, sender, min(room, chunk))
+                unrequested += limit - claimed       # taken by someone else, or none left
+                request_claims()
                 sent = sender.send_unmarked(rows)
                 marks.append(pool.submit(sender.mark_sent, background, sent))
                 result.sent += len(sent)
@@ -377,8 +390,8 @@ def claim_and_send(claimer_args: dict, sender: Sender, room: int, deadline: floa
             unmarked = sender.take_unmarked()
             if unmarked:
                 marks.append(pool.submit(sender.mark_sent, background, unmarked))
-            if next_claim is not None:
-                next_claim.exception()   # let an in-flight claim finish: it is committed, and resent later
+            for future, _ in claims:
+                future.exception()   # let claims in flight finish: they are committed, and resent later
             for mark in marks:
                 mark.result()
 
