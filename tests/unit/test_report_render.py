@@ -260,14 +260,19 @@ def assert_self_contained(figures: PageFigures) -> None:
             assert not name.startswith("on"), (tag, name)
 
 
+def assert_reads_back(report: dict, figures: PageFigures) -> None:
+    """The page shows the report's figures, its bars are sized by them, and it needs nothing else."""
+    assert_figures_match(report, figures)
+    assert_bar_sizes_follow_values(figures)
+    assert_self_contained(figures)
+
+
 def test_realistic_report_reads_back():
     report = realistic_report()
     page = render_html(report)
     figures = parse(page)
 
-    assert_figures_match(report, figures)
-    assert_bar_sizes_follow_values(figures)
-    assert_self_contained(figures)
+    assert_reads_back(report, figures)
     # The figures as a reader sees them, spelled out once.
     assert figures.kpis["asr"] == "41.2%"
     assert figures.kpis["conversion_rate"] == "18.7%"
@@ -329,9 +334,7 @@ def test_all_zero_report_renders_dashes_and_empty_bars():
     page = render_html(report)
     figures = parse(page)
 
-    assert_figures_match(report, figures)
-    assert_bar_sizes_follow_values(figures)
-    assert_self_contained(figures)
+    assert_reads_back(report, figures)
     assert figures.kpis["asr"] == DASH and figures.kpis["acd_s"] == DASH
     assert figures.kpis["conversion_rate"] == DASH
     assert len(figures.bars["answer_rate_by_hour"]) == 24
@@ -472,9 +475,7 @@ def reports(draw) -> dict:
 @given(reports())
 def test_any_report_reads_back(report):
     figures = parse(render_html(report))
-    assert_figures_match(report, figures)
-    assert_bar_sizes_follow_values(figures)
-    assert_self_contained(figures)
+    assert_reads_back(report, figures)
 
 
 csv_text = st.text(alphabet=st.characters(blacklist_categories=("Cs",), blacklist_characters="\x00"), max_size=30)
