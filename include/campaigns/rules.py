@@ -65,11 +65,19 @@ def instant(value: object) -> datetime:
     if value is not None and not isinstance(value, bool):
         try:
             seconds = float(value)
-            if not math.isfinite(seconds):
-                raise ValueError
-            return datetime.fromtimestamp(seconds, timezone.utc)
-        except (ValueError, OverflowError, OSError, TypeError):
-            pass
+        except (ValueError, TypeError):
+            seconds = None
+        if seconds is not None:
+            if math.isnan(seconds):
+                shown = "NaN"
+            elif math.isinf(seconds):
+                shown = "infinity" if seconds > 0 else "-infinity"
+            else:
+                try:
+                    return datetime.fromtimestamp(seconds, timezone.utc)
+                except (ValueError, OverflowError, OSError):
+                    shown = "after year 9999" if seconds > 0 else "before year 1"
+            raise ValueError(f"{shown} is not a finite timestamp in years 1..9999")
     raise ValueError(f"{str(value)[:40]!r} is not a finite timestamp in years 1..9999")
 
 
