@@ -280,7 +280,7 @@ def test_a_fixed_campaign_gets_its_dag_back_and_its_reason_cleared(db, snapshot,
                       (campaign_id,)).fetchone() == (None, None)
 
 
-def test_the_campaigns_overview_carries_each_campaigns_catalog_error(db, snapshot, legacy_rows):
+def test_the_campaigns_overview_and_page_json_carry_each_campaigns_catalog_error(db, snapshot, legacy_rows):
     from include.campaigns.db import fetch_all
 
     create_campaign(db, "alpha")
@@ -291,6 +291,11 @@ def test_the_campaigns_overview_carries_each_campaigns_catalog_error(db, snapsho
     assert rows["alpha"]["catalog_error"] is None
     assert "timezone 'Europe' is not an IANA time zone" in rows["zoned_out"]["catalog_error"]
     assert rows["zoned_out"]["catalog_error_at"] is not None
+    from plugins.campaigns_page import campaign_view
+
+    shown = campaign_view(rows["zoned_out"])
+    assert shown["catalog_error"] == rows["zoned_out"]["catalog_error"] and shown["catalog_error_at"]
+    assert campaign_view(rows["alpha"])["catalog_error"] is None
 
 
 @pytest.mark.parametrize("column, value", [
