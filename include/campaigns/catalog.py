@@ -272,10 +272,19 @@ def build_dags(dag_id: str | None = None, part: int | None = None) -> dict:
 
 
 def _check_serializable(dag) -> None:
-    """What the dag-processor does next with every DAG of the file; here a failure is one campaign's."""
+    """The parts of Airflow's serialization that depend on the campaign's data: the DAG's own
+    fields, its timetable's round trip (an unknown zone fails there) and its deadline alert.
+    The dag-processor serializes every DAG of the file after the parse, and one failure there
+    flags every DAG of the file; a full serialization here would double its cost, the task
+    fields it adds are the same for every campaign."""
+    from airflow.serialization.encoders import coerce_to_core_timetable, encode_deadline_alert
     from airflow.serialization.serialized_objects import DagSerialization
 
-    DagSerialization.to_dict(dag)
+    DagSerialization.serialize_to_json(dag, DagSerialization._decorated_fields)
+    coerce_to_core_timetable(dag.timetable)
+    alerts = dag.deadline if isinstance(dag.deadline, list) else [dag.deadline] if dag.deadline else []
+    for alert in alerts:
+        encode_deadline_alert(alert)
 
 
 def _record_errors(errors: dict[int, str | None], stored: dict[int, str | None]) -> None:

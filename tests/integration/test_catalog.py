@@ -361,3 +361,20 @@ def test_an_unreadable_catalog_file_falls_back_to_the_snapshot(db, tmp_path, sna
     assert parsed.import_errors == {}
     assert parsed.dag_ids == ["campaign_from_git"]
     assert "building DAGs from the snapshot" in caplog.text
+
+
+def test_a_campaign_whose_dag_fails_to_serialize_is_left_out_with_the_error(db, snapshot, legacy_rows, monkeypatch):
+    # A zone the row rules let through (as a zone Python knows but pendulum does not would be)
+    # still fails Airflow's serialization: the catalog catches that per campaign too.
+    from include.campaigns import rules
+
+    monkeypatch.setattr(rules, "known_timezone", lambda name: True)
+    create_campaign(db, "alpha", schedule="0 9 * * *")
+    bad = create_campaign(db, "martian", schedule="0 9 * * *")
+    db.execute("UPDATE campaigns SET timezone = 'Mars/Olympus' WHERE id = %s", (bad,))
+
+    parsed = parse()
+
+    assert parsed.import_errors == {}
+    assert parsed.dag_ids == ["campaign_alpha"]
+    assert catalog_errors(db)["martian"].startswith("DAG could not be built: InvalidTimezone")
