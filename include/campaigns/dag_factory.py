@@ -156,6 +156,9 @@ def build_campaign_dag(spec: CampaignSpec) -> DAG:
         tags=_tags(spec),
         is_paused_upon_creation=spec.status not in ("scheduled", "active"),
         deadline=_too_slow_alert(spec) if deadline_alerts_enabled() else None,
+        # Only the DAGs the file hands over exist: a `with DAG` block would otherwise register
+        # itself even when the catalog leaves the campaign out (its build or serialization failed).
+        auto_register=False,
     ) as dag:
 
         @task(on_failure_callback=alert, execution_timeout=EXECUTION_TIMEOUTS["validate_campaign"])
