@@ -50,3 +50,13 @@ def test_every_task_has_an_execution_timeout():
     dag = build_campaign_dag(spec())
     assert {t.task_id: t.execution_timeout is not None for t in dag.tasks} == {t.task_id: True for t in dag.tasks}
     assert dag.get_task("wait_for_completion").execution_timeout <= timedelta(minutes=10)
+
+
+def test_a_campaigns_own_expected_duration_sets_its_too_slow_deadline(monkeypatch):
+    from include.campaigns.dag_factory import build_campaign_dag, expected_duration
+
+    monkeypatch.setenv("CAMPAIGN_DEADLINE_ALERTS", "on")
+    own = spec(schedule="0 10 * * *", expected_duration_s=600)
+    assert expected_duration(own) == timedelta(seconds=600)
+    [alert] = build_campaign_dag(own).deadline
+    assert alert.interval == timedelta(seconds=600)
