@@ -2,8 +2,7 @@
 
 from airflow.sdk import get_parsing_context
 
-from include.campaigns.catalog import load_catalog
-from include.campaigns.dag_factory import build_campaign_dag
+from include.campaigns.catalog import build_dags
 
-for _spec in load_catalog(get_parsing_context().dag_id, part=3):
-    globals()[_spec.dag_id] = build_campaign_dag(_spec)
+# One campaign that cannot be built is left out with its reason; the others still get their DAGs.
+globals().update(build_dags(get_parsing_context().dag_id, part=3))

@@ -80,6 +80,8 @@ def campaign_view(row: dict) -> dict:
         "dag_id": f"campaign_{row['slug']}",
         "progress": progress_view(row["progress_counts"], row["progress_polled_at"], row["progress_run_id"]),
         "latest_report": report,
+        # Why the campaign has no DAG (the catalog's verdict), or null.
+        "catalog_error": row.get("catalog_error"), "catalog_error_at": _iso(row.get("catalog_error_at")),
     }
 
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+import re
 import tempfile
 from dataclasses import dataclass, fields
 from datetime import datetime
@@ -23,6 +24,8 @@ DAG_ID_PREFIX = "campaign_"
 CATALOG_FILE_ENV = "CAMPAIGN_CATALOG_FILE"       # GitOps: a JSON catalog replaces the query
 SNAPSHOT_ENV = "CAMPAIGN_CATALOG_SNAPSHOT"
 CATALOG_STATEMENT_TIMEOUT_MS = 3000
+CATALOG_ERROR_MAX = 2000
+SLUG = re.compile(r"[a-z0-9][a-z0-9_]{0,62}")
 # The campaign DAGs are split over this many DAG files, dags/campaigns_<k>.py holding the campaigns
 # whose id mod CATALOG_PARTS is k. Airflow's own work per DAG (about 5 ms) makes one file of 1,000
 # campaigns take over 5 s to parse, and one file grows until it hits dagbag_import_timeout (30 s),
@@ -95,11 +98,58 @@ def snapshot_path() -> Path:
     return Path(os.environ.get(SNAPSHOT_ENV, default))
 
 
-def _query(slug: str | None) -> list[CampaignSpec]:
+class Refused(ValueError):
+    """A catalog entry that cannot become a DAG; the message is the reason shown to operators."""
+
+    def __init__(self, label: str, campaign_id: int | None, reason: str):
+        super().__init__(reason)
+        self.label, self.campaign_id, self.reason = label, campaign_id, reason
+
+
+def spec_from_row(row: dict) -> CampaignSpec:
+    """One catalog row as a spec, or Refused naming every rule it breaks (see rules.row_problems)."""
+    from include.campaigns.rules import instant, row_problems
+
+    label = str(row.get("slug") or row.get("id") or "?")[:80] if isinstance(row, dict) else "?"
+    if not isinstance(row, dict):
+        raise Refused(label, None, f"entry is a {type(row).__name__}, not an object")
+    try:
+        campaign_id = int(row["id"])
+    except (KeyError, TypeError, ValueError):
+        raise Refused(label, None, f"id {row.get('id')!r} is not an integer") from None
+    problems = row_problems(row)
+    slug = row.get("slug")
+    if not isinstance(slug, str) or not SLUG.fullmatch(slug):
+        problems.insert(0, f"slug {str(slug)[:80]!r} is not 1-63 lowercase letters, digits or _")
+    if problems:
+        raise Refused(label, campaign_id, "; ".join(problems))
+    try:
+        return CampaignSpec.from_row({**row, "start_at": instant(row["start_at"]), "end_at": instant(row["end_at"])})
+    except (KeyError, TypeError, ValueError) as exc:
+        raise Refused(label, campaign_id, f"{exc.__class__.__name__}: {exc}") from None
+
+
+def _decode(rows: list, source: str) -> tuple[list[CampaignSpec], list[Refused]]:
+    """Every entry on its own: one that breaks a rule is refused and the rest still build."""
+    specs, refused = [], []
+    for row in rows:
+        try:
+            specs.append(spec_from_row(row))
+        except Refused as exc:
+            refused.append(exc)
+        except Exception as exc:  # anything else about one entry is still only that entry's problem
+            refused.append(Refused("?", None, f"{exc.__class__.__name__}: {exc}"))
+    return specs, refused
+
+
+def _query(slug: str | None) -> tuple[list[CampaignSpec], list[Refused], dict[int, str | None]]:
+    """The campaigns, the rows refused, and each row's stored catalog_error."""
     from include.campaigns.db import fetch_all, parse_time_db
 
     with parse_time_db(statement_timeout_ms=CATALOG_STATEMENT_TIMEOUT_MS) as conn:
-        return [CampaignSpec.from_row(r) for r in fetch_all(conn, "catalog", {"slug": slug})]
+        rows = fetch_all(conn, "catalog", {"slug": slug})
+    specs, refused = _decode(rows, "database")
+    return specs, refused, {r["id"]: r["catalog_error"] for r in rows}
 
 
 def _write_snapshot(specs: list[CampaignSpec]) -> None:
@@ -119,9 +169,16 @@ def _write_snapshot(specs: list[CampaignSpec]) -> None:
         log.warning("Could not write the campaign catalog snapshot %s: %s", path, exc)
 
 
-def _read_json(path: Path, slug: str | None) -> list[CampaignSpec]:
-    specs = [CampaignSpec.from_row(row) for row in json.loads(path.read_text())]
-    return [s for s in specs if s.status != "archived" and (slug is None or s.slug == slug)]
+def _read_json(path: Path) -> tuple[list[CampaignSpec], list[Refused]]:
+    rows = json.loads(path.read_text())
+    if not isinstance(rows, list):
+        raise ValueError(f"{path} holds a {type(rows).__name__}, not a list of campaigns")
+    return _decode(rows, str(path))
+
+
+def _select(specs: list[CampaignSpec], slug: str | None, part: int | None) -> list[CampaignSpec]:
+    chosen = [s for s in specs if s.status != "archived" and (slug is None or s.slug == slug) and in_part(s, part)]
+    return sorted(chosen, key=lambda s: s.slug)
 
 
 def in_part(spec: CampaignSpec, part: int | None) -> bool:
@@ -129,29 +186,120 @@ def in_part(spec: CampaignSpec, part: int | None) -> bool:
     return part is None or spec.id % CATALOG_PARTS == part
 
 
+class Catalog:
+    """What one parse read: the campaigns to build, the entries refused, and where it came from."""
+
+    def __init__(self, specs, refused, *, stored_errors=None, from_database=False):
+        self.specs: list[CampaignSpec] = specs
+        self.refused: list[Refused] = refused
+        self.stored_errors: dict[int, str | None] = stored_errors or {}
+        self.from_database = from_database
+
+
+def read_catalog(slug: str | None = None) -> Catalog:
+    """The catalog from the GitOps file or the database, else the last snapshot.
+
+    Any failure to read the source as a whole (database unreachable, file missing or not JSON)
+    takes the snapshot; a bad entry is only that entry's problem (see :func:`_decode`).
+    """
+    catalog_file = os.environ.get(CATALOG_FILE_ENV)
+    try:
+        if catalog_file:
+            specs, refused = _read_json(Path(catalog_file))
+            catalog = Catalog(specs, refused)
+            source = f"catalog file {catalog_file}"
+        else:
+            # Every part reads the whole catalog (one indexed query of a few hundred rows), so that
+            # each keeps the one snapshot complete for the outage fallback below.
+            specs, refused, stored = _query(slug)
+            catalog = Catalog(specs, refused, stored_errors=stored, from_database=True)
+            source = "database"
+    except Exception as exc:  # any failure to read the catalog takes the same fallback
+        path = snapshot_path()
+        what = f"catalog file {catalog_file}" if catalog_file else "Campaign database"
+        if not path.exists():
+            raise CatalogUnavailable(
+                f"{what} unreadable ({exc.__class__.__name__}: {exc}) and no catalog snapshot at {path}"
+            ) from exc
+        log.warning("%s unreadable (%s); building DAGs from the snapshot %s", what, exc.__class__.__name__, path)
+        specs, _ = _read_json(path)
+        return Catalog(specs, [])
+    if slug is None:
+        _write_snapshot(sorted(catalog.specs, key=lambda s: s.slug))
+    return catalog
+
+
 def load_catalog(dag_id: str | None = None, part: int | None = None) -> list[CampaignSpec]:
     """The campaigns to build DAGs for, sorted by slug; one campaign when ``dag_id`` names one;
-    only those of one DAG file when ``part`` is given (see CATALOG_PARTS)."""
+    only those of one DAG file when ``part`` is given (see CATALOG_PARTS). Entries that break a
+    rule are left out (see :func:`build_dags`, which also reports them)."""
     slug = slug_for_dag_id(dag_id)
     if dag_id and slug is None:
         return []  # a worker running some other file's DAG
-    catalog_file = os.environ.get(CATALOG_FILE_ENV)
-    if catalog_file:
-        specs = sorted(_read_json(Path(catalog_file), slug), key=lambda s: s.slug)
-        return [s for s in specs if in_part(s, part)]
+    return _select(read_catalog(slug).specs, slug, part)
+
+
+def build_dags(dag_id: str | None = None, part: int | None = None) -> dict:
+    """The DAGs of one DAG file, by dag_id. A campaign whose row breaks a rule, or whose DAG cannot
+    be built or serialized, is left out: logged with its reason and, from the dag-processor's
+    parse, stored on its row (``catalog_error``), where the Campaigns page shows it."""
+    from include.campaigns.dag_factory import build_campaign_dag
+
+    slug = slug_for_dag_id(dag_id)
+    if dag_id and slug is None:
+        return {}
+    catalog = read_catalog(slug)
+    refused = [r for r in catalog.refused
+               if (r.campaign_id is None or part is None or r.campaign_id % CATALOG_PARTS == part)
+               and (slug is None or r.label == slug)]
+    dags = {}
+    for spec in _select(catalog.specs, slug, part):
+        try:
+            dag = build_campaign_dag(spec)
+            if slug is None:
+                _check_serializable(dag)
+        except Exception as exc:  # one campaign's DAG failing to build must not take the file down
+            refused.append(Refused(spec.slug, spec.id, f"DAG could not be built: {exc.__class__.__name__}: {exc}"))
+            continue
+        dags[spec.dag_id] = dag
+    for r in refused:
+        log.error("Campaign %s (id %s) has no DAG: %s", r.label, r.campaign_id, r.reason)
+    if catalog.from_database and slug is None:
+        errors = {r.campaign_id: r.reason for r in refused if r.campaign_id is not None}
+        mine = [cid for cid in catalog.stored_errors if part is None or cid % CATALOG_PARTS == part]
+        _record_errors({cid: errors.get(cid) for cid in mine}, catalog.stored_errors)
+    return dags
+
+
+def _check_serializable(dag) -> None:
+    """The parts of Airflow's serialization that depend on the campaign's data: the DAG's own
+    fields, its timetable's round trip (an unknown zone fails there) and its deadline alert.
+    The dag-processor serializes every DAG of the file after the parse, and one failure there
+    flags every DAG of the file; a full serialization here would double its cost, the task
+    fields it adds are the same for every campaign."""
+    from airflow.serialization.encoders import coerce_to_core_timetable, encode_deadline_alert
+    from airflow.serialization.serialized_objects import DagSerialization
+
+    DagSerialization.serialize_to_json(dag, DagSerialization._decorated_fields)
+    coerce_to_core_timetable(dag.timetable)
+    alerts = dag.deadline if isinstance(dag.deadline, list) else [dag.deadline] if dag.deadline else []
+    for alert in alerts:
+        encode_deadline_alert(alert)
+
+
+def _record_errors(errors: dict[int, str | None], stored: dict[int, str | None]) -> None:
+    """Store each campaign's refusal (or clear it) when it changed; never fails the parse."""
+    from include.campaigns.db import execute, parse_time_db
+    from include.campaigns.rules import bounded
+
+    changed = {cid: bounded(err, CATALOG_ERROR_MAX) for cid, err in errors.items()
+               if bounded(err, CATALOG_ERROR_MAX) != stored.get(cid)}
+    if not changed:
+        return
     try:
-        # Every part reads the whole catalog (one indexed query of a few hundred rows), so that
-        # each keeps the one snapshot complete for the outage fallback below.
-        specs = _query(slug)
-    except Exception as exc:  # any failure to read the catalog takes the same fallback
-        path = snapshot_path()
-        if not path.exists():
-            raise CatalogUnavailable(
-                f"Campaign database unreachable ({exc.__class__.__name__}: {exc}) and no catalog snapshot at {path}"
-            ) from exc
-        log.warning("Campaign database unreachable (%s); building DAGs from the snapshot %s",
-                    exc.__class__.__name__, path)
-        return [s for s in sorted(_read_json(path, slug), key=lambda s: s.slug) if in_part(s, part)]
-    if slug is None:
-        _write_snapshot(specs)
-    return [s for s in specs if in_part(s, part)]
+        with parse_time_db(statement_timeout_ms=CATALOG_STATEMENT_TIMEOUT_MS) as conn:
+            execute(conn, "campaign_set_catalog_error",
+                    {"ids": list(changed), "errors": list(changed.values())})
+    except Exception as exc:  # the log line above already names each refused campaign
+        log.warning("Could not store catalog errors on %d campaign(s): %s: %s",
+                    len(changed), exc.__class__.__name__, exc)

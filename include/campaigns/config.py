@@ -23,6 +23,23 @@ KNOWN_KEYS = {
 # Mapped dispatch tasks per run; more than the workers or PostgreSQL cores could serve only adds
 # contention on the same index pages.
 MAX_DISPATCH_SHARDS = 16
+DAY_S = 86400
+# Every number's range, inclusive. A value outside it is refused at validation rather than failing
+# on every try later (a delay past Python's datetime range, a count no dialer could honour).
+RANGES = {
+    "max_attempts": (1, 100),
+    "max_attempts_per_24h": (1, 100),
+    "retry_delays_s": (0, 30 * DAY_S),
+    "expiry_grace_s": (0, DAY_S),
+    "expected_duration_s": (1, 366 * DAY_S),
+    "dispatch_shards": (1, MAX_DISPATCH_SHARDS),
+}
+# Lengths of the strings that name things: an SQS queue URL or name, an SNS topic ARN, an S3 key
+# or URI (S3 keys are at most 1024 bytes).
+NAME_MAX = 1024
+MAX_AUDIO = 100
+MAX_DATES = 1000
+E164 = re.compile(r"\+[1-9][0-9]{1,14}")
 
 
 class ConfigError(ValueError):
@@ -47,13 +64,38 @@ class CampaignConfig:
     dispatch_shards: int = 1
 
 
-def _positive_int(raw: dict, key: str, default, problems: list[str], *, allow_zero: bool = False):
+def _in_range(value, key: str) -> bool:
+    low, high = RANGES[key]
+    return not isinstance(value, bool) and isinstance(value, int) and low <= value <= high
+
+
+def _range_text(key: str) -> str:
+    low, high = RANGES[key]
+    return f"an integer from {low} to {high}"
+
+
+def _bounded_int(raw: dict, key: str, default, problems: list[str]):
     value = raw.get(key, default)
     if value is None and default is None:
         return None  # an optional limit left unset
-    if isinstance(value, bool) or not isinstance(value, int) or value < (0 if allow_zero else 1):
-        problems.append(f"config.{key} must be a {'non-negative' if allow_zero else 'positive'} integer, got {value!r}")
+    if not _in_range(value, key):
+        problems.append(f"config.{key} must be {_range_text(key)}, got {_shown(value)}")
         return default
+    return value
+
+
+def _shown(value) -> str:
+    text = repr(value)
+    return text if len(text) <= 60 else text[:59] + "…"
+
+
+def _name(raw: dict, key: str, what: str, problems: list[str]) -> str | None:
+    value = raw.get(key)
+    if value is None:
+        return None
+    if not isinstance(value, str) or not value.strip() or len(value) > NAME_MAX:
+        problems.append(f"config.{key} must be {what} of 1 to {NAME_MAX} characters, got {_shown(value)}")
+        return None
     return value
 
 
@@ -61,8 +103,8 @@ def _dates(raw: dict, key: str, problems: list[str]) -> frozenset[date]:
     values = raw.get(key)
     if values is None:
         return frozenset()
-    if not isinstance(values, list):
-        problems.append(f"config.{key} must be a list of YYYY-MM-DD dates")
+    if not isinstance(values, list) or len(values) > MAX_DATES:
+        problems.append(f"config.{key} must be a list of at most {MAX_DATES} YYYY-MM-DD dates")
         return frozenset()
     parsed = set()
     for value in values:
@@ -104,8 +146,9 @@ def parse_config(raw: object) -> CampaignConfig:
         for outcome, seconds in raw_delays.items():
             if outcome not in RETRY_OUTCOMES:
                 problems.append(f"config.retry_delays_s: {outcome!r} is not a retryable outcome {RETRY_OUTCOMES}")
-            elif isinstance(seconds, bool) or not isinstance(seconds, int) or seconds < 0:
-                problems.append(f"config.retry_delays_s.{outcome} must be a non-negative integer")
+            elif not _in_range(seconds, "retry_delays_s"):
+                problems.append(f"config.retry_delays_s.{outcome} must be {_range_text('retry_delays_s')} "
+                                f"(seconds), got {_shown(seconds)}")
             else:
                 delays[outcome] = seconds
 
@@ -115,13 +158,20 @@ def parse_config(raw: object) -> CampaignConfig:
         skip_holidays = True
 
     audio = raw.get("audio") or []
-    if not isinstance(audio, list) or not all(isinstance(a, str) and a for a in audio):
-        problems.append("config.audio must be a list of S3 keys or s3:// URIs")
+    if (not isinstance(audio, list) or len(audio) > MAX_AUDIO
+            or not all(isinstance(a, str) and a and len(a) <= NAME_MAX for a in audio)):
+        problems.append(f"config.audio must be a list of at most {MAX_AUDIO} S3 keys or s3:// URIs "
+                        f"of 1 to {NAME_MAX} characters")
         audio = []
     ivr_flow = raw.get("ivr_flow")
     if ivr_flow is not None and not isinstance(ivr_flow, dict):
         problems.append("config.ivr_flow must be an object")
         ivr_flow = None
+
+    caller_id = raw.get("caller_id")
+    if caller_id is not None and not (isinstance(caller_id, str) and E164.fullmatch(caller_id)):
+        problems.append(f"config.caller_id must be an E.164 number such as +12125550100, got {_shown(caller_id)}")
+        caller_id = None
 
     config = CampaignConfig(
         policy=WindowPolicy(
@@ -130,20 +180,18 @@ def parse_config(raw: object) -> CampaignConfig:
             skip_public_holidays=skip_holidays,
             holiday_overrides=_dates(raw, "holiday_overrides", problems),
         ),
-        max_attempts=_positive_int(raw, "max_attempts", 3, problems),
+        max_attempts=_bounded_int(raw, "max_attempts", 3, problems),
         retry_delays_s=delays,
-        max_attempts_per_24h=_positive_int(raw, "max_attempts_per_24h", None, problems),
-        caller_id=raw.get("caller_id"),
+        max_attempts_per_24h=_bounded_int(raw, "max_attempts_per_24h", None, problems),
+        caller_id=caller_id,
         ivr_flow=ivr_flow,
         audio=tuple(audio),
-        dial_queue=raw.get("dial_queue"),
-        notification_topic=raw.get("notification_topic"),
-        expiry_grace_s=_positive_int(raw, "expiry_grace_s", 300, problems, allow_zero=True),
-        expected_duration_s=_positive_int(raw, "expected_duration_s", None, problems),
-        dispatch_shards=_positive_int(raw, "dispatch_shards", 1, problems),
+        dial_queue=_name(raw, "dial_queue", "an SQS queue name or URL", problems),
+        notification_topic=_name(raw, "notification_topic", "an SNS topic ARN", problems),
+        expiry_grace_s=_bounded_int(raw, "expiry_grace_s", 300, problems),
+        expected_duration_s=_bounded_int(raw, "expected_duration_s", None, problems),
+        dispatch_shards=_bounded_int(raw, "dispatch_shards", 1, problems),
     )
-    if config.dispatch_shards > MAX_DISPATCH_SHARDS:
-        problems.append(f"config.dispatch_shards must be at most {MAX_DISPATCH_SHARDS}, got {config.dispatch_shards}")
     if problems:
         raise ConfigError(problems)
     return config

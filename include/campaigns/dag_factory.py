@@ -10,6 +10,7 @@ and returns a small, JSON-able value. Heavy imports happen inside the tasks, nev
 # annotation with typing.get_type_hints, which compiles string annotations, six per campaign on
 # every parse; real annotations cost nothing (measured: about a tenth of a millisecond per DAG).
 import functools
+import logging
 import os
 import sys
 from datetime import datetime, timedelta
@@ -18,6 +19,9 @@ from airflow.sdk import DAG, AsyncCallback, DeadlineAlert, DeadlineReference, Pa
 
 from include.campaigns.catalog import APPROVED_TAGS, CampaignSpec
 from include.campaigns.callbacks import on_run_too_slow, on_task_failure
+from include.campaigns.rules import NAME_MAX, OWNER_MAX, bounded
+
+_log = logging.getLogger(__name__)
 
 # The seed's retry policy: 3 retries, 2 s first delay, doubling.
 DEFAULT_ARGS = {
@@ -25,6 +29,15 @@ DEFAULT_ARGS = {
     "retry_delay": timedelta(seconds=2),
     "retry_exponential_backoff": 2.0,
     "max_retry_delay": timedelta(minutes=2),
+    "execution_timeout": timedelta(minutes=10),
+}
+# No task holds a worker slot for ever (DEFAULT_ARGS covers the others). Validation resolves every new contact's number, dispatch
+# and the report scale with the campaign; a poke is one round of ingest, expiry and top-up.
+EXECUTION_TIMEOUTS = {
+    "validate_campaign": timedelta(hours=1),
+    "dispatch_contacts": timedelta(hours=1),
+    "wait_for_completion": timedelta(minutes=10),
+    "generate_report": timedelta(minutes=30),
 }
 SENSOR_TIMEOUT_MARGIN = timedelta(hours=1)
 DEADLINE_MARGIN = timedelta(minutes=30)
@@ -64,10 +77,16 @@ def expected_duration(spec: CampaignSpec) -> timedelta:
     if spec.schedule:
         from croniter import croniter
 
-        fires = croniter(spec.schedule, spec.start_at)
-        first = fires.get_next(datetime)
-        span = min(span, fires.get_next(datetime) - first)
-    return max(span, timedelta(0)) + DEADLINE_MARGIN
+        try:
+            fires = croniter(spec.schedule, spec.start_at)
+            first = fires.get_next(datetime)
+            span = min(span, fires.get_next(datetime) - first)
+        except Exception:  # noqa: BLE001 - a cron that never fires twice: the campaign's span stands
+            pass
+    try:
+        return max(span, timedelta(0)) + DEADLINE_MARGIN
+    except OverflowError:
+        return timedelta.max
 
 
 def _in_dags_test() -> bool:
@@ -119,24 +138,30 @@ def build_campaign_dag(spec: CampaignSpec) -> DAG:
     shards = spec.dispatch_shards
     alert = functools.partial(on_task_failure, campaign_id=campaign_id)
     sensor_timeout = max(spec.end_at - spec.start_at, timedelta(0)) + SENSOR_TIMEOUT_MARGIN
+    # Text that lands in Airflow's own columns is cut to fit them (the catalog refuses what is far
+    # over): one long value must never make the dag-processor's write fail for every DAG.
+    name = bounded(spec.name, NAME_MAX)
 
     with DAG(
         dag_id=spec.dag_id,
-        description=f"Outbound call campaign: {spec.name}",
-        doc_md=f"Campaign **{spec.name}** (`{spec.slug}`, id {spec.id}). Each run validates the campaign, "
+        description=f"Outbound call campaign: {name}",
+        doc_md=f"Campaign **{name}** (`{spec.slug}`, id {spec.id}). Each run validates the campaign, "
                "dispatches eligible contacts as dial tasks, waits for the dialer's results, reports and notifies.",
         schedule=_schedule(spec),
         start_date=spec.start_at,
         catchup=False,
         max_active_runs=1,
-        default_args={**DEFAULT_ARGS, "owner": spec.owner},
+        default_args={**DEFAULT_ARGS, "owner": bounded(spec.owner, OWNER_MAX)},
         params=RUN_PARAMS,
         tags=_tags(spec),
         is_paused_upon_creation=spec.status not in ("scheduled", "active"),
         deadline=_too_slow_alert(spec) if deadline_alerts_enabled() else None,
+        # Only the DAGs the file hands over exist: a `with DAG` block would otherwise register
+        # itself even when the catalog leaves the campaign out (its build or serialization failed).
+        auto_register=False,
     ) as dag:
 
-        @task(on_failure_callback=alert)
+        @task(on_failure_callback=alert, execution_timeout=EXECUTION_TIMEOUTS["validate_campaign"])
         def validate_campaign(**context) -> dict:
             """Check the campaign before anyone is called; every problem fails the run without retries."""
             from airflow.sdk.exceptions import AirflowFailException
@@ -151,7 +176,7 @@ def build_campaign_dag(spec: CampaignSpec) -> DAG:
                 except CampaignInvalid as exc:
                     raise AirflowFailException(str(exc)) from exc
 
-        @task(pool="campaign_db", on_failure_callback=alert)
+        @task(pool="campaign_db", on_failure_callback=alert, execution_timeout=EXECUTION_TIMEOUTS["dispatch_contacts"])
         def dispatch_contacts(shard: int, **context) -> dict:
             """Send the eligible contacts, in priority order, to the dial queue.
 
@@ -167,20 +192,31 @@ def build_campaign_dag(spec: CampaignSpec) -> DAG:
                 return dispatch(conn, campaign, run, shard=shard, shard_count=shards).as_dict()
 
         @task.sensor(poke_interval=poke_interval(spec), timeout=sensor_timeout.total_seconds(),
-                     mode="reschedule", on_failure_callback=alert)
+                     mode="reschedule", on_failure_callback=alert,
+                     execution_timeout=EXECUTION_TIMEOUTS["wait_for_completion"])
         def wait_for_completion(**context):
             """Ingest results, top the queue up, and finish when the campaign's run is over."""
             from airflow.sdk import PokeReturnValue
 
-            from include.campaigns.db import campaign_db
+            from include.campaigns.db import campaign_db, is_timeout
             from include.campaigns.progress import poke
 
-            with campaign_db() as conn:
-                _, run = _run_context(conn, campaign_id, context)
-                result = poke(conn, campaign_id, run)
+            try:
+                with campaign_db() as conn:
+                    _, run = _run_context(conn, campaign_id, context)
+                    result = poke(conn, campaign_id, run)
+            except Exception as exc:
+                if not is_timeout(exc):
+                    raise
+                # Each step of a poke commits on its own, so giving up part-way loses nothing: a
+                # lock held elsewhere (an operator's open transaction) only delays this round.
+                _log.warning("Poke of campaign %s gave up waiting for the database (%s: %s); "
+                             "trying again at the next poke", campaign_id, exc.__class__.__name__,
+                             str(exc).strip().splitlines()[0] if str(exc).strip() else "")
+                return PokeReturnValue(is_done=False)
             return PokeReturnValue(is_done=result.done, xcom_value=result.as_dict())
 
-        @task
+        @task(execution_timeout=EXECUTION_TIMEOUTS["generate_report"])
         def generate_report(poke_result: dict, dispatch_result: list[dict], **context) -> dict:
             """Write the run's report to PostgreSQL, and to S3 as JSON, CSV and an HTML page."""
             from include.campaigns.db import campaign_db

@@ -3,6 +3,7 @@ directly for the DAG file's catalog query (see :func:`parse_time_db`)."""
 
 from __future__ import annotations
 
+import os
 from contextlib import contextmanager
 from functools import lru_cache
 from pathlib import Path
@@ -13,6 +14,34 @@ if TYPE_CHECKING:
 
 CAMPAIGNS_DB_CONN_ID = "campaigns_db"
 SQL_DIR = Path(__file__).resolve().parent.parent / "sql"
+# Every task connection gives up rather than wait for ever: a statement after this long, a lock
+# wait (an operator's open transaction on a campaign row) after this long. Environment variables
+# override them; so does an `options` extra on the connection, which replaces these entirely.
+STATEMENT_TIMEOUT_ENV, DEFAULT_STATEMENT_TIMEOUT_MS = "CAMPAIGN_DB_STATEMENT_TIMEOUT_MS", 10 * 60 * 1000
+LOCK_TIMEOUT_ENV, DEFAULT_LOCK_TIMEOUT_MS = "CAMPAIGN_DB_LOCK_TIMEOUT_MS", 30 * 1000
+# SQLSTATEs of a statement given up on: lock_not_available, query_canceled (statement_timeout).
+TIMEOUT_SQLSTATES = frozenset({"55P03", "57014"})
+
+
+def _env_ms(name: str, default: int) -> int:
+    raw = os.environ.get(name)
+    try:
+        value = int(raw) if raw else default
+    except ValueError:
+        return default
+    return value if value > 0 else default
+
+
+def timeout_options(statement_timeout_ms: int | None = None) -> str:
+    """libpq options setting the statement and lock timeouts; a lock wait never outlasts the statement."""
+    statement = statement_timeout_ms or _env_ms(STATEMENT_TIMEOUT_ENV, DEFAULT_STATEMENT_TIMEOUT_MS)
+    lock = min(_env_ms(LOCK_TIMEOUT_ENV, DEFAULT_LOCK_TIMEOUT_MS), statement)
+    return f"-c statement_timeout={statement} -c lock_timeout={lock}"
+
+
+def is_timeout(exc: BaseException) -> bool:
+    """Whether the database gave up on a statement (a lock or statement timeout)."""
+    return getattr(exc, "sqlstate", None) in TIMEOUT_SQLSTATES
 
 
 @lru_cache(maxsize=None)
@@ -23,15 +52,15 @@ def load_sql(name: str) -> str:
 
 @contextmanager
 def campaign_db(statement_timeout_ms: int | None = None) -> Iterator["psycopg.Connection"]:
-    """An autocommit connection; callers wrap each atomic unit in ``conn.transaction()``.
+    """An autocommit connection with statement and lock timeouts (see :func:`timeout_options`);
+    callers wrap each atomic unit in ``conn.transaction()``.
 
     psycopg 3's ``with conn:`` closes the connection, so the hook's connection is closed here
     explicitly instead.
     """
     from airflow.providers.postgres.hooks.postgres import PostgresHook
 
-    options = f"-c statement_timeout={statement_timeout_ms}" if statement_timeout_ms else None
-    conn = PostgresHook(postgres_conn_id=CAMPAIGNS_DB_CONN_ID, options=options).get_conn()
+    conn = PostgresHook(postgres_conn_id=CAMPAIGNS_DB_CONN_ID, options=timeout_options(statement_timeout_ms)).get_conn()
     conn.autocommit = True
     # Server-side prepared statements switch to a generic plan after five runs; the claim's best
     # plan depends on its parameters (open zones, caps), and a generic one was measured 100x slower.
@@ -76,7 +105,7 @@ def parse_time_db(statement_timeout_ms: int) -> Iterator["psycopg.Connection"]:
     # PostgresHook.get_conn()'s arguments, in its order: the extra overrides the options.
     args = {"host": connection.host, "user": connection.login, "password": connection.password,
             "dbname": connection.schema, "port": connection.port,
-            "options": f"-c statement_timeout={statement_timeout_ms}", **extra}
+            "options": timeout_options(statement_timeout_ms), **extra}
     conn = psycopg.connect(**args)
     register_default_adapters(conn)
     conn.autocommit = True

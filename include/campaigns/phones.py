@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from functools import lru_cache
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 UNKNOWN_ZONE = "Etc/Unknown"
 
@@ -63,13 +62,11 @@ def _us_state(number) -> str | None:
 
 
 def valid_timezone(name: str | None) -> bool:
-    if not name or name == UNKNOWN_ZONE:
-        return False
-    try:
-        ZoneInfo(name)
-    except (ZoneInfoNotFoundError, ValueError):
-        return False
-    return True
+    from include.campaigns.rules import known_timezone
+
+    # Membership, not ZoneInfo(name): a tzdata folder ("Europe") or an overlong name raises
+    # IsADirectoryError or OSError there instead of being refused.
+    return name != UNKNOWN_ZONE and known_timezone(name)
 
 
 def resolve(phone: str, *, timezone: str | None = None, region: str | None = None,

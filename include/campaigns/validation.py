@@ -3,15 +3,25 @@
 from __future__ import annotations
 
 import json
+import re
 from datetime import datetime, timezone
 
 from include.campaigns.calling_window import legal_rule
 from include.campaigns.config import CampaignConfig, ConfigError, parse_config
 from include.campaigns.db import execute, fetch_one
-from include.campaigns.phones import valid_timezone
+from include.campaigns.rules import row_problems
 
 CAMPAIGN_TYPES = ("outbound_ivr", "voice_broadcast", "agent_assisted")
 RUNNABLE_STATUSES = ("scheduled", "active", "paused")
+# SQS's largest message; the whole dial task, IVR flow and audio list included, must fit.
+MAX_MESSAGE_BYTES = 256 * 1024
+# Airflow Variables holding the allowed destinations, each a JSON list (or comma-separated).
+ALLOWED_QUEUE_PREFIXES_VAR = "campaign_allowed_queue_prefixes"
+ALLOWED_TOPIC_PREFIXES_VAR = "campaign_allowed_topic_prefixes"
+ALLOWED_AUDIO_BUCKETS_VAR = "campaign_allowed_audio_buckets"
+
+
+_QUEUE_NAME = re.compile(r"[A-Za-z0-9_-]{1,80}(\.fifo)?")
 
 
 class CampaignInvalid(ValueError):
@@ -74,7 +84,7 @@ def ivr_flow_problems(flow: dict | None) -> list[str]:
 def referenced_audio(config: CampaignConfig) -> list[str]:
     keys = list(config.audio)
     for node in ((config.ivr_flow or {}).get("nodes") or {}).values():
-        if isinstance(node, dict) and node.get("audio"):
+        if isinstance(node, dict) and isinstance(node.get("audio"), str) and node["audio"]:
             keys.append(node["audio"])
     return sorted(set(keys))
 
@@ -106,18 +116,15 @@ def missing_audio(references: list[str]) -> list[str]:
 def campaign_problems(campaign: dict, *, live: bool, now: datetime | None = None) -> tuple[list[str], CampaignConfig | None]:
     """Problems with the campaign row itself; ``live`` runs must also be inside the campaign's dates."""
     now = now or datetime.now(timezone.utc)
-    problems = []
-    if not (campaign.get("name") or "").strip():
-        problems.append("name is empty")
+    row = row_problems(campaign)
+    problems = [p for p in row if p == "name is empty"]
     if campaign.get("campaign_type") not in CAMPAIGN_TYPES:
         problems.append(f"type {campaign.get('campaign_type')!r} is not one of {', '.join(CAMPAIGN_TYPES)}")
     if live and campaign["status"] not in RUNNABLE_STATUSES:
         problems.append(f"status {campaign['status']!r} does not allow a run (needs one of {', '.join(RUNNABLE_STATUSES)})")
-    if not valid_timezone(campaign.get("timezone")):
-        problems.append(f"timezone {campaign.get('timezone')!r} is not an IANA time zone")
-    if campaign["start_at"] >= campaign["end_at"]:
-        problems.append("start_at is not before end_at")
-    elif live and campaign["end_at"] <= now:
+    problems.extend(p for p in row if p != "name is empty")
+    dates_ok = not any(p.startswith(("start_at", "end_at")) for p in row)
+    if dates_ok and live and campaign["end_at"] <= now:
         problems.append(f"end_at {campaign['end_at'].isoformat()} is in the past")
     config = None
     try:
@@ -132,7 +139,83 @@ def campaign_problems(campaign: dict, *, live: bool, now: datetime | None = None
                 f"calling window {window.start:%H:%M}-{window.end:%H:%M} is entirely outside the legal "
                 f"hours {floor.start:%H:%M}-{floor.end:%H:%M}")
         problems.extend(ivr_flow_problems(config.ivr_flow))
+        problems.extend(dial_task_size_problems(campaign, config))
     return problems, config
+
+
+def dial_task_size_problems(campaign: dict, config: CampaignConfig) -> list[str]:
+    """The largest dial task this campaign can send, encoded by the dispatcher's own encoder,
+    must fit one SQS message."""
+    from include.campaigns.dispatch import DialTaskEncoder
+
+    largest = {"dial_attempt_id": f"c{campaign.get('id') or 0}-{10 ** 18}-{10 ** 6}", "contact_id": 10 ** 18,
+               "phone": "+" + "9" * 15, "attempt": 10 ** 6, "not_after": datetime(9999, 1, 1, tzinfo=timezone.utc)}
+    # Airflow's run_id column is varchar(250).
+    encoder = DialTaskEncoder({"id": campaign.get("id") or 0, "slug": campaign.get("slug") or ""}, config, "r" * 250)
+    size = len(encoder(largest).encode())
+    if size > MAX_MESSAGE_BYTES:
+        return [f"a dial task would be {size} bytes, over the {MAX_MESSAGE_BYTES}-byte queue message limit "
+                "(make ivr_flow or audio smaller)"]
+    return []
+
+
+def _allowed(variable: str) -> list[str] | None:
+    """The Variable's list, or None when it is unset."""
+    from airflow.sdk import Variable
+
+    raw = Variable.get(variable, default=None)
+    if raw is None or not str(raw).strip():
+        return None
+    try:
+        values = json.loads(raw)
+    except ValueError:
+        values = raw.split(",")
+    if isinstance(values, str):
+        values = [values]
+    return [str(v).strip() for v in values if str(v).strip()]
+
+
+def destination_problems(config: CampaignConfig, *, own_queue_url=None, own_topic_arn=None,
+                         own_bucket=None) -> list[str]:
+    """Destinations named in the config must be on the allow-lists held in Airflow Variables.
+
+    With a Variable unset only the stack's own resources are allowed: a queue name (resolved in
+    our own account) or a URL under the default dial queue's account, a topic under the default
+    topic's account and region, audio in the report bucket. The ``own_*`` callables give those
+    defaults and are called only when needed.
+    """
+    from include.campaigns import resources
+
+    problems = []
+    queue = config.dial_queue
+    if queue and queue.startswith(("http://", "https://")):
+        prefixes = _allowed(ALLOWED_QUEUE_PREFIXES_VAR)
+        if prefixes is None:
+            own = (own_queue_url or (lambda: resources.dial_queue_url(resources.sqs_client())))()
+            prefixes = [own.rsplit("/", 1)[0] + "/"]
+        if not any(queue.startswith(p) for p in prefixes):
+            problems.append(f"dial_queue {queue!r} is not under an allowed queue prefix "
+                            f"(Variable {ALLOWED_QUEUE_PREFIXES_VAR})")
+    elif queue is not None and not _QUEUE_NAME.fullmatch(queue):
+        problems.append(f"dial_queue {queue!r} is neither an SQS queue name nor a queue URL")
+    topic = config.notification_topic
+    if topic:
+        prefixes = _allowed(ALLOWED_TOPIC_PREFIXES_VAR)
+        if prefixes is None:
+            own = (own_topic_arn or resources.topic_arn)()
+            prefixes = [own.rsplit(":", 1)[0] + ":"]
+        if not any(topic.startswith(p) for p in prefixes):
+            problems.append(f"notification_topic {topic!r} is not under an allowed topic prefix "
+                            f"(Variable {ALLOWED_TOPIC_PREFIXES_VAR})")
+    foreign = [ref for ref in referenced_audio(config) if ref.startswith("s3://")]
+    if foreign:
+        buckets = _allowed(ALLOWED_AUDIO_BUCKETS_VAR)
+        if buckets is None:
+            buckets = [(own_bucket or resources.report_bucket)()]
+        for ref in foreign:
+            if _split_s3(ref, "")[0] not in buckets:
+                problems.append(f"audio {ref!r} is not in an allowed bucket (Variable {ALLOWED_AUDIO_BUCKETS_VAR})")
+    return problems
 
 
 def validate(conn, campaign: dict, *, live: bool, now: datetime | None = None) -> dict:
@@ -142,6 +225,10 @@ def validate(conn, campaign: dict, *, live: bool, now: datetime | None = None) -
     problems, config = campaign_problems(campaign, live=live, now=now)
     resolution = {"resolved": 0, "invalid": 0}
     if config is not None:
+        try:
+            problems.extend(destination_problems(config))
+        except Exception as exc:  # a Variable or the queue lookup failing is a problem to report
+            problems.append(f"could not check the destinations: {exc.__class__.__name__}: {exc}")
         try:
             missing = missing_audio(referenced_audio(config))
         except Exception as exc:  # S3 unreachable is a problem to report, not to hide

@@ -123,3 +123,9 @@ def test_a_malformed_config_value_does_not_break_the_catalog(dagbag):
     dag = dagbag.get_dag("campaign_bad_shards")
     assert dag is not None
     assert dag.get_task("dispatch_contacts").op_kwargs_expand_input.value["shard"] == [0]
+
+
+@pytest.mark.parametrize("dag_id", LIVE)
+def test_no_task_may_run_for_ever(dagbag, dag_id):
+    dag = dagbag.get_dag(dag_id)
+    assert [t.task_id for t in dag.tasks if t.execution_timeout is None] == []

@@ -182,3 +182,199 @@ def test_parse_time_connection_matches_the_task_connection(db):
         task_time = conn.execute(query).fetchone()
     assert parse_time == task_time
     assert parse_time[3] == "3s"
+
+
+# --------------------------------------------------------------------------------------------
+# One bad row harms no one else
+# --------------------------------------------------------------------------------------------
+
+ROW_CHECKS = ("campaigns_dates_finite", "campaigns_text_bounded")
+ZONE_TRIGGERS = ("campaigns_timezone_known_insert", "campaigns_timezone_known_update")
+
+
+@pytest.fixture
+def legacy_rows(db):
+    """Rows the database now refuses but may still hold (written before the row checks, or
+    restored from an older dump): the checks are lifted for the test body and put back after."""
+    definitions = db.execute(
+        "SELECT conname, pg_get_constraintdef(oid) FROM pg_constraint "
+        "WHERE conrelid = 'campaigns'::regclass AND conname = ANY(%s)", (list(ROW_CHECKS),)).fetchall()
+    assert sorted(name for name, _ in definitions) == sorted(ROW_CHECKS)
+    for name, _ in definitions:
+        db.execute(f"ALTER TABLE campaigns DROP CONSTRAINT {name}")
+    for trigger in ZONE_TRIGGERS:
+        db.execute(f"ALTER TABLE campaigns DISABLE TRIGGER {trigger}")
+    yield
+    for trigger in ZONE_TRIGGERS:
+        db.execute(f"ALTER TABLE campaigns ENABLE TRIGGER {trigger}")
+    for name, definition in definitions:
+        if "NOT VALID" not in definition:
+            definition += " NOT VALID"
+        db.execute(f"ALTER TABLE campaigns ADD CONSTRAINT {name} {definition}")
+
+
+def catalog_errors(db) -> dict[str, str | None]:
+    return dict(db.execute("SELECT slug, catalog_error FROM campaigns ORDER BY slug").fetchall())
+
+
+def test_a_row_with_an_infinite_or_far_future_date_leaves_out_only_its_own_dag(db, snapshot, legacy_rows):
+    good = ["alpha", "beta", "gamma", "delta"]
+    for slug in good:
+        create_campaign(db, slug)
+    parse()  # a snapshot exists: the bad rows below must not send the loader back to it
+    for slug in ("ends_never", "starts_before_time", "far_future"):
+        create_campaign(db, slug)
+    db.execute("UPDATE campaigns SET end_at = 'infinity' WHERE slug = 'ends_never'")
+    db.execute("UPDATE campaigns SET start_at = '-infinity' WHERE slug = 'starts_before_time'")
+    db.execute("UPDATE campaigns SET end_at = '12000-01-01' WHERE slug = 'far_future'")
+    create_campaign(db, "added_after")
+
+    parsed = parse()
+
+    assert parsed.import_errors == {}
+    assert parsed.dag_ids == sorted(f"campaign_{s}" for s in good + ["added_after"])
+    errors = catalog_errors(db)
+    assert errors["ends_never"].startswith("end_at ") and "years 1..9999" in errors["ends_never"]
+    assert errors["starts_before_time"].startswith("start_at ")
+    assert errors["far_future"].startswith("end_at ")
+    assert all(errors[s] is None for s in good + ["added_after"])
+
+
+@pytest.mark.parametrize("column, value, reason", [
+    ("schedule", "not a cron", "is not a 5-field cron expression"),
+    ("schedule", "@once", "is not a 5-field cron expression"),
+    ("schedule", "0 0 30 2 *", "never fires"),
+    ("timezone", "Mars/Olympus", "is not an IANA time zone"),
+    ("timezone", "Europe", "is not an IANA time zone"),
+    ("owner", "o" * 3000, "owner is longer than the 500 characters Airflow stores"),
+])
+def test_a_bad_schedule_zone_or_owner_leaves_out_only_its_campaign_with_deadline_alerts_on(
+        db, snapshot, legacy_rows, monkeypatch, caplog, column, value, reason):
+    monkeypatch.setenv("CAMPAIGN_DEADLINE_ALERTS", "on")
+    # Four neighbours in every DAG file, the bad one among them.
+    good = [f"good_{k}" for k in range(8)]
+    ids = [create_campaign(db, slug, schedule="0 10 * * 1-5") for slug in good[:4]]
+    bad_id = create_campaign(db, "bad_one", schedule="0 10 * * *")
+    ids += [create_campaign(db, slug) for slug in good[4:]]
+    db.execute(f"UPDATE campaigns SET {column} = %s WHERE id = %s", (value, bad_id))
+
+    parsed = parse()
+
+    assert parsed.import_errors == {}
+    assert parsed.dag_ids == sorted(f"campaign_{s}" for s in good)
+    assert reason in catalog_errors(db)["bad_one"]
+    assert f"Campaign bad_one (id {bad_id}) has no DAG" in caplog.text
+
+
+def test_a_fixed_campaign_gets_its_dag_back_and_its_reason_cleared(db, snapshot, legacy_rows):
+    create_campaign(db, "alpha")
+    campaign_id = create_campaign(db, "wobbly", schedule="0 9 * * *")
+    db.execute("UPDATE campaigns SET timezone = 'US' WHERE id = %s", (campaign_id,))
+    assert parse().dag_ids == ["campaign_alpha"]
+    stamped = db.execute("SELECT catalog_error_at FROM campaigns WHERE id = %s", (campaign_id,)).fetchone()[0]
+    assert stamped is not None
+
+    db.execute("UPDATE campaigns SET timezone = 'America/Chicago' WHERE id = %s", (campaign_id,))
+    assert parse().dag_ids == ["campaign_alpha", "campaign_wobbly"]
+    assert db.execute("SELECT catalog_error, catalog_error_at FROM campaigns WHERE id = %s",
+                      (campaign_id,)).fetchone() == (None, None)
+
+
+def test_the_campaigns_overview_and_page_json_carry_each_campaigns_catalog_error(db, snapshot, legacy_rows):
+    from include.campaigns.db import fetch_all
+
+    create_campaign(db, "alpha")
+    bad = create_campaign(db, "zoned_out")
+    db.execute("UPDATE campaigns SET timezone = 'Europe' WHERE id = %s", (bad,))
+    parse()
+    rows = {r["slug"]: r for r in fetch_all(db, "campaigns_overview", {"include_archived": False})}
+    assert rows["alpha"]["catalog_error"] is None
+    assert "timezone 'Europe' is not an IANA time zone" in rows["zoned_out"]["catalog_error"]
+    assert rows["zoned_out"]["catalog_error_at"] is not None
+    from plugins.campaigns_page import campaign_view
+
+    shown = campaign_view(rows["zoned_out"])
+    assert shown["catalog_error"] == rows["zoned_out"]["catalog_error"] and shown["catalog_error_at"]
+    assert campaign_view(rows["alpha"])["catalog_error"] is None
+
+
+@pytest.mark.parametrize("column, value", [
+    ("end_at", "infinity"), ("start_at", "-infinity"), ("end_at", "10000-01-01"),
+    ("owner", "o" * 501), ("owner", ""), ("name", "n" * 201), ("schedule", "*" * 256), ("tags", ["t" * 101]),
+    ("timezone", "Europe"), ("timezone", "Mars/Olympus"), ("timezone", "x" * 300),
+])
+def test_the_database_refuses_a_row_that_could_never_become_a_dag(db, column, value):
+    import psycopg
+
+    campaign_id = create_campaign(db, "alpha")
+    with pytest.raises(psycopg.errors.CheckViolation):
+        db.execute(f"UPDATE campaigns SET {column} = %s WHERE id = %s", (value, campaign_id))
+    with pytest.raises(psycopg.errors.CheckViolation):
+        create_campaign(db, "beta", **{{"timezone": "tz", "start_at": "start_at", "end_at": "end_at"}.get(column, column): value})
+
+
+GIT_ENTRY = {"schedule": "0 9 * * *", "timezone": "Europe/Paris", "start_at": "2026-01-01T00:00:00+00:00",
+             "end_at": "2027-01-01T00:00:00+00:00", "status": "scheduled", "owner": "ops", "tags": [],
+             "poke_interval_s": 30}
+
+
+def test_a_bad_entry_in_the_catalog_file_is_left_out_and_the_others_build(db, tmp_path, snapshot, monkeypatch, caplog):
+    entries = [
+        {**GIT_ENTRY, "id": 1, "slug": "from_git", "name": "From Git"},
+        {**GIT_ENTRY, "id": 2, "slug": "no_owner", "name": "No owner", "owner": None},
+        {**GIT_ENTRY, "id": 3, "slug": "folder_zone", "name": "Folder zone", "timezone": "America"},
+        {**GIT_ENTRY, "id": 4, "slug": "never", "name": "Never", "schedule": "0 0 30 2 *"},
+        {**GIT_ENTRY, "id": 5, "slug": "endless", "name": "Endless", "end_at": "infinity"},
+        {"id": 6, "slug": "half"},
+        "not an object",
+        {**GIT_ENTRY, "id": 8, "slug": "also_from_git", "name": "Also from Git"},
+    ]
+    catalog = tmp_path / "campaigns.json"
+    catalog.write_text(json.dumps(entries))
+    monkeypatch.setenv("CAMPAIGN_CATALOG_FILE", str(catalog))
+
+    parsed = parse()
+
+    assert parsed.import_errors == {}
+    assert parsed.dag_ids == ["campaign_also_from_git", "campaign_from_git"]
+    for words in ("Campaign no_owner (id 2) has no DAG: owner is empty",
+                  "Campaign folder_zone (id 3) has no DAG: timezone 'America' is not an IANA time zone",
+                  "Campaign never (id 4) has no DAG: schedule '0 0 30 2 *' never fires",
+                  "Campaign endless (id 5) has no DAG: end_at", "Campaign half (id 6) has no DAG",
+                  "entry is a str, not an object"):
+        assert words in caplog.text, words
+
+
+@pytest.mark.parametrize("content", [None, "{not json", '{"a": 1}'])
+def test_an_unreadable_catalog_file_falls_back_to_the_snapshot(db, tmp_path, snapshot, monkeypatch, caplog, content):
+    catalog = tmp_path / "campaigns.json"
+    catalog.write_text(json.dumps([{**GIT_ENTRY, "id": 1, "slug": "from_git", "name": "From Git"}]))
+    monkeypatch.setenv("CAMPAIGN_CATALOG_FILE", str(catalog))
+    assert parse().dag_ids == ["campaign_from_git"]
+
+    if content is None:
+        catalog.unlink()
+    else:
+        catalog.write_text(content)
+    parsed = parse()
+
+    assert parsed.import_errors == {}
+    assert parsed.dag_ids == ["campaign_from_git"]
+    assert "building DAGs from the snapshot" in caplog.text
+
+
+def test_a_campaign_whose_dag_fails_to_serialize_is_left_out_with_the_error(db, snapshot, legacy_rows, monkeypatch):
+    # A zone the row rules let through (as a zone Python knows but pendulum does not would be)
+    # still fails Airflow's serialization: the catalog catches that per campaign too.
+    from include.campaigns import rules
+
+    monkeypatch.setattr(rules, "known_timezone", lambda name: True)
+    create_campaign(db, "alpha", schedule="0 9 * * *")
+    bad = create_campaign(db, "martian", schedule="0 9 * * *")
+    db.execute("UPDATE campaigns SET timezone = 'Mars/Olympus' WHERE id = %s", (bad,))
+
+    parsed = parse()
+
+    assert parsed.import_errors == {}
+    assert parsed.dag_ids == ["campaign_alpha"]
+    assert catalog_errors(db)["martian"].startswith("DAG could not be built: InvalidTimezone")

@@ -152,7 +152,38 @@ def test_any_combination_of_good_settings_parses(keys):
 
 def test_dispatch_shards_are_bounded():
     assert parse_config({"dispatch_shards": 16}).dispatch_shards == 16
-    assert problems_of({"dispatch_shards": 17}) == ["config.dispatch_shards must be at most 16, got 17"]
+    assert problems_of({"dispatch_shards": 17}) == ["config.dispatch_shards must be an integer from 1 to 16, got 17"]
+
+
+# Every number's documented range (README, "Campaign config"): the ends are accepted, one past
+# either end is refused with the range in the reason.
+RANGE_CASES = [
+    ("max_attempts", 1, 100),
+    ("max_attempts_per_24h", 1, 100),
+    ("expiry_grace_s", 0, 86400),
+    ("expected_duration_s", 1, 366 * 86400),
+    ("dispatch_shards", 1, 16),
+]
+
+
+@pytest.mark.parametrize("key, low, high", RANGE_CASES)
+def test_every_number_is_accepted_at_the_ends_of_its_range_and_refused_past_them(key, low, high):
+    assert getattr(parse_config({key: low}), key) == low
+    assert getattr(parse_config({key: high}), key) == high
+    for value in (low - 1, high + 1):
+        assert problems_of({key: value}) == [f"config.{key} must be an integer from {low} to {high}, got {value}"]
+
+
+@pytest.mark.parametrize("key, value", [("retry_delays_s", {"busy": 3_000_000_000}), ("expiry_grace_s", 10 ** 20),
+                                        ("max_attempts_per_24h", 3_000_000_000), ("max_attempts", 10 ** 9)])
+def test_huge_numbers_that_would_fail_every_try_are_refused_at_validation(key, value):
+    [problem] = problems_of({key: value})
+    assert "must be an integer from" in problem
+
+
+@pytest.mark.parametrize("seconds", [0, 30 * 86400])
+def test_a_retry_delay_may_be_zero_up_to_thirty_days(seconds):
+    assert parse_config({"retry_delays_s": {"busy": seconds}}).retry_delays_s["busy"] == seconds
 
 
 def test_all_unknown_keys_are_named_in_one_problem_in_sorted_order():
@@ -176,10 +207,10 @@ def test_a_zero_retry_delay_means_retry_at_once():
     assert parse_config({"retry_delays_s": {"busy": 0}}).retry_delays_s["busy"] == 0
 
 
-@pytest.mark.parametrize("seconds", [-1, 1.5, "60", True, None, [60]])
-def test_a_retry_delay_must_be_a_non_negative_integer(seconds):
+@pytest.mark.parametrize("seconds", [-1, 1.5, "60", True, None, [60], 30 * 86400 + 1])
+def test_a_retry_delay_must_be_an_integer_from_zero_to_thirty_days(seconds):
     assert problems_of({"retry_delays_s": {"no_answer": seconds}}) == [
-        "config.retry_delays_s.no_answer must be a non-negative integer"]
+        f"config.retry_delays_s.no_answer must be an integer from 0 to 2592000 (seconds), got {seconds!r}"]
 
 
 @pytest.mark.parametrize("outcome", ["answered", "converted", "opted_out", "hung_up"])
@@ -263,7 +294,7 @@ def test_every_bad_date_is_named(key):
 @pytest.mark.parametrize("key", ["blackout_dates", "holiday_overrides"])
 @pytest.mark.parametrize("raw", ["2026-12-24", {"date": "2026-12-24"}, 20261224])
 def test_dates_must_be_a_list(key, raw):
-    assert problems_of({key: raw}) == [f"config.{key} must be a list of YYYY-MM-DD dates"]
+    assert problems_of({key: raw}) == [f"config.{key} must be a list of at most 1000 YYYY-MM-DD dates"]
 
 
 def test_dates_are_parsed_into_sets_of_dates():
@@ -280,13 +311,14 @@ def test_dates_are_parsed_into_sets_of_dates():
 @pytest.mark.parametrize("key", ["max_attempts", "max_attempts_per_24h", "expected_duration_s"])
 @pytest.mark.parametrize("value", [0, -3, True, False, 2.0, "3"])
 def test_attempt_counts_and_durations_must_be_positive_integers(key, value):
-    assert problems_of({key: value}) == [f"config.{key} must be a positive integer, got {value!r}"]
+    [problem] = problems_of({key: value})
+    assert problem.startswith(f"config.{key} must be an integer from 1 to ") and problem.endswith(f"got {value!r}")
 
 
 @pytest.mark.parametrize("value", [-1, True, 1.5, "300"])
-def test_expiry_grace_must_be_a_non_negative_integer(value):
+def test_expiry_grace_must_be_an_integer_up_to_a_day(value):
     assert problems_of({"expiry_grace_s": value}) == [
-        f"config.expiry_grace_s must be a non-negative integer, got {value!r}"]
+        f"config.expiry_grace_s must be an integer from 0 to 86400, got {value!r}"]
 
 
 @pytest.mark.parametrize("key", ["max_attempts_per_24h", "expected_duration_s"])
@@ -312,7 +344,37 @@ def test_skip_public_holidays_must_be_true_or_false(value):
 
 @pytest.mark.parametrize("audio", ["hello.wav", ["hello.wav", ""], ["hello.wav", 3], {"a": "b"}])
 def test_audio_must_be_a_list_of_non_empty_keys(audio):
-    assert problems_of({"audio": audio}) == ["config.audio must be a list of S3 keys or s3:// URIs"]
+    assert problems_of({"audio": audio}) == [
+        "config.audio must be a list of at most 100 S3 keys or s3:// URIs of 1 to 1024 characters"]
+
+
+@pytest.mark.parametrize("audio", [["a.wav"] * 101, ["k" * 1025]])
+def test_audio_is_bounded_in_count_and_length(audio):
+    assert problems_of({"audio": audio})[0].startswith("config.audio must be a list of at most 100")
+
+
+@pytest.mark.parametrize("key", ["dial_queue", "notification_topic"])
+@pytest.mark.parametrize("value", [42, "", "   ", "q" * 1025, ["a"], {"url": "x"}])
+def test_a_destination_must_be_a_non_empty_bounded_string(key, value):
+    [problem] = problems_of({key: value})
+    assert problem.startswith(f"config.{key} must be ") and "of 1 to 1024 characters" in problem
+
+
+@pytest.mark.parametrize("key, value", [("dial_queue", "campaign-dial-tasks"),
+                                        ("notification_topic", "arn:aws:sns:us-east-1:000000000000:campaign-events")])
+def test_a_destination_override_is_kept_for_the_tasks(key, value):
+    assert getattr(parse_config({key: value}), key) == value
+
+
+@pytest.mark.parametrize("value", ["12125550100", "+0123", "+1212555010012345", 12125550100, "+1 212 555 0100"])
+def test_a_caller_id_must_be_an_e164_number(value):
+    [problem] = problems_of({"caller_id": value})
+    assert problem.startswith("config.caller_id must be an E.164 number")
+
+
+def test_dates_are_bounded_in_count():
+    [problem] = problems_of({"blackout_dates": ["2026-12-24"] * 1001})
+    assert problem == "config.blackout_dates must be a list of at most 1000 YYYY-MM-DD dates"
 
 
 @pytest.mark.parametrize("flow", [["a"], "a", 1])

@@ -7,7 +7,8 @@ SELECT c.id, c.slug, c.name, c.status, c.schedule, c.timezone, c.start_at, c.end
        n.contacts_total,
        p.run_id AS progress_run_id, p.polled_at AS progress_polled_at, p.counts AS progress_counts,
        r.run_id AS report_run_id, r.outcome AS report_outcome, r.created_at AS report_created_at,
-       r.s3_uri AS report_s3_uri
+       r.s3_uri AS report_s3_uri,
+       c.catalog_error, c.catalog_error_at
 FROM campaigns c
 CROSS JOIN LATERAL (
     SELECT count(*) AS contacts_total FROM contacts WHERE campaign_id = c.id
