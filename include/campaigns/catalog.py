@@ -108,7 +108,7 @@ class Refused(ValueError):
 
 def spec_from_row(row: dict) -> CampaignSpec:
     """One catalog row as a spec, or Refused naming every rule it breaks (see rules.row_problems)."""
-    from include.campaigns.rules import instant, row_problems
+    from include.campaigns.campaign_row import instant, row_problems
 
     label = str(row.get("slug") or row.get("id") or "?")[:80] if isinstance(row, dict) else "?"
     if not isinstance(row, dict):
@@ -290,7 +290,7 @@ def _check_serializable(dag) -> None:
 def _record_errors(errors: dict[int, str | None], stored: dict[int, str | None]) -> None:
     """Store each campaign's refusal (or clear it) when it changed; never fails the parse."""
     from include.campaigns.db import execute, parse_time_db
-    from include.campaigns.rules import bounded
+    from include.campaigns.campaign_row import bounded
 
     changed = {cid: bounded(err, CATALOG_ERROR_MAX) for cid, err in errors.items()
                if bounded(err, CATALOG_ERROR_MAX) != stored.get(cid)}

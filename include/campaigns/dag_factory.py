@@ -19,7 +19,7 @@ from airflow.sdk import DAG, AsyncCallback, DeadlineAlert, DeadlineReference, Pa
 
 from include.campaigns.catalog import APPROVED_TAGS, CampaignSpec
 from include.campaigns.callbacks import on_run_too_slow, on_task_failure
-from include.campaigns.rules import NAME_MAX, OWNER_MAX, bounded
+from include.campaigns.campaign_row import NAME_MAX, OWNER_MAX, bounded
 
 _log = logging.getLogger(__name__)
 

@@ -62,7 +62,7 @@ def _us_state(number) -> str | None:
 
 
 def valid_timezone(name: str | None) -> bool:
-    from include.campaigns.rules import known_timezone
+    from include.campaigns.campaign_row import known_timezone
 
     # Membership, not ZoneInfo(name): a tzdata folder ("Europe") or an overlong name raises
     # IsADirectoryError or OSError there instead of being refused.

@@ -9,7 +9,7 @@ from datetime import datetime, timezone
 from include.campaigns.calling_window import legal_rule
 from include.campaigns.config import CampaignConfig, ConfigError, parse_config
 from include.campaigns.db import execute, fetch_one
-from include.campaigns.rules import row_problems
+from include.campaigns.campaign_row import row_problems
 
 CAMPAIGN_TYPES = ("outbound_ivr", "voice_broadcast", "agent_assisted")
 RUNNABLE_STATUSES = ("scheduled", "active", "paused")

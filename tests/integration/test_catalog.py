@@ -366,7 +366,7 @@ def test_an_unreadable_catalog_file_falls_back_to_the_snapshot(db, tmp_path, sna
 def test_a_campaign_whose_dag_fails_to_serialize_is_left_out_with_the_error(db, snapshot, legacy_rows, monkeypatch):
     # A zone the row rules let through (as a zone Python knows but pendulum does not would be)
     # still fails Airflow's serialization: the catalog catches that per campaign too.
-    from include.campaigns import rules
+    from include.campaigns import campaign_row as rules
 
     monkeypatch.setattr(rules, "known_timezone", lambda name: True)
     create_campaign(db, "alpha", schedule="0 9 * * *")

@@ -79,7 +79,7 @@ def test_every_problem_is_collected_at_once():
 
 
 # --------------------------------------------------------------------------------------------
-# The row rules shared with the catalog (include/campaigns/rules.py)
+# The row rules shared with the catalog (include/campaigns/campaign_row.py)
 # --------------------------------------------------------------------------------------------
 
 @pytest.mark.parametrize("schedule, reason", [
@@ -120,7 +120,7 @@ def test_the_zone_check_is_membership_in_pythons_zone_list():
     import zoneinfo
 
     from include.campaigns.phones import valid_timezone
-    from include.campaigns.rules import known_timezone
+    from include.campaigns.campaign_row import known_timezone
 
     for zone in sorted(zoneinfo.available_timezones())[::25]:
         assert known_timezone(zone) and valid_timezone(zone)
@@ -143,7 +143,7 @@ def test_text_longer_than_airflow_stores_is_refused(field, value, words):
 @pytest.mark.parametrize("value", ["infinity", "-infinity", float("inf"), "10000-01-01T00:00:00+00:00", None,
                                    "2026-01-01T00:00:00"])
 def test_a_date_that_is_not_a_finite_timestamp_in_years_1_to_9999_is_refused(value):
-    from include.campaigns.rules import row_problems
+    from include.campaigns.campaign_row import row_problems
 
     row = campaign(end_at=value)
     found = row_problems(row)

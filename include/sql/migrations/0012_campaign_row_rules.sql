@@ -1,6 +1,6 @@
 -- A campaign row is refused at the door when it could never become a DAG, and a row the
 -- catalog cannot build carries the reason (catalog_error) for operators and the Campaigns page.
--- The authority at run time is include/campaigns/rules.py; these checks refuse what the
+-- The authority at run time is include/campaigns/campaign_row.py; these checks refuse what the
 -- database can judge. NOT VALID: rows written before this migration are not rechecked here
 -- (the catalog refuses them one by one), every later insert or update is.
 

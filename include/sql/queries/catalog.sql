@@ -3,7 +3,7 @@
 -- this query, and with it every campaign's DAG (validation reports it on the campaign's run).
 -- The dates come as epoch seconds: a timestamptz of 'infinity' or past year 9999 cannot become
 -- a Python datetime, and decoding it in the driver would fail the whole fetch. The loader
--- checks each row on its own (include/campaigns/rules.py).
+-- checks each row on its own (include/campaigns/campaign_row.py).
 SELECT id, slug, name, schedule, timezone,
        extract(epoch FROM start_at) AS start_at, extract(epoch FROM end_at) AS end_at,
        status, owner, tags, poke_interval_s,
