@@ -223,9 +223,14 @@ def build_campaign_dag(spec: CampaignSpec) -> DAG:
             return publish(campaign=campaign, run_id=ti.run_id, outcome=summary["outcome"],
                            summary=f"{summary['dialed']} dialed, {summary['answered']} answered", details=summary)
 
+        import attrs
+
+        from include.campaigns.report_operator import CampaignReportOperator
+
         validated = validate_campaign()
         dispatched = dispatch_contacts.expand(shard=list(range(shards)))
         waited = wait_for_completion()
-        reported = generate_report(waited, dispatched)
+        # Its own operator class, so the plugin's Campaign report link attaches to this task alone.
+        reported = attrs.evolve(generate_report, operator_class=CampaignReportOperator)(waited, dispatched)
         chain(validated, dispatched, waited, reported, notify().as_teardown())
     return dag
