@@ -45,7 +45,7 @@ def test_airflow_loads_the_report_link_plugin():
                 if type(l).__name__ == "CampaignReportLink"], "a global link shows on every task"
 
 
-def test_only_generate_report_has_the_campaign_report_link(db):
+def test_only_generate_report_has_the_campaign_report_link(db, monkeypatch):
     """What the API server serves: the DAG as the dag-processor serialized it, with the plugin's links."""
     from airflow.dag_processing.dagbag import DagBag
     from airflow.serialization.serialized_objects import DagSerialization
@@ -53,6 +53,9 @@ def test_only_generate_report_has_the_campaign_report_link(db):
     from dev.seed import create_campaign
     from tests.integration.test_exit_paths import DAG_FILE
 
+    # The API server's DagBag loads links (load_op_links=True); the scheduler's, which an earlier
+    # dag.test() in this process may have used, turns them off in this class-wide flag.
+    monkeypatch.setattr(DagSerialization, "_load_operator_extra_links", True)
     create_campaign(db, "link_shape", config={"dispatch_shards": 2})
     dag = DagBag(dag_folder=str(DAG_FILE)).get_dag("campaign_link_shape")
     served = DagSerialization.from_dict(DagSerialization.to_dict(dag))
