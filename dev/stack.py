@@ -5,9 +5,10 @@
 Everything lives under ``.stack/`` (or ``$CAMPAIGN_STACK_DIR``). Ports are picked free on the
 first start and kept while they stay free. The stack's secrets (the JWT secret, and a random
 password per PostgreSQL role, which PostgreSQL asks for over TCP) are generated on the first
-start and kept in ``stack.json``, readable by its owner alone. ``start`` is idempotent: a running service is left
-alone. ``env`` prints the ``export`` lines every local command runs under: Airflow settings plus
-the connections and variables of ``airflow_settings.yaml``, re-pointed at this stack.
+start and kept in ``stack.json``, readable by its owner alone. ``start`` is idempotent: a
+running service is left alone. ``env`` prints the ``export`` lines every local command runs
+under: Airflow settings plus the connections and variables of ``airflow_settings.yaml``,
+re-pointed at this stack.
 """
 
 from __future__ import annotations
@@ -214,7 +215,8 @@ def _bootstrap_databases(port: int, passwords: dict[str, str]) -> None:
     pgdata, _ = _pg_paths()
     with psycopg.connect(host=str(pgdata), port=port, user=PG_SUPERUSER, dbname="postgres", autocommit=True) as conn:
         for role, database in PG_DATABASES.items():
-            verb = "ALTER" if conn.execute("SELECT 1 FROM pg_roles WHERE rolname = %s", (role,)).fetchone() else "CREATE"
+            exists = conn.execute("SELECT 1 FROM pg_roles WHERE rolname = %s", (role,)).fetchone()
+            verb = "ALTER" if exists else "CREATE"
             conn.execute(sql.SQL(verb + " ROLE {} LOGIN PASSWORD {}").format(
                 sql.Identifier(role), sql.Literal(passwords[role])))
             if not conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", (database,)).fetchone():

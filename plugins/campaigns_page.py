@@ -2,7 +2,8 @@
 
 A FastAPI app mounted at /campaigns renders every campaign the caller may read (its DAG, as
 Airflow's auth manager decides) with its live progress (the latest snapshot the completion
-sensor wrote) and its latest report; /campaigns/api/campaigns serves the same data as JSON. The nav entry embeds the page in the Airflow UI.
+sensor wrote) and its latest report; /campaigns/api/campaigns serves the same data as JSON.
+The nav entry embeds the page in the Airflow UI.
 
 Every Airflow component imports the plugins folder, but only the API server mounts the app, so
 FastAPI and the database code are imported only when the app is built or a request is served.
