@@ -3,9 +3,12 @@
     python -m dev.stack start | stop | status | env
 
 Everything lives under ``.stack/`` (or ``$CAMPAIGN_STACK_DIR``). Ports are picked free on the
-first start and kept while they stay free. ``start`` is idempotent: a running service is left
-alone. ``env`` prints the ``export`` lines every local command runs under: Airflow settings plus
-the connections and variables of ``airflow_settings.yaml``, re-pointed at this stack.
+first start and kept while they stay free. The stack's secrets (the JWT secret, and a random
+password per PostgreSQL role, which PostgreSQL asks for over TCP) are generated on the first
+start and kept in ``stack.json``, readable by its owner alone. ``start`` is idempotent: a
+running service is left alone. ``env`` prints the ``export`` lines every local command runs
+under: Airflow settings plus the connections and variables of ``airflow_settings.yaml``,
+re-pointed at this stack.
 """
 
 from __future__ import annotations
@@ -24,6 +27,9 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 SETTINGS_FILE = ROOT / "airflow_settings.yaml"
 PG_SUPERUSER = "postgres"
+# Over TCP every role needs its password; the Unix socket sits inside the data directory, which
+# only the server's own user (and root) can enter, so it stays the bootstrap's way in.
+PG_TCP_AUTH = "scram-sha-256"
 # Created on start; the names match airflow_settings.yaml and docker-compose.yaml.
 PG_DATABASES = {"campaigns": "campaigns", "airflow": "airflow"}
 AWS_REGION = "us-east-1"
@@ -44,7 +50,21 @@ def _load_state() -> dict:
 
 
 def _save_state(state: dict) -> None:
-    _state_path().write_text(json.dumps(state, indent=2))
+    """Written 0600: it holds the JWT secret and the database passwords."""
+    path = _state_path()
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w") as out:
+        out.write(json.dumps(state, indent=2))
+    path.chmod(0o600)  # a file from before keeps its old mode through O_CREAT
+
+
+def _ensure_secrets(state: dict) -> None:
+    """Generated once per stack. Not words: Airflow's secret masker hides every occurrence of a
+    connection password in every log, so a password like `campaigns` would blank the word out."""
+    state.setdefault("jwt_secret", secrets.token_urlsafe(32))
+    passwords = state.setdefault("passwords", {})
+    for role in PG_DATABASES:
+        passwords.setdefault(role, secrets.token_hex(16))
 
 
 def _port_free(port: int) -> bool:
@@ -165,7 +185,8 @@ def _start_postgres(state: dict) -> int:
 
             shutil.chown(pgdata, run_as["user"], run_as["user"])
         subprocess.run(
-            [_pg_bin("initdb"), "-D", str(pgdata), "-U", PG_SUPERUSER, "--auth=trust", "--encoding=UTF8"],
+            [_pg_bin("initdb"), "-D", str(pgdata), "-U", PG_SUPERUSER, "--auth-local=trust",
+             f"--auth-host={PG_TCP_AUTH}", "--encoding=UTF8"],
             check=True, capture_output=True, **run_as,
         )
     log.touch()
@@ -182,16 +203,41 @@ def _start_postgres(state: dict) -> int:
     return port
 
 
-def _bootstrap_databases(port: int) -> None:
+def _bootstrap_databases(port: int, passwords: dict[str, str]) -> None:
+    """Roles with this stack's passwords, their databases, and password authentication over TCP.
+
+    Over the Unix socket: a stack made before PostgreSQL asked for passwords is brought up to
+    date here too (its roles get their new passwords before pg_hba.conf starts asking for them).
+    """
     import psycopg
     from psycopg import sql
 
-    with psycopg.connect(host="127.0.0.1", port=port, user=PG_SUPERUSER, dbname="postgres", autocommit=True) as conn:
+    pgdata, _ = _pg_paths()
+    with psycopg.connect(host=str(pgdata), port=port, user=PG_SUPERUSER, dbname="postgres", autocommit=True) as conn:
         for role, database in PG_DATABASES.items():
-            if not conn.execute("SELECT 1 FROM pg_roles WHERE rolname = %s", (role,)).fetchone():
-                conn.execute(sql.SQL("CREATE ROLE {} LOGIN PASSWORD {}").format(sql.Identifier(role), sql.Literal(role)))
+            exists = conn.execute("SELECT 1 FROM pg_roles WHERE rolname = %s", (role,)).fetchone()
+            verb = "ALTER" if exists else "CREATE"
+            conn.execute(sql.SQL(verb + " ROLE {} LOGIN PASSWORD {}").format(
+                sql.Identifier(role), sql.Literal(passwords[role])))
             if not conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", (database,)).fetchone():
                 conn.execute(sql.SQL("CREATE DATABASE {} OWNER {}").format(sql.Identifier(database), sql.Identifier(role)))
+        if _require_tcp_passwords(pgdata / "pg_hba.conf"):
+            conn.execute("SELECT pg_reload_conf()")
+
+
+def _require_tcp_passwords(hba: Path) -> bool:
+    """Turn any `trust` on a TCP (host*) line of pg_hba.conf into password authentication; True
+    when the file changed."""
+    lines, changed = [], False
+    for line in hba.read_text().splitlines():
+        fields = line.split()
+        if fields and fields[0].startswith("host") and fields[-1] == "trust":
+            line = line[:line.rstrip().rindex("trust")] + PG_TCP_AUTH
+            changed = True
+        lines.append(line)
+    if changed:
+        hba.write_text("\n".join(lines) + "\n")
+    return changed
 
 
 def _stop_postgres() -> None:
@@ -274,8 +320,9 @@ def load_settings() -> dict:
     return yaml.safe_load(SETTINGS_FILE.read_text())["airflow"]
 
 
-def _local_connection(conn: dict, ports: dict[str, int]) -> dict:
-    """Re-point one airflow_settings.yaml connection at this stack's process for its type."""
+def _local_connection(conn: dict, ports: dict[str, int], passwords: dict[str, str]) -> dict:
+    """Re-point one airflow_settings.yaml connection at this stack's process for its type, with
+    this stack's own password for a database role."""
     extra = conn.get("conn_extra") or {}
     if isinstance(extra, str):
         extra = json.loads(extra)
@@ -284,6 +331,7 @@ def _local_connection(conn: dict, ports: dict[str, int]) -> dict:
              "host": conn.get("conn_host"), "port": conn.get("conn_port"), "extra": dict(extra)}
     if conn["conn_type"] == "postgres":
         local.update(host="127.0.0.1", port=ports["postgres"])
+        local["password"] = passwords.get(local.get("login"), local.get("password"))
     elif conn["conn_type"] == "redis":
         local.update(host="127.0.0.1", port=ports["redis"])
     elif conn["conn_type"] == "aws":
@@ -295,7 +343,8 @@ def env() -> dict[str, str]:
     """The environment every local command runs under; requires a started stack."""
     state = _load_state()
     ports = state.get("ports") or {}
-    if set(ports) != {"postgres", "redis", "aws"}:
+    passwords = state.get("passwords") or {}
+    if set(ports) != {"postgres", "redis", "aws"} or set(passwords) != set(PG_DATABASES):
         raise SystemExit("The local stack has never been started: run `python -m dev.stack start`.")
     settings = load_settings()
     home = stack_dir() / "airflow"
@@ -306,7 +355,7 @@ def env() -> dict[str, str]:
         "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
         "AIRFLOW__CORE__EXECUTOR": "LocalExecutor",
         "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN":
-            f"postgresql+psycopg2://airflow:airflow@127.0.0.1:{ports['postgres']}/airflow",
+            f"postgresql+psycopg2://airflow:{passwords['airflow']}@127.0.0.1:{ports['postgres']}/airflow",
         "AIRFLOW__API_AUTH__JWT_SECRET": state["jwt_secret"],
         "AIRFLOW__LOGGING__LOGGING_LEVEL": "INFO",
         "CAMPAIGN_CATALOG_SNAPSHOT": str(home / "campaign_catalog_snapshot.json"),
@@ -314,7 +363,7 @@ def env() -> dict[str, str]:
         "NO_PROXY": "127.0.0.1,localhost",
     }
     for conn in settings.get("connections") or []:
-        out[f"AIRFLOW_CONN_{conn['conn_id'].upper()}"] = json.dumps(_local_connection(conn, ports))
+        out[f"AIRFLOW_CONN_{conn['conn_id'].upper()}"] = json.dumps(_local_connection(conn, ports, passwords))
     for var in settings.get("variables") or []:
         out[f"AIRFLOW_VAR_{var['variable_name'].upper()}"] = str(var["variable_value"])
     return out
@@ -345,14 +394,15 @@ def _migrate_airflow(environ: dict[str, str]) -> None:
 def start() -> dict[str, str]:
     stack_dir().mkdir(parents=True, exist_ok=True)
     state = _load_state()
-    state.setdefault("jwt_secret", secrets.token_urlsafe(32))
+    _ensure_secrets(state)
+    _save_state(state)
     _start_postgres(state)
     _save_state(state)
     _start_redis(state)
     _save_state(state)
     _start_aws(state)
     _save_state(state)
-    _bootstrap_databases(state["ports"]["postgres"])
+    _bootstrap_databases(state["ports"]["postgres"], state["passwords"])
     _create_aws_resources(state["ports"]["aws"], _variables())
     environ = env()
     _migrate_airflow(environ)

@@ -1,8 +1,9 @@
 """Airflow plugin: a "Campaigns" page in the UI's navigation, served by the API server.
 
-A FastAPI app mounted at /campaigns renders every campaign with its live progress (the latest
-snapshot the completion sensor wrote) and its latest report; /campaigns/api/campaigns serves the
-same data as JSON. The nav entry embeds the page in the Airflow UI.
+A FastAPI app mounted at /campaigns renders every campaign the caller may read (its DAG, as
+Airflow's auth manager decides) with its live progress (the latest snapshot the completion
+sensor wrote) and its latest report; /campaigns/api/campaigns serves the same data as JSON.
+The nav entry embeds the page in the Airflow UI.
 
 Every Airflow component imports the plugins folder, but only the API server mounts the app, so
 FastAPI and the database code are imported only when the app is built or a request is served.
@@ -83,6 +84,16 @@ def campaign_view(row: dict) -> dict:
         # Why the campaign has no DAG (the catalog's verdict), or null.
         "catalog_error": row.get("catalog_error"), "catalog_error_at": _iso(row.get("catalog_error_at")),
     }
+
+
+def readable_by(user, campaigns: list[dict]) -> list[dict]:
+    """Only the campaigns whose DAG the user may read, as Airflow's auth manager (FAB, Simple, or
+    a company's own) answers for each DAG: being signed in is not being allowed to see."""
+    from airflow.api_fastapi.app import get_auth_manager
+
+    dag_ids = {c["dag_id"] for c in campaigns}
+    allowed = get_auth_manager().filter_authorized_dag_ids(dag_ids=dag_ids, user=user, method="GET")
+    return [c for c in campaigns if c["dag_id"] in allowed]
 
 
 def load_campaigns(include_archived: bool) -> list[dict]:
@@ -216,23 +227,23 @@ def create_app() -> "FastAPI":
 
     # Airflow does not authenticate plugin apps (a mount inherits none of the core API's
     # dependencies), so the page asks for the same identity the UI has: its JWT cookie, or a
-    # bearer token from /auth/token.
+    # bearer token from /auth/token; then the auth manager says which campaigns it may see.
     app = FastAPI(title="Campaigns", dependencies=[Depends(get_user)])
 
     # Plain `def` handlers: FastAPI runs them in its thread pool, so the blocking database call
     # does not stall the API server's event loop.
     @app.get("/", response_class=HTMLResponse)
-    def campaigns_page(include_archived: bool = False) -> HTMLResponse:
+    def campaigns_page(include_archived: bool = False, user=Depends(get_user)) -> HTMLResponse:
         try:
-            campaigns = load_campaigns(include_archived)
+            campaigns = readable_by(user, load_campaigns(include_archived))
         except CampaignDatabaseUnavailable as exc:
             return HTMLResponse(render_unavailable(str(exc), include_archived), status_code=503)
         return HTMLResponse(render_campaigns(campaigns, include_archived))
 
     @app.get("/api/campaigns")
-    def campaigns_json(include_archived: bool = False) -> dict[str, Any]:
+    def campaigns_json(include_archived: bool = False, user=Depends(get_user)) -> dict[str, Any]:
         try:
-            return {"campaigns": load_campaigns(include_archived)}
+            return {"campaigns": readable_by(user, load_campaigns(include_archived))}
         except CampaignDatabaseUnavailable as exc:
             raise HTTPException(status_code=503, detail=str(exc)) from exc
 

@@ -209,3 +209,50 @@ def test_postgres_creates_the_campaigns_database(services, common_env):
     sql = " ".join(path.read_text() for path in init_scripts)
     assert f"CREATE DATABASE {conn['schema']} OWNER {conn['login']}" in sql
     assert f"CREATE ROLE {conn['login']} LOGIN PASSWORD '{conn['password']}'" in sql
+
+
+# Secrets and exposure -----------------------------------------------------------------------
+
+SECRET_SETTINGS = {
+    "AIRFLOW__API_AUTH__JWT_SECRET": lambda services: environment(services["airflow-apiserver"]),
+    "_AIRFLOW_WWW_USER_PASSWORD": lambda services: environment(services["airflow-init"]),
+}
+
+
+@pytest.mark.parametrize("name", sorted(SECRET_SETTINGS))
+def test_a_secret_has_no_default_in_the_repo_and_is_required(services, name):
+    """A default secret in a public file is everyone's secret: a token forged with it is accepted."""
+    value = SECRET_SETTINGS[name](services).get(name, "")
+    assert value.startswith(f"${{{name}:?") and value.endswith("}"), \
+        f"{name} must be required from .env or the environment (${{{name}:?message}}), got {value!r}"
+
+
+def test_no_secret_default_is_left_anywhere_in_the_file():
+    import re
+
+    text = (ROOT / "docker-compose.yaml").read_text()
+    for name in SECRET_SETTINGS:
+        assert not re.search(r"\$\{" + name + r":?[-=+]", text), f"{name} has a default somewhere"
+
+
+def _published(service: dict) -> list[str]:
+    return [str(p) if not isinstance(p, dict) else f"{p.get('host_ip', '')}:{p.get('published')}:{p.get('target')}"
+            for p in service.get("ports") or []]
+
+
+@pytest.mark.parametrize("name", REQUIRED_SERVICES)
+def test_published_ports_listen_on_loopback_by_default(services, name):
+    for port in _published(services[name]):
+        host = port.rsplit(":", 2)[0] if port.count(":") >= 2 else ""
+        default = host.split(":-", 1)[1].rstrip("}") if ":-" in host else host
+        assert default == "127.0.0.1", f"{name} publishes {port!r} beyond this machine by default"
+
+
+def test_the_aws_emulator_is_not_published(services):
+    """Moto holds the dial queue, full phone numbers included, and checks no credentials."""
+    assert not services["aws"].get("ports")
+
+
+def test_the_api_server_is_still_reachable_from_this_machine(services):
+    [port] = _published(services["airflow-apiserver"])
+    assert port.endswith(":8080:8080")

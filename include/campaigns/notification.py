@@ -12,9 +12,22 @@ log = logging.getLogger(__name__)
 SUBJECT_LIMIT = 100  # SNS rejects longer subjects
 
 
+def campaign_topic(campaign: dict) -> str | None:
+    """The campaign's own `notification_topic`, read from the row's raw config: an alert about a
+    config that failed to parse must still reach the campaign's subscribers."""
+    config = campaign.get("config")
+    topic = config.get("notification_topic") if isinstance(config, dict) else None
+    return topic if isinstance(topic, str) and topic.strip() else None
+
+
 def publish(*, campaign: dict, run_id: str, outcome: str, summary: str, details: dict,
             topic_override: str | None = None) -> str:
-    """Publish one message; subscribers filter on the campaign_id and outcome attributes."""
+    """Publish one message to the campaign's topic (its config's `notification_topic`, else the
+    global one); subscribers filter on the campaign_id and outcome attributes.
+
+    A campaign topic that refuses the message (deleted, no permission) must not lose the outcome:
+    it then goes to the global topic, and the log says why.
+    """
     from airflow.providers.amazon.aws.hooks.sns import SnsHook
 
     subject = f"[campaign {campaign['slug']}] {outcome}: {summary}"[:SUBJECT_LIMIT]
@@ -26,10 +39,20 @@ def publish(*, campaign: dict, run_id: str, outcome: str, summary: str, details:
         "",
         json.dumps(details, indent=2, sort_keys=True, default=str),
     ])
-    response = SnsHook(aws_conn_id=AWS_CONN_ID).publish_to_target(
-        target_arn=topic_arn(topic_override), message=body, subject=subject,
-        message_attributes={"campaign_id": str(campaign["id"]), "campaign_slug": campaign["slug"],
-                            "outcome": outcome},
-    )
-    log.info("Published %s for campaign %s run %s", outcome, campaign["slug"], run_id)
+    hook = SnsHook(aws_conn_id=AWS_CONN_ID)
+    attributes = {"campaign_id": str(campaign["id"]), "campaign_slug": campaign["slug"], "outcome": outcome}
+    target = topic_arn(topic_override or campaign_topic(campaign))
+    try:
+        response = hook.publish_to_target(target_arn=target, message=body, subject=subject,
+                                          message_attributes=attributes)
+    except Exception as exc:
+        fallback = topic_arn()
+        if target == fallback:
+            raise
+        log.warning("Campaign %s: its topic %s refused %s (%s: %s); publishing to the global topic instead",
+                    campaign["slug"], target, outcome, type(exc).__name__, exc)
+        target = fallback
+        response = hook.publish_to_target(target_arn=target, message=body, subject=subject,
+                                          message_attributes=attributes)
+    log.info("Published %s for campaign %s run %s to %s", outcome, campaign["slug"], run_id, target)
     return response["MessageId"]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import io
 import json
 import re
@@ -22,9 +23,19 @@ CSV_CHUNK_ROWS = 2_000    # COPY rows joined per chunk (~90 kB): keeps the per-c
 CSV_UPLOAD_PARTS = 2      # multipart parts (8 MB each) held in memory while the CSV uploads
 
 
+# How each file is served: a browser shows a page only when S3 says it is one.
+CONTENT_TYPES = {"report.html": "text/html; charset=utf-8",
+                 "report.json": "application/json; charset=utf-8",
+                 "contacts.csv": "text/csv; charset=utf-8"}
+READABLE_RUN_CHARS = 100
+
+
 def report_prefix(slug: str, run_id: str) -> str:
-    safe_run = re.sub(r"[^A-Za-z0-9._-]+", "_", run_id)
-    return f"reports/{slug}/{safe_run}"
+    """The run's folder: its run id made safe to read, plus a hash of the exact run id, so two
+    run ids that differ only in punctuation never share (and overwrite) one folder."""
+    readable = re.sub(r"[^A-Za-z0-9._-]+", "_", run_id)[:READABLE_RUN_CHARS]
+    digest = hashlib.sha256(run_id.encode("utf-8", "surrogatepass")).hexdigest()[:16]
+    return f"reports/{slug}/{readable}-{digest}"
 
 
 def _ratio(numerator, denominator) -> float | None:
@@ -165,12 +176,16 @@ def store_report(conn, report: dict, *, upload: bool = True) -> str | None:
         s3_uri = f"s3://{bucket}/{prefix}/report.html"
         report["s3_uri"] = s3_uri
         report["files"] = {name: f"s3://{bucket}/{prefix}/{name}" for name in ("report.json", "contacts.csv")}
+        client = hook.get_conn()
+
+        def upload(name: str, body) -> None:
+            client.upload_fileobj(body, bucket, f"{prefix}/{name}", Config=hook.transfer_config,
+                                  ExtraArgs={"ContentType": CONTENT_TYPES[name]})
+
         # Streamed from COPY straight into a multipart upload: the CSV is never whole in memory or on disk.
-        csv_stream = io.BufferedReader(_ChunkReader(contact_rows(conn, report["campaign"]["id"])))
-        hook.load_file_obj(csv_stream, key=f"{prefix}/contacts.csv", bucket_name=bucket, replace=True)
-        hook.load_string(json.dumps(report, indent=2, default=str), key=f"{prefix}/report.json",
-                         bucket_name=bucket, replace=True)
-        hook.load_string(render_html(report), key=f"{prefix}/report.html", bucket_name=bucket, replace=True)
+        upload("contacts.csv", io.BufferedReader(_ChunkReader(contact_rows(conn, report["campaign"]["id"]))))
+        upload("report.json", io.BytesIO(json.dumps(report, indent=2, default=str).encode()))
+        upload("report.html", io.BytesIO(render_html(report).encode()))
     with conn.transaction():
         execute(conn, "report_upsert", {
             "campaign_id": report["campaign"]["id"], "run_id": report["run_id"], "outcome": report["outcome"],

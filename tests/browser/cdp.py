@@ -60,15 +60,24 @@ class Browser:
         self._events: list[dict] = []
         try:
             self._ws = connect(self._devtools_url(), max_size=64 * 1024 * 1024, open_timeout=20)
-            target = self._send("Target.createTarget", {"url": "about:blank"})["targetId"]
-            self._session = self._send("Target.attachToTarget", {"targetId": target, "flatten": True})["sessionId"]
-            self.send("Page.enable")
-            self.send("Runtime.enable")
-            self.send("Emulation.setDeviceMetricsOverride",
-                      {"width": width, "height": height, "deviceScaleFactor": 1, "mobile": False})
+            self._size = (width, height)
+            self._attach(self._send("Target.createTarget", {"url": "about:blank"})["targetId"])
         except BaseException:
             self.close()  # never leave a browser behind
             raise
+
+    def _attach(self, target: str) -> None:
+        """Drive this page (tab) from now on."""
+        self._target = target
+        self._session = self._send("Target.attachToTarget", {"targetId": target, "flatten": True})["sessionId"]
+        self.send("Page.enable")
+        self.send("Runtime.enable")
+        width, height = self._size
+        self.send("Emulation.setDeviceMetricsOverride",
+                  {"width": width, "height": height, "deviceScaleFactor": 1, "mobile": False})
+
+    def _pages(self) -> set[str]:
+        return {t["targetId"] for t in self._send("Target.getTargets")["targetInfos"] if t["type"] == "page"}
 
     def _devtools_url(self, timeout: float = 30) -> str:
         """Chromium writes its DevTools port and browser path to DevToolsActivePort when ready."""
@@ -173,6 +182,20 @@ class Browser:
         for kind in ("mouseMoved", "mousePressed", "mouseReleased"):
             self.send("Input.dispatchMouseEvent", {"type": kind, "x": box["x"], "y": box["y"], "button": "left",
                                                    "clickCount": 1})
+
+    def click_into_new_tab(self, expression: str, what: str, timeout: float = 30) -> None:
+        """Click a link that opens a new tab (target=_blank), as a user does, and carry on in that
+        tab once its page has loaded."""
+        before = self._pages()
+        self.click(expression, what)
+        deadline = time.monotonic() + timeout
+        while not (opened := self._pages() - before):
+            if time.monotonic() > deadline:
+                raise BrowserError(f"clicking {what} opened no new tab within {timeout:.0f}s")
+            time.sleep(0.2)
+        self._attach(opened.pop())
+        self.wait_for("document.readyState === 'complete' && location.href !== 'about:blank'",
+                      timeout=timeout, what=f"the tab {what} opened to load")
 
     def press(self, key: str, code: str | None = None, key_code: int | None = None) -> None:
         params = {"key": key, "code": code or key}

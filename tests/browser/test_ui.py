@@ -2,7 +2,8 @@
 
 Starts `python -m dev.airflow_local` on its own stack (.stack/browser, created fresh), then:
 logs in, finds the campaign DAGs, opens a campaign's trigger form and checks its Params,
-triggers a dry run, waits for it to succeed, and opens the Campaigns page. Screenshots go
+triggers a dry run, waits for it to succeed, clicks its Campaign report link and reads a figure
+from the report the browser shows, and opens the Campaigns page. Screenshots go
 to docs/screenshots/. Skips when no Chromium can be found (`.ci/run` installs Debian's).
 """
 
@@ -18,7 +19,6 @@ import subprocess
 import sys
 import time
 import urllib.parse
-import urllib.request
 from pathlib import Path
 
 import pytest
@@ -250,12 +250,28 @@ def _walk_through(airflow: AirflowLocal, b: Browser, base: str) -> None:
     summary = airflow.api(f"/dags/{DAG_ID}/dagRuns/{run_id}/taskInstances/generate_report/xcomEntries/return_value")
     report = summary["value"]
     assert report["outcome"] == "dry_run" and report["dispatched"] == 0, report
-    # The "Campaign report" extra link opens this run's HTML report.
-    links = airflow.api(f"/dags/{DAG_ID}/dagRuns/{run_id}/taskInstances/generate_report/links")
-    report_link = links["extra_links"]["Campaign report"]
-    with urllib.request.urlopen(report_link, timeout=30) as response:
-        page = response.read().decode()
-    assert "<svg" in page and "data-kpi" in page and "DRY_RUN" in page.upper(), page[:500]
+    # The "Campaign report" link: on generate_report alone (no other task gets an empty "Extra
+    # Links" heading), and a click opens this run's report as a page in a new tab.
+    for task_id in ("validate_campaign", "wait_for_completion", "notify"):
+        assert airflow.api(f"/dags/{DAG_ID}/dagRuns/{run_id}/taskInstances/{task_id}/links")["extra_links"] == {}
+    b.goto(f"{base}/dags/{DAG_ID}/runs/{run_id}/tasks/notify/details")
+    b.wait_for("document.body.innerText.includes('notify') && document.body.innerText.includes('Duration')",
+               timeout=30, what="notify's details")
+    time.sleep(2)  # the links request is a separate fetch
+    assert "Extra Links" not in b.text()
+    b.goto(f"{base}/dags/{DAG_ID}/runs/{run_id}/tasks/generate_report/details")
+    report_link = ("Array.from(document.querySelectorAll('a[href]'))"
+                   ".find(a => a.innerText.trim() === 'Campaign report')")
+    b.wait_for(report_link, timeout=60, what="the Campaign report link")
+    assert "Extra Links" in b.text()
+    shot(b, "06-report-link")
+    b.click_into_new_tab(report_link, "the Campaign report link")
+    shown = b.wait_for("(document.querySelector('[data-kpi=contacts]') || {}).innerText", timeout=30,
+                       what="the report rendered in the browser (not downloaded)")
+    assert b.eval("document.contentType") == "text/html"
+    assert int(shown.replace(",", "")) == report["contacts"], (shown, report)
+    assert b.eval("document.querySelectorAll('svg').length") > 0 and "DRY_RUN" in b.text().upper()
+    shot(b, "07-report")
 
     b.goto(f"{base}/dags/{DAG_ID}/runs/{run_id}")
     b.wait_for("/\\bSuccess\\b/.test(document.body.innerText) && "

@@ -19,16 +19,54 @@ def _registered_app_dict() -> dict:
     return next(d for d in fastapi_apps if d["url_prefix"] == "/campaigns")
 
 
+def _per_dag_auth_manager(readable: dict[str, set[str]]):
+    """Airflow's SimpleAuthManager grants by role only (every role may read every DAG), so per-DAG
+    permissions, which FAB or a company's auth manager hold, are stood in for by a subclass that
+    answers `is_authorized_dag` from a table: user -> the dag_ids they may read."""
+    from airflow.api_fastapi.auth.managers.simple.simple_auth_manager import SimpleAuthManager
+
+    class PerDagAuthManager(SimpleAuthManager):
+        def is_authorized_dag(self, *, method, user, access_entity=None, details=None) -> bool:
+            allowed = readable.get(user.get_name())
+            if allowed is None or method != "GET" or details is None:
+                return super().is_authorized_dag(method=method, user=user, access_entity=access_entity,
+                                                 details=details)
+            return details.id in allowed
+
+    return PerDagAuthManager()
+
+
 @pytest.fixture
-def client():
-    """A TestClient on the very app object Airflow registered from plugins/, as a signed-in user."""
+def auth_manager(monkeypatch):
+    """The auth manager the API server would hold: the page asks it who may read which DAG."""
+    from airflow.api_fastapi import app as api_app
+
+    readable: dict[str, set[str]] = {}
+    monkeypatch.setattr(api_app._AuthManagerState, "instance", _per_dag_auth_manager(readable))
+    return readable
+
+
+def _signed_in(app, username: str, role: str | None):
     from airflow.api_fastapi.auth.managers.simple.user import SimpleAuthManagerUser
     from airflow.api_fastapi.core_api.security import get_user
     from fastapi.testclient import TestClient
 
+    app.dependency_overrides[get_user] = lambda: SimpleAuthManagerUser(username=username, role=role)
+    return TestClient(app)
+
+
+@pytest.fixture
+def client(auth_manager):
+    """A TestClient on the very app object Airflow registered from plugins/, as a signed-in viewer."""
     app = _registered_app_dict()["app"]
-    app.dependency_overrides[get_user] = lambda: SimpleAuthManagerUser(username="ops", role="viewer")
-    yield TestClient(app)
+    yield _signed_in(app, "ops", "viewer")
+    app.dependency_overrides.clear()
+
+
+@pytest.fixture
+def as_user(auth_manager):
+    app = _registered_app_dict()["app"]
+    yield lambda username, role="viewer": _signed_in(app, username, role)
     app.dependency_overrides.clear()
 
 
@@ -170,3 +208,33 @@ def test_database_outage_is_a_503(client, monkeypatch):
     assert page.status_code == 503
     assert "campaign database is unavailable" in page.text
     assert '<meta http-equiv="refresh"' in page.text
+
+
+def test_a_user_sees_only_the_campaigns_whose_dag_they_may_read(auth_manager, as_user, campaigns):
+    auth_manager["renewals_team"] = {"campaign_page_running"}
+    client = as_user("renewals_team")
+
+    found = by_slug(client.get("/api/campaigns", params={"include_archived": "true"}))
+    assert set(found) == {"page_running"}
+    page = client.get("/", params={"include_archived": "true"}).text
+    assert "<strong>page_running</strong>" in page
+    assert "page_fresh" not in page and "page_archived" not in page
+
+
+def test_a_user_who_may_read_no_dag_sees_no_campaign(auth_manager, as_user, campaigns):
+    auth_manager["nobody"] = set()
+    client = as_user("nobody")
+
+    assert by_slug(client.get("/api/campaigns")) == {}
+    page = client.get("/").text
+    assert "No campaigns." in page and "page_running" not in page
+
+
+def test_a_signed_in_user_with_no_role_sees_no_campaign(as_user, campaigns):
+    """The real SimpleAuthManager's answer: a user without a role may read no DAG."""
+    from airflow.api_fastapi import app as api_app
+    from airflow.api_fastapi.auth.managers.simple.simple_auth_manager import SimpleAuthManager
+
+    api_app._AuthManagerState.instance = SimpleAuthManager()
+    assert by_slug(as_user("roleless", role=None).get("/api/campaigns")) == {}
+    assert set(by_slug(as_user("viewer", role="viewer").get("/api/campaigns"))) >= {"page_running", "page_fresh"}

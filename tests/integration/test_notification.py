@@ -36,3 +36,48 @@ def test_a_subscription_filtered_on_outcome_gets_only_that_outcome(db, sqs):
     assert sorted(m["MessageAttributes"]["outcome"]["Value"] for m in received) == ["failed", "validation_failed"]
     assert all(m["Subject"].startswith("[campaign notify_filter] ") for m in received)
     assert all(m["MessageAttributes"]["campaign_id"]["Value"] == str(campaign["id"]) for m in received)
+
+
+@pytest.fixture
+def campaign_topic(sqs):
+    """A second topic, as a campaign's own `notification_topic`, with a queue subscribed to it."""
+    from airflow.providers.amazon.aws.hooks.sns import SnsHook
+
+    sns = SnsHook(aws_conn_id="campaigns_aws").get_conn()
+    topic = sns.create_topic(Name=f"campaign-own-{uuid.uuid4().hex[:8]}")["TopicArn"]
+    url = sqs.create_queue(QueueName=f"own-inbox-{uuid.uuid4().hex[:8]}")["QueueUrl"]
+    arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+    sns.subscribe(TopicArn=topic, Protocol="sqs", Endpoint=arn)
+    yield topic, url
+    sns.delete_topic(TopicArn=topic)
+    sqs.delete_queue(QueueUrl=url)
+
+
+def test_a_campaign_with_its_own_topic_gets_its_outcomes_and_alerts_there(db, sqs, topic_inbox, campaign_topic):
+    topic, own_inbox = campaign_topic
+    campaign = load_campaign(db, create_campaign(db, "own_topic", config={"notification_topic": topic}))
+    for outcome in ("completed", "failed", "too_slow"):
+        publish(campaign=campaign, run_id="r1", outcome=outcome, summary="s", details={})
+
+    received = [json.loads(m["Body"]) for m in drain(sqs, own_inbox)]
+    assert sorted(m["MessageAttributes"]["outcome"]["Value"] for m in received) == ["completed", "failed", "too_slow"]
+    assert all(m["TopicArn"] == topic for m in received)
+    on_global = [json.loads(m["Body"]) for m in drain(sqs, topic_inbox)]
+    assert not [m for m in on_global if m["MessageAttributes"]["campaign_id"]["Value"] == str(campaign["id"])]
+
+
+def test_a_campaign_without_its_own_topic_uses_the_global_one(db, sqs, topic_inbox):
+    campaign = load_campaign(db, create_campaign(db, "global_topic"))
+    publish(campaign=campaign, run_id="r1", outcome="completed", summary="s", details={})
+
+    [message] = [json.loads(m["Body"]) for m in drain(sqs, topic_inbox)]
+    assert message["MessageAttributes"]["campaign_id"]["Value"] == str(campaign["id"])
+
+
+def test_an_outcome_its_own_topic_refuses_still_reaches_the_global_topic(db, sqs, topic_inbox):
+    gone = "arn:aws:sns:us-east-1:123456789012:no-such-topic"
+    campaign = load_campaign(db, create_campaign(db, "gone_topic", config={"notification_topic": gone}))
+    publish(campaign=campaign, run_id="r1", outcome="failed", summary="s", details={})
+
+    [message] = [json.loads(m["Body"]) for m in drain(sqs, topic_inbox)]
+    assert message["MessageAttributes"]["outcome"]["Value"] == "failed"

@@ -181,3 +181,51 @@ def test_blocked_counts_each_reason(db, blocked_campaign, cap_24h, legal_caps, c
 def test_blocked_counts_of_a_campaign_with_no_contacts_are_zero(db):
     campaign_id = create_campaign(db, "blocked_empty")
     assert set(blocked(db, campaign_id, cap_24h=0).values()) == {0}
+
+
+def _stored(db, slug: str, run_id: str) -> dict:
+    campaign_id = create_campaign(db, slug) if not db.execute(
+        "SELECT 1 FROM campaigns WHERE slug = %s", (slug,)).fetchone() else db.execute(
+        "SELECT id FROM campaigns WHERE slug = %s", (slug,)).fetchone()[0]
+    run = RunContext(campaign_id=campaign_id, run_id=run_id, run_start=NOW - timedelta(hours=1),
+                     run_end=NOW + timedelta(hours=1), live=True)
+    report = build_report(db, campaign_id, run, "completed", None)
+    store_report(db, report)
+    return report
+
+
+def _s3_object(uri: str) -> dict:
+    from airflow.providers.amazon.aws.hooks.s3 import S3Hook
+
+    bucket, key = uri[len("s3://"):].split("/", 1)
+    return S3Hook(aws_conn_id="campaigns_aws").get_conn().get_object(Bucket=bucket, Key=key)
+
+
+def test_every_report_file_is_served_with_its_content_type(db):
+    import urllib.request
+
+    from airflow.providers.amazon.aws.hooks.s3 import S3Hook
+
+    report = _stored(db, "typed_report", "manual__typed")
+
+    assert _s3_object(report["s3_uri"])["ContentType"] == "text/html; charset=utf-8"
+    assert _s3_object(report["files"]["report.json"])["ContentType"] == "application/json; charset=utf-8"
+    assert _s3_object(report["files"]["contacts.csv"])["ContentType"] == "text/csv; charset=utf-8"
+    # What a browser gets from the link: a page to show, not a file to download.
+    bucket, key = report["s3_uri"][len("s3://"):].split("/", 1)
+    url = S3Hook(aws_conn_id="campaigns_aws").generate_presigned_url(
+        "get_object", params={"Bucket": bucket, "Key": key})
+    with urllib.request.urlopen(url) as response:
+        assert response.headers["Content-Type"] == "text/html; charset=utf-8"
+        assert response.read().decode().startswith("<!DOCTYPE html>")
+
+
+def test_run_ids_that_differ_only_in_punctuation_keep_their_own_report_files(db):
+    first = _stored(db, "punctuated", "scheduled__2026-11-28T00:00:00+00:00")
+    second = _stored(db, "punctuated", "scheduled__2026-11-28T00_00_00_00_00")
+
+    assert first["s3_uri"] != second["s3_uri"]
+    for report in (first, second):
+        stored = json.loads(_s3_object(report["files"]["report.json"])["Body"].read())
+        assert stored["run_id"] == report["run_id"]
+        assert report["s3_uri"].startswith(f"s3://campaign-reports/reports/punctuated/")
