@@ -238,3 +238,17 @@ def test_a_signed_in_user_with_no_role_sees_no_campaign(as_user, campaigns):
     api_app._AuthManagerState.instance = SimpleAuthManager()
     assert by_slug(as_user("roleless", role=None).get("/api/campaigns")) == {}
     assert set(by_slug(as_user("viewer", role="viewer").get("/api/campaigns"))) >= {"page_running", "page_fresh"}
+
+
+def test_a_stored_date_python_cannot_hold_shows_as_unknown_not_a_500(client, campaigns, db, legacy_rows):
+    # A row written before the date checks existed: 'infinity' and a year past 9999 cannot become
+    # Python datetimes, and the page must still list every campaign.
+    db.execute("UPDATE campaigns SET end_at = 'infinity' WHERE slug = 'page_running'")
+    db.execute("UPDATE campaigns SET start_at = '12000-01-01' WHERE slug = 'page_fresh'")
+
+    found = by_slug(client.get("/api/campaigns"))
+
+    assert found["page_running"]["end_at"] is None and found["page_running"]["start_at"] is not None
+    assert found["page_fresh"]["start_at"] is None
+    page = client.get("/")
+    assert page.status_code == 200 and "page_running" in page.text

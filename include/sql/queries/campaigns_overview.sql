@@ -3,7 +3,11 @@
 -- campaign_progress_latest_idx, the reports' primary key), so the page stays cheap as history grows.
 -- "Latest report" is the most recently created run's report: rerunning an old run rewrites that
 -- run's report (updated_at) but does not make it the campaign's newest outcome.
-SELECT c.id, c.slug, c.name, c.status, c.schedule, c.timezone, c.start_at, c.end_at,
+-- A date Python cannot hold ('infinity', a year past 9999: rows older than the constraints that now
+-- refuse them) reads as NULL, so one such row shows as "—" instead of failing the page.
+SELECT c.id, c.slug, c.name, c.status, c.schedule, c.timezone,
+       CASE WHEN c.start_at >= '0001-01-02' AND c.start_at < '9999-12-31' THEN c.start_at END AS start_at,
+       CASE WHEN c.end_at >= '0001-01-02' AND c.end_at < '9999-12-31' THEN c.end_at END AS end_at,
        n.contacts_total,
        p.run_id AS progress_run_id, p.polled_at AS progress_polled_at, p.counts AS progress_counts,
        r.run_id AS report_run_id, r.outcome AS report_outcome, r.created_at AS report_created_at,
