@@ -23,7 +23,6 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from dev.seed import create_campaign
-from tests.integration.test_catalog import legacy_rows  # noqa: F401 - the fixture
 
 pytestmark = pytest.mark.integration
 PARSE_WAIT_S = 100
