@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-$(shell cat requirements.txt requirements-dev.txt constraints.txt | cksum | cut -d' ' -f1)
 export PYTHONPATH := $(CURDIR)
 
-.PHONY: install demo airflow bench test test-fast stack-start stack-stop stack-status migrate simulator blacklist-sync clean
+.PHONY: install demo airflow bench test test-fast stack-start stack-stop stack-status migrate simulator blacklist-sync compliance-doc clean
 
 $(STAMP): requirements.txt requirements-dev.txt constraints.txt
 	@$(PYTHON) -c 'import sys; sys.exit("Python 3.11+ is required, found " + sys.version.split()[0]) if sys.version_info < (3, 11) else None'
@@ -50,6 +50,9 @@ simulator: stack-start ## run the dialer simulator in the foreground
 
 blacklist-sync: stack-start ## warm the Redis opt-out set from PostgreSQL
 	eval "$$($(BIN)/python -m dev.stack env)" && $(BIN)/python -m include.campaigns.blacklist
+
+compliance-doc: install ## regenerate docs/compliance.md from include/campaigns/rules/*.json
+	$(BIN)/python -m include.campaigns.compliance_doc
 
 clean: stack-stop
 	rm -rf .stack

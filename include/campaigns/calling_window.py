@@ -1,24 +1,27 @@
 """Calling windows: when a contact may be dialed, in their own local time.
 
 A contact is callable at an instant when, in every time zone their number may ring in, the
-local time is inside the campaign's window *and* inside the legal floor of their
-jurisdiction, on an allowed day that is not a holiday or blackout date. The rules are
+local time is inside the campaign's window *and* inside the legal floor of every jurisdiction
+whose law applies to them (``include/campaigns/rules``: hours per weekday, day and holiday bans,
+caps, each dated and sourced), on an allowed day that is not a holiday or blackout date, and
+no declared blackout covers any of those jurisdictions. The rules are
 evaluated once per distinct (zone, jurisdiction) pair, a *window key*, so dispatch can filter
 a million contacts in SQL with the handful of keys that are open now.
 """
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta, timezone
 from functools import lru_cache
-from pathlib import Path
+from typing import Iterable
 from zoneinfo import ZoneInfo
+
+# Read and checked at import: malformed rules fail here, never halfway through a dispatch.
+from include.campaigns.rules import ENTRIES
 
 DAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 SUNDAY = 6
-LEGAL_HOURS_FILE = Path(__file__).with_name("legal_hours.json")
 
 
 def parse_hhmm(value: str) -> time:
@@ -65,43 +68,111 @@ def _day_index(name: object) -> int | None:
     return None
 
 
+ALL_DAY = (time(0, 0), time(23, 59, 59))
+
+
 @dataclass(frozen=True)
 class LegalRule:
-    start: time
-    end: time
-    no_sunday: bool = False
-    no_holidays: bool = False
+    """The legal floor in force on one day for one jurisdiction (or several at once, merged).
+
+    ``hours`` is Monday..Sunday local [start, end), None for a day the law closes entirely;
+    ``holiday_calendars`` are the ``holidays`` calendars whose days the law bans.
+    """
+
+    hours: tuple[tuple[time, time] | None, ...] = (ALL_DAY,) * 7
+    holiday_calendars: frozenset[str] = frozenset()
     max_attempts_24h: int | None = None
+    emergency_ban: bool = False
+
+    def hours_on(self, weekday: int) -> tuple[time, time] | None:
+        return self.hours[weekday]
+
+    # One pair of hours for callers that need a single window: the strictest over the open days.
+    @property
+    def start(self) -> time:
+        return max((h[0] for h in self.hours if h), default=ALL_DAY[1])
+
+    @property
+    def end(self) -> time:
+        return min((h[1] for h in self.hours if h), default=ALL_DAY[0])
+
+    @property
+    def no_sunday(self) -> bool:
+        return self.hours[SUNDAY] is None
+
+    @property
+    def no_holidays(self) -> bool:
+        return bool(self.holiday_calendars)
+
+
+def jurisdiction_parts(jurisdiction: str) -> tuple[str, ...]:
+    """'US-FL+US-GA' to ('US-FL', 'US-GA'): every jurisdiction whose law applies at once."""
+    return tuple(jurisdiction.split("+"))
+
+
+def composite_jurisdiction(parts) -> str:
+    """The canonical key of jurisdictions that all apply: sorted, unique, and without a country
+    when one of its subdivisions is there (a state's rules already include its country's)."""
+    unique = set(p for p in parts if p)
+    kept = {p for p in unique if "-" in p or not any(q.startswith(p + "-") for q in unique)}
+    return "+".join(sorted(kept))
 
 
 @lru_cache(maxsize=1)
-def _legal_table() -> dict[str, dict]:
-    return {k: v for k, v in json.loads(LEGAL_HOURS_FILE.read_text()).items() if not k.startswith("_")}
+def _entries_by_code() -> dict[str, tuple]:
+    table: dict[str, list] = {}
+    for entry in ENTRIES:
+        table.setdefault(entry.jurisdiction, []).append(entry)
+    return {code: tuple(entries) for code, entries in table.items()}
 
 
-@lru_cache(maxsize=None)
-def legal_rule(jurisdiction: str) -> LegalRule:
-    """The floor for a jurisdiction: '*' tightened by its country, then by its state."""
-    table = _legal_table()
-    country = jurisdiction.split("-")[0]
-    layers = [table["*"]] + [table[k] for k in dict.fromkeys((country, jurisdiction)) if k in table]
-    start, end = time(0, 0), time(23, 59, 59)
-    no_sunday = no_holidays = False
+def entries_in_force(jurisdiction: str, on: date) -> tuple:
+    """The rules entries that bind a call to ``jurisdiction`` on local day ``on``: the '*' floor,
+    then each part's country, then the part itself, each as in force that day."""
+    table = _entries_by_code()
+    codes: dict[str, None] = {"*": None}
+    for part in jurisdiction_parts(jurisdiction):
+        codes.update({part.split("-")[0]: None, part: None})
+    return tuple(e for code in codes for e in table.get(code, ()) if e.in_force(on))
+
+
+def legal_rule(jurisdiction: str, on: date | None = None) -> LegalRule:
+    """The floor for a jurisdiction on a day (today, UTC, by default): every entry in force for it,
+    merged to the strictest: the latest start and earliest end per weekday, any day ban, any
+    holiday calendar, the lowest cap."""
+    return _legal_rule(jurisdiction, on or datetime.now(timezone.utc).date())
+
+
+@lru_cache(maxsize=65536)
+def _legal_rule(jurisdiction: str, on: date) -> LegalRule:
+    hours: list[tuple[time, time] | None] = [ALL_DAY] * 7
+    calendars: set[str] = set()
     cap: int | None = None
-    for layer in layers:
-        if "start" in layer:
-            start = max(start, parse_hhmm(layer["start"]))
-        if "end" in layer:
-            end = min(end, parse_hhmm(layer["end"]))
-        no_sunday |= bool(layer.get("no_sunday"))
-        no_holidays |= bool(layer.get("no_holidays"))
-        if layer.get("max_attempts_24h") is not None:
-            cap = min(cap, layer["max_attempts_24h"]) if cap is not None else layer["max_attempts_24h"]
-    return LegalRule(start, end, no_sunday, no_holidays, cap)
+    emergency = False
+    for entry in entries_in_force(jurisdiction, on):
+        for day, index in zip(DAYS, range(7)):
+            if day in entry.hours:
+                hours[index] = _tighten(hours[index], entry.hours[day].times() if entry.hours[day] else None)
+        if entry.sunday_ban:
+            hours[SUNDAY] = None
+        if entry.holiday_ban:
+            calendars.add(entry.holiday_calendar)
+        if entry.cap is not None:
+            cap = entry.cap.attempts if cap is None else min(cap, entry.cap.attempts)
+        emergency |= entry.emergency_ban
+    return LegalRule(tuple(hours), frozenset(calendars), cap, emergency)
+
+
+def _tighten(current: tuple[time, time] | None, other: tuple[time, time] | None) -> tuple[time, time] | None:
+    if current is None or other is None:
+        return None
+    start, end = max(current[0], other[0]), min(current[1], other[1])
+    return (start, end) if start < end else None
 
 
 @lru_cache(maxsize=4096)
 def _is_public_holiday(jurisdiction: str, day: date) -> bool:
+    """Whether ``day`` is a public holiday in a calendar: 'US-LA' (a state's) or 'GB' (a country's)."""
     import holidays
 
     country, _, subdiv = jurisdiction.partition("-")
@@ -116,6 +187,22 @@ def _is_public_holiday(jurisdiction: str, day: date) -> bool:
 
 
 @dataclass(frozen=True)
+class Blackout:
+    """A declared period when no call may reach a jurisdiction (an emergency, say). One declared
+    for a country covers its subdivisions; one for '*' covers every number."""
+
+    jurisdiction: str
+    starts_at: datetime
+    ends_at: datetime
+    reason: str = ""
+
+    def covers(self, jurisdiction: str) -> bool:
+        code = self.jurisdiction
+        return code == "*" or any(part == code or part.startswith(code + "-")
+                                  for part in jurisdiction_parts(jurisdiction))
+
+
+@dataclass(frozen=True)
 class WindowPolicy:
     """Everything a campaign says about when to call, on top of the legal floor."""
 
@@ -126,18 +213,19 @@ class WindowPolicy:
 
     def day_window(self, jurisdiction: str, day: date) -> tuple[time, time] | None:
         """The local [start, end) callable on ``day``, or None when the whole day is closed."""
-        rule = legal_rule(jurisdiction)
+        rule = legal_rule(jurisdiction, day)
         weekday = day.weekday()
-        if weekday not in self.window.days or (rule.no_sunday and weekday == SUNDAY):
+        legal = rule.hours_on(weekday)
+        if weekday not in self.window.days or legal is None:
             return None
         if day in self.blackout_dates:
             return None
-        if rule.no_holidays and _is_public_holiday(jurisdiction, day):
+        if any(_is_public_holiday(calendar, day) for calendar in rule.holiday_calendars):
             return None  # a legal ban: no override reopens it
         if (self.skip_public_holidays and day not in self.holiday_overrides
-                and _is_public_holiday(jurisdiction, day)):
+                and any(_is_public_holiday(part, day) for part in jurisdiction_parts(jurisdiction))):
             return None
-        start, end = max(self.window.start, rule.start), min(self.window.end, rule.end)
+        start, end = max(self.window.start, legal[0]), min(self.window.end, legal[1])
         return (start, end) if start < end else None
 
     def interval(self, zone: str, jurisdiction: str, day: date) -> tuple[datetime, datetime] | None:
@@ -218,11 +306,22 @@ def split_key(key: str) -> tuple[str, str]:
     return zone, jurisdiction
 
 
-def open_keys(policy: WindowPolicy, keys: set[str] | list[str], instant: datetime) -> dict[str, datetime]:
-    """The keys open at ``instant``, each with the instant its window closes."""
+def open_keys(policy: WindowPolicy, keys: set[str] | list[str], instant: datetime,
+              blackouts: Iterable[Blackout] = ()) -> dict[str, datetime]:
+    """The keys open at ``instant``, each with the instant its window closes.
+
+    A key is closed while a blackout covers any of its jurisdictions, and one that starts before
+    the window's close brings the close forward to its start.
+    """
+    blackouts = [b for b in blackouts if b.ends_at > instant]
     result = {}
     for key in keys:
-        closes = policy.closes_at(*split_key(key), instant)
-        if closes is not None:
-            result[key] = closes
+        zone, jurisdiction = split_key(key)
+        closes = policy.closes_at(zone, jurisdiction, instant)
+        if closes is None:
+            continue
+        ahead = [b.starts_at for b in blackouts if b.starts_at < closes and b.covers(jurisdiction)]
+        if any(start <= instant for start in ahead):
+            continue
+        result[key] = min([closes, *ahead])
     return result

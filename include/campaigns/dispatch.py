@@ -25,6 +25,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 
 from include.campaigns import blacklist
+from include.campaigns.blackouts import current_blackouts
 from include.campaigns.calling_window import legal_rule, open_keys, split_key
 from include.campaigns.config import CampaignConfig, parse_config
 from include.campaigns.db import execute, fetch_all, fetch_one
@@ -414,7 +415,8 @@ def dispatch(conn, campaign: dict, run: RunContext, *, now: datetime | None = No
         fetch_one(conn, "contacts_mark_blacklisted", {"campaign_id": campaign["id"]})
 
     keys = [r["window_key"] for r in fetch_all(conn, "campaign_window_keys", {"campaign_id": campaign["id"]})]
-    opened = open_keys(config.policy, keys, now)
+    # Declared blackouts are read on every call: a new one closes its keys at the next poke.
+    opened = open_keys(config.policy, keys, now, blackouts=current_blackouts(conn, now))
     result.open_window_keys = len(opened)
 
     claimer_args = {"campaign": campaign, "config": config, "run": run, "opened": opened, "now": now,

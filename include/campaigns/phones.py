@@ -17,7 +17,7 @@ class PhoneInfo:
     e164: str
     country: str            # ISO 3166-1 alpha-2 of the number
     timezones: tuple[str, ...]
-    jurisdiction: str       # "US-FL", "US", "GB": the key of the legal-hours rules
+    jurisdiction: str       # "US-FL", "US", "GB", "CA+US-FL": every jurisdiction whose rules apply
 
 
 def mask(phone: str | None) -> str:
@@ -75,8 +75,8 @@ def resolve(phone: str, *, timezone: str | None = None, region: str | None = Non
 
     The contact's own time zone wins; otherwise every zone the number maps to counts (a
     number spanning two zones is callable only when both are inside the window); the
-    campaign's zone is the last resort. ``region`` is the contact's address state, which
-    beats the number's geography for the jurisdiction.
+    campaign's zone is the last resort. ``region`` is the contact's address state; its law
+    applies as well as that of the number's geography (a composite jurisdiction, 'US-FL+US-GA').
     """
     import phonenumbers
 
@@ -104,10 +104,15 @@ def resolve(phone: str, *, timezone: str | None = None, region: str | None = Non
                 raise InvalidPhone("no time zone for this number and no valid campaign zone")
             zones = (fallback_timezone,)
 
-    jurisdiction = country
-    if country == "US":
-        # An address state beats the number's geography; one we cannot read falls back to it.
-        state = us_state_code(region) or _us_state(number)
-        if state:
-            jurisdiction = f"US-{state}"
+    # Every jurisdiction whose law may apply holds at once: the number's country or the state its
+    # geography names, and a US address state even on a foreign number. An unreadable address
+    # adds nothing.
+    from include.campaigns.calling_window import composite_jurisdiction
+
+    candidates = [country]
+    if country == "US" and (state := _us_state(number)):
+        candidates.append(f"US-{state}")
+    if address_state := us_state_code(region):
+        candidates.append(f"US-{address_state}")
+    jurisdiction = composite_jurisdiction(candidates)
     return PhoneInfo(e164=e164, country=country, timezones=zones, jurisdiction=jurisdiction)

@@ -60,23 +60,31 @@ def oracle_open(phone, zone, region, policy_config, at) -> bool:
     except InvalidPhone:
         return False
     config = parse_config(policy_config)
-    rule = legal_rule(info.jurisdiction)
     for zone_name in info.timezones:
         local = at.astimezone(ZoneInfo(zone_name))
-        start = max(config.policy.window.start, rule.start)
-        end = min(config.policy.window.end, rule.end)
-        if local.weekday() not in config.policy.window.days or (rule.no_sunday and local.weekday() == 6):
+        rule = legal_rule(info.jurisdiction, local.date())   # the law in force that local day
+        hours = rule.hours_on(local.weekday())
+        if local.weekday() not in config.policy.window.days or hours is None:
             return False
+        start = max(config.policy.window.start, hours[0])
+        end = min(config.policy.window.end, hours[1])
         if not (start <= local.time().replace(tzinfo=None) < end):
             return False
-        if rule.no_holidays or config.policy.skip_public_holidays:
-            import holidays
+        import holidays
 
-            country, _, subdiv = info.jurisdiction.partition("-")
+        # The law's holiday calendars always; every applicable jurisdiction's when the campaign skips holidays.
+        calendars = set(rule.holiday_calendars)
+        if config.policy.skip_public_holidays:
+            calendars |= set(info.jurisdiction.split("+"))
+        for code in calendars:
+            country, _, subdiv = code.partition("-")
             try:
                 calendar = holidays.country_holidays(country, subdiv=subdiv or None, years=local.year)
             except NotImplementedError:
-                calendar = {}
+                try:
+                    calendar = holidays.country_holidays(country, years=local.year)
+                except NotImplementedError:
+                    calendar = {}
             if local.date() in calendar:
                 return False
     return True
@@ -121,7 +129,7 @@ def test_dispatch_sends_exactly_the_eligible_contacts(db, redis_client, sqs, dia
         if phone in pg or phone in rd or not oracle_open(phone, zone, region, config, at):
             continue
         jurisdiction = resolve(phone, timezone=zone, region=region, fallback_timezone="UTC").jurisdiction
-        limits = [c for c in (cap, legal_rule(jurisdiction).max_attempts_24h) if c is not None]
+        limits = [c for c in (cap, legal_rule(jurisdiction, at.date()).max_attempts_24h) if c is not None]
         if limits and past.get(phone, 0) >= min(limits):
             continue
         expected.add(phone)

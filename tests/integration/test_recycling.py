@@ -82,7 +82,7 @@ def test_retry_rolls_over_the_night_into_the_next_window(db, redis_client, campa
     from zoneinfo import ZoneInfo
 
     zone = zone_at_local_hour(19)
-    [phone] = us_numbers(1, seed=22)
+    [phone] = us_numbers(1, seed=22, area="201")  # New Jersey: the federal floor, 08:00-21:00
     campaign = campaign_with([phone], tz=zone, retry_delays_s={"busy": 3 * 3600})
     dispatch(db, campaign, run_ctx(campaign["id"]))
     dial(db, "busy")

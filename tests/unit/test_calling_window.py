@@ -1,10 +1,13 @@
 """Calling windows as a specification: who may be dialed when, in the contact's local time.
 
-The oracle in this file is written from the rules, not from the code: a contact is callable at
-an instant when, on the local calendar day and wall clock of their zone, the day is one of the
-campaign's days, it is not a Sunday where the law bans Sundays, not a blackout date, not a public
-holiday (``holidays`` package) where the law bans holidays or the campaign skips them without an
-override, and the wall time is inside both the campaign window and the legal floor.
+The oracle in this file is written from the statutes (the sources cited in docs/compliance.md),
+not from the code: a contact is callable at an instant when, on the local calendar day and wall
+clock of their zone, the day is one of the campaign's days and not a blackout date, and for
+*every* jurisdiction whose law applies to them (the address state, the number's state, its
+country, and the product's own floor), the law in force on that local day allows that weekday,
+does not ban that public holiday (``holidays`` package), and its hours for that weekday hold the
+wall time; the campaign's window holds it too, and the campaign skips public holidays unless
+overridden.
 """
 
 from __future__ import annotations
@@ -21,6 +24,8 @@ from hypothesis import strategies as st
 
 from include.campaigns import calling_window as cw
 from include.campaigns.calling_window import (
+    ALL_DAY,
+    Blackout,
     CallingWindow,
     LegalRule,
     WindowPolicy,
@@ -45,7 +50,10 @@ DST_ZONES = [
     "America/New_York", "America/Chicago", "Europe/London", "Australia/Lord_Howe",
     "America/Santiago", "Asia/Tehran", "Pacific/Chatham", "America/St_Johns", "Africa/Casablanca",
 ]
-JURISDICTIONS = ["US", "US-FL", "US-OK", "US-MD", "US-AL", "US-LA", "US-MS", "US-NY", "GB", "JP", "ZZ"]
+SINGLE_JURISDICTIONS = ["US", "US-FL", "US-OK", "US-MD", "US-AL", "US-LA", "US-MS", "US-TX", "US-WA", "US-UT",
+                        "US-RI", "CA", "GB", "JP", "ZZ"]
+# Several jurisdictions at once: an address state beside the number's state or country.
+JURISDICTIONS = SINGLE_JURISDICTIONS + ["US-FL+US-GA", "US-TX+US-WA", "CA+US-FL", "GB+US-AL", "US-MS+US-OK"]
 
 FIRST_DAY, LAST_DAY = date(2020, 1, 1), date(2035, 12, 31)
 HORIZON_DAYS = 14
@@ -54,8 +62,91 @@ PROPERTY = settings(max_examples=250, deadline=None, suppress_health_check=[Heal
 
 
 # --------------------------------------------------------------------------------------------
-# The oracle
+# The oracle: the law as the statutes state it
 # --------------------------------------------------------------------------------------------
+
+def _t(hhmm: str) -> time:
+    return time(*map(int, hhmm.split(":")))
+
+
+def _days(weekdays=None, sat=None, sun=None):
+    """Monday..Sunday hours; None closes the day."""
+    return tuple([weekdays] * 5 + [sat, sun])
+
+
+def _every(start: str, end: str):
+    span = (_t(start), _t(end))
+    return (span,) * 7
+
+
+@dataclass(frozen=True)
+class Law:
+    hours: tuple                       # Monday..Sunday (start, end) local, None for a closed day
+    holidays: str | None = None        # the calendar whose holidays it bans
+    since: date | None = None          # in force from this day on (None: long in force)
+    cap: int | None = None             # attempts per number in a rolling 24 h
+
+
+H = lambda a, b: (_t(a), _t(b))  # noqa: E731
+LAW = {
+    # The product's own floor for every number (conservative), and 47 CFR 64.1200(c)(1) for the US.
+    "*": [Law(_every("08:00", "21:00"))],
+    "US": [Law(_every("08:00", "21:00"))],
+    # Fla. Stat. 501.616(6) as amended by SB 1120, in force 1 Jul 2021.
+    "US-FL": [Law(_every("08:00", "20:00"), since=date(2021, 7, 1), cap=3)],
+    # 15 Okl. St. 755.1 (recorded messages: 09:00-21:00); Telephone Solicitation Act of 2022 from 1 Nov 2022.
+    "US-OK": [Law(_every("09:00", "21:00")), Law(_every("08:00", "20:00"), since=date(2022, 11, 1), cap=3)],
+    # Stop the Spam Calls Act of 2023, in force 1 Jan 2024.
+    "US-MD": [Law(_every("08:00", "20:00"), since=date(2024, 1, 1), cap=3)],
+    # Alabama: 08:00-20:00 Monday to Saturday, no Sundays, no Alabama holidays (kept though unverified).
+    "US-AL": [Law(_days(H("08:00", "20:00"), H("08:00", "20:00"), None), holidays="US-AL")],
+    # La. PSC General Order R-29617: no calls 20:00-08:00 Monday to Saturday, none on Sundays or legal holidays.
+    "US-LA": [Law(_days(H("08:00", "20:00"), H("08:00", "20:00"), None), holidays="US-LA")],
+    # Miss. Code 77-3-723(1), 77-3-603(a): 08:00-21:00 'Central Standard Time' Monday to Saturday, no Sundays;
+    # read in daylight time and with two summaries' 20:00 end: 09:00-20:00.
+    "US-MS": [Law(_days(H("08:00", "21:00"), H("08:00", "21:00"), None)),
+              Law(_days(H("09:00", "20:00"), H("09:00", "20:00"), None))],
+    # Tex. Bus. & Com. Code 301.051: 09:00-21:00 Monday to Saturday, 12:00-21:00 on Sunday.
+    "US-TX": [Law(_days(H("09:00", "21:00"), H("09:00", "21:00"), H("12:00", "21:00")))],
+    # RCW 19.158.040(2): 08:00-20:00.
+    "US-WA": [Law(_every("08:00", "20:00"))],
+    # Utah Code 13-25a-103(3): not 21:00-08:00, not on Sundays, not on legal holidays.
+    "US-UT": [Law(_days(H("08:00", "21:00"), H("08:00", "21:00"), None), holidays="US-UT")],
+    # R.I. Gen. Laws 5-61-2(2): weekdays 09:00-18:00 except holidays, Saturday 10:00-17:00, no Sundays.
+    "US-RI": [Law(_days(H("09:00", "18:00"), H("10:00", "17:00"), None), holidays="US-RI")],
+    # Georgia has no rule of its own; its neighbours Florida and Alabama end at 20:00 (conservative).
+    "US-GA": [Law(_every("08:00", "20:00"))],
+    # CRTC Unsolicited Telecommunications Rules: weekdays 09:00-21:30, weekends 10:00-18:00.
+    "CA": [Law(_days(H("09:00", "21:30"), H("10:00", "18:00"), H("10:00", "18:00")))],
+}
+
+
+def laws_in_force(jurisdiction: str, day: date) -> list[Law]:
+    codes = {"*"}
+    for part in jurisdiction.split("+"):
+        codes |= {part.split("-")[0], part}
+    return [law for code in codes for law in LAW.get(code, []) if law.since is None or law.since <= day]
+
+
+def law_hours(jurisdiction: str, day: date) -> tuple[time, time] | None:
+    """The hours every applicable law allows on ``day`` (the intersection), or None."""
+    start, end = time(0), time(23, 59, 59)
+    for law in laws_in_force(jurisdiction, day):
+        span = law.hours[day.weekday()]
+        if span is None:
+            return None
+        start, end = max(start, span[0]), min(end, span[1])
+    return (start, end) if start < end else None
+
+
+def law_bans_holiday(jurisdiction: str, day: date) -> bool:
+    return any(law.holidays and is_public_holiday(law.holidays, day) for law in laws_in_force(jurisdiction, day))
+
+
+def law_cap(jurisdiction: str, day: date) -> int | None:
+    caps = [law.cap for law in laws_in_force(jurisdiction, day) if law.cap is not None]
+    return min(caps) if caps else None
+
 
 @lru_cache(maxsize=None)
 def _calendar(jurisdiction: str):
@@ -71,8 +162,12 @@ def is_public_holiday(jurisdiction: str, day: date) -> bool:
     return calendar is not None and day in calendar
 
 
+def is_any_public_holiday(jurisdiction: str, day: date) -> bool:
+    return any(is_public_holiday(part, day) for part in jurisdiction.split("+"))
+
+
 def public_holidays(jurisdiction: str, year: int) -> list[date]:
-    calendar = _calendar(jurisdiction)
+    calendar = _calendar(jurisdiction.split("+")[0])
     if calendar is None:
         return []
     calendar.get(date(year, 1, 1))  # populate the year
@@ -88,33 +183,31 @@ def at_local(zone: str, day: date, wall: time) -> datetime:
 
 
 def day_allowed(policy: WindowPolicy, jurisdiction: str, day: date) -> bool:
-    rule = legal_rule(jurisdiction)
-    if day.weekday() not in policy.window.days:
+    if day.weekday() not in policy.window.days or day in policy.blackout_dates:
         return False
-    if rule.no_sunday and day.weekday() == SUNDAY:
+    if law_hours(jurisdiction, day) is None or law_bans_holiday(jurisdiction, day):
         return False
-    if day in policy.blackout_dates:
+    if (policy.skip_public_holidays and day not in policy.holiday_overrides
+            and is_any_public_holiday(jurisdiction, day)):
         return False
-    if is_public_holiday(jurisdiction, day):
-        if rule.no_holidays:
-            return False
-        if policy.skip_public_holidays and day not in policy.holiday_overrides:
-            return False
     return True
 
 
-def effective_bounds(policy: WindowPolicy, jurisdiction: str) -> tuple[time, time]:
-    rule = legal_rule(jurisdiction)
-    return max(policy.window.start, rule.start), min(policy.window.end, rule.end)
+def effective_bounds(policy: WindowPolicy, jurisdiction: str, day: date) -> tuple[time, time]:
+    hours = law_hours(jurisdiction, day) or (time(0), time(0))
+    return max(policy.window.start, hours[0]), min(policy.window.end, hours[1])
 
 
 def expected_open(policy: WindowPolicy, zone: str, jurisdiction: str, instant: datetime) -> bool:
     wall = local(zone, instant)
-    rule = legal_rule(jurisdiction)
-    clock = wall.time()
-    return (day_allowed(policy, jurisdiction, wall.date())
-            and policy.window.start <= clock < policy.window.end
-            and rule.start <= clock < rule.end)
+    start, end = effective_bounds(policy, jurisdiction, wall.date())
+    return day_allowed(policy, jurisdiction, wall.date()) and start <= wall.time() < end
+
+
+def law_edges(jurisdiction: str) -> list[time]:
+    """Every wall time at which some applicable law opens or closes."""
+    codes = {"*"} | {c for part in jurisdiction.split("+") for c in (part.split("-")[0], part)}
+    return sorted({t for code in codes for law in LAW.get(code, []) for span in law.hours if span for t in span})
 
 
 # --------------------------------------------------------------------------------------------
@@ -180,13 +273,18 @@ def campaign_windows(draw) -> CallingWindow:
 @st.composite
 def zoned_instants(draw, jurisdiction: str, window: CallingWindow) -> tuple[str, datetime]:
     """A zone and an instant: anywhere, near a DST transition, on a holiday, or at a window edge."""
-    kind = draw(st.sampled_from(["random", "near_dst", "near_dst_far", "holiday", "edge"]))
+    kind = draw(st.sampled_from(["random", "near_dst", "near_dst_far", "holiday", "edge", "effective_date"]))
     if kind in ("near_dst", "near_dst_far"):
         zone, transition = draw(st.sampled_from(TRANSITIONS))
         return zone, transition + draw(SMALL_OFFSETS if kind == "near_dst" else DAY_OFFSETS)
     zone = draw(st.sampled_from(ZONES))
     if kind == "random":
         return zone, draw(random_instants)
+    if kind == "effective_date":  # the days around a law coming into force, at its edges
+        since = draw(st.sampled_from([date(2021, 7, 1), date(2022, 11, 1), date(2024, 1, 1)]))
+        day = since + timedelta(days=draw(st.integers(-2, 1)))
+        wall = draw(st.sampled_from([time(19, 59), time(20), time(20, 30), time(8, 30), time(9)]))
+        return zone, at_local(zone, day, wall)
     day = draw(random_days)
     if kind == "holiday":
         days = public_holidays(jurisdiction, day.year)
@@ -194,9 +292,7 @@ def zoned_instants(draw, jurisdiction: str, window: CallingWindow) -> tuple[str,
             day = draw(st.sampled_from(days))
         wall = _hhmm(draw(st.integers(7 * 60, 22 * 60)))
         return zone, at_local(zone, day, wall)
-    rule = legal_rule(jurisdiction)
-    edge = draw(st.sampled_from([window.start, window.end, rule.start, rule.end,
-                                 time(8), time(20), time(21)]))
+    edge = draw(st.sampled_from([window.start, window.end, *law_edges(jurisdiction), time(8), time(20), time(21)]))
     jitter = timedelta(seconds=draw(st.sampled_from([-61, -1, 0, 1, 59, 60])))
     return zone, at_local(zone, day, edge) + jitter
 
@@ -244,21 +340,20 @@ def test_an_open_window_stays_open_until_the_local_end_of_the_window_and_is_clos
     if closes is None:
         return
     wall = local(s.zone, s.instant)
-    rule = legal_rule(s.jurisdiction)
     day = wall.date()
     # where the window is open, every rule holds in local time
     assert s.policy.window.start <= wall.time() < s.policy.window.end
-    assert rule.start <= wall.time() < rule.end
+    hours = law_hours(s.jurisdiction, day)
+    assert hours is not None and hours[0] <= wall.time() < hours[1]
     assert day.weekday() in s.policy.window.days
-    assert not (rule.no_sunday and day.weekday() == SUNDAY)
     assert day not in s.policy.blackout_dates
-    if is_public_holiday(s.jurisdiction, day):
-        assert not rule.no_holidays
+    assert not law_bans_holiday(s.jurisdiction, day)
+    if is_any_public_holiday(s.jurisdiction, day):
         assert not s.policy.skip_public_holidays or day in s.policy.holiday_overrides
     # the close is a UTC instant after now: the local end of today's window
     assert closes.utcoffset() == timedelta(0)
     assert s.instant < closes
-    assert closes == at_local(s.zone, day, effective_bounds(s.policy, s.jurisdiction)[1])
+    assert closes == at_local(s.zone, day, effective_bounds(s.policy, s.jurisdiction, day)[1])
     # every instant until then is open with the same close, and the close itself is closed
     gap = closes - s.instant
     for k in range(1, 8):
@@ -273,39 +368,31 @@ WIDE_WINDOWS = st.one_of(
     st.just(CallingWindow(time(0, 0), time(23, 59), frozenset(range(7)))),
     campaign_windows(),
 )
-# The floor from DESIGN.md and legal_hours.json, written out independently of legal_rule().
-FLOOR_END_HOUR = {"US-FL": 20, "US-OK": 20, "US-MD": 20}
-NO_SUNDAY = {"US-AL", "US-LA", "US-MS"}
-NO_HOLIDAYS = {"US-AL", "US-LA"}
-
-
 @PROPERTY
 @given(scenarios(windows=WIDE_WINDOWS))
 def test_no_campaign_config_widens_the_legal_floor(s):
     if not s.policy.is_open(s.zone, s.jurisdiction, s.instant):
         return
     wall = local(s.zone, s.instant)
-    assert wall.time() >= time(8, 0), "called before 08:00 local"
-    assert wall.time() < time(FLOOR_END_HOUR.get(s.jurisdiction, 21), 0), "called after the legal end"
-    if s.jurisdiction in NO_SUNDAY:
-        assert wall.weekday() != SUNDAY
-    if s.jurisdiction in NO_HOLIDAYS:
-        assert not is_public_holiday(s.jurisdiction, wall.date())
+    hours = law_hours(s.jurisdiction, wall.date())
+    assert hours is not None, "called on a day the law closes"
+    assert hours[0] <= wall.time(), "called before the law's start"
+    assert wall.time() < hours[1], "called after the law's end"
+    assert not law_bans_holiday(s.jurisdiction, wall.date()), "called on a banned holiday"
 
 
-@pytest.mark.parametrize("jurisdiction", JURISDICTIONS + ["US-TX", "CA-QC", "XX-YY"])
+@pytest.mark.parametrize("jurisdiction", JURISDICTIONS + ["CA-QC", "XX-YY", "US-ZZ"])
 def test_every_jurisdiction_is_at_least_as_strict_as_the_08_to_21_floor(jurisdiction):
-    rule = legal_rule(jurisdiction)
-    assert rule.start >= time(8, 0)
-    assert rule.end <= time(21, 0)
+    for day in (date(2020, 1, 6), date(2026, 11, 29), date(2035, 12, 31)):
+        for span in legal_rule(jurisdiction, day).hours:
+            assert span is None or (span[0] >= time(8, 0) and span[1] <= time(21, 0))
 
 
 def _day_opening_instants(s: Scenario, first: date, last: date):
     """For each local day, the instant its window would open (the only place an opening can be)."""
-    start = effective_bounds(s.policy, s.jurisdiction)[0]
     day = first
     while day <= last:
-        yield at_local(s.zone, day, start)
+        yield at_local(s.zone, day, effective_bounds(s.policy, s.jurisdiction, day)[0])
         day += timedelta(days=1)
 
 
@@ -352,19 +439,48 @@ def test_no_next_opening_means_nothing_opens_within_the_horizon(s):
             assert not expected_open(s.policy, s.zone, s.jurisdiction, candidate)
 
 
+BLACKOUT_CODES = ["*", "US", "US-LA", "US-FL", "US-GA", "CA", "GB", "US-TX"]
+
+
+@st.composite
+def blackouts_around(draw, instant: datetime) -> list[Blackout]:
+    """Declared blackouts that started before ``instant``, start after it, or are already over."""
+    result = []
+    for _ in range(draw(st.integers(0, 3))):
+        starts = instant + timedelta(minutes=draw(st.integers(-24 * 60, 24 * 60)))
+        ends = starts + timedelta(minutes=draw(st.integers(1, 48 * 60)))
+        result.append(Blackout(draw(st.sampled_from(BLACKOUT_CODES)), starts, ends, "declared"))
+    return result
+
+
+def blackout_covers(code: str, jurisdiction: str) -> bool:
+    return code == "*" or any(part == code or part.split("-")[0] == code for part in jurisdiction.split("+"))
+
+
 @PROPERTY
 @given(
     policy=st.builds(WindowPolicy, window=campaign_windows(), skip_public_holidays=st.booleans()),
     pairs=st.lists(st.tuples(st.sampled_from(ZONES), st.sampled_from(JURISDICTIONS)), max_size=10),
     instant=st.one_of(random_instants, st.sampled_from(TRANSITIONS).map(lambda zt: zt[1])),
+    data=st.data(),
 )
-def test_open_keys_are_exactly_the_keys_open_now_each_with_its_close(policy, pairs, instant):
+def test_open_keys_are_exactly_the_keys_open_now_and_not_blacked_out_each_with_its_close(policy, pairs, instant,
+                                                                                         data):
+    blackouts = data.draw(blackouts_around(instant))
     keys = [window_key(zone, jurisdiction) for zone, jurisdiction in pairs]
-    opened = open_keys(policy, keys, instant)
-    assert set(opened) == {k for k in keys if policy.is_open(*split_key(k), instant)}
+    opened = open_keys(policy, keys, instant, blackouts=blackouts)
+
+    def blacked_out(jurisdiction, at):
+        return any(b.starts_at <= at < b.ends_at and blackout_covers(b.jurisdiction, jurisdiction) for b in blackouts)
+
+    assert set(opened) == {k for k in keys if expected_open(policy, *split_key(k), instant)
+                           and not blacked_out(split_key(k)[1], instant)}
     for key, closes in opened.items():
-        assert closes == policy.closes_at(*split_key(key), instant)
-        assert expected_open(policy, *split_key(key), instant)
+        zone, jurisdiction = split_key(key)
+        window_close = policy.closes_at(zone, jurisdiction, instant)
+        starts = [b.starts_at for b in blackouts
+                  if blackout_covers(b.jurisdiction, jurisdiction) and instant < b.starts_at < window_close]
+        assert closes == min([window_close, *starts])
 
 
 @given(st.sampled_from(ZONES + ["America/Argentina/Buenos_Aires"]), st.sampled_from(JURISDICTIONS))
@@ -373,49 +489,166 @@ def test_a_window_key_splits_back_into_its_zone_and_jurisdiction(zone, jurisdict
 
 
 # --------------------------------------------------------------------------------------------
-# The legal table
+# One test per rule family, named as the rule
 # --------------------------------------------------------------------------------------------
 
-def test_us_federal_floor_is_08_00_to_21_00_with_no_day_bans():
-    assert legal_rule("US") == LegalRule(time(8), time(21), no_sunday=False, no_holidays=False)
+NY, CHICAGO, TORONTO = "America/New_York", "America/Chicago", "America/Toronto"
+LOS_ANGELES, DENVER = "America/Los_Angeles", "America/Denver"
+EVENINGS = WindowPolicy(window=CallingWindow(time(8), time(21)))
+WHOLE_DAY = WindowPolicy(window=CallingWindow(time(0), time(23, 59)), skip_public_holidays=False)
+WEDNESDAY_2026_06_10 = date(2026, 6, 10)
+SATURDAY_2026_06_13 = date(2026, 6, 13)
+SUNDAY_2026_06_14 = date(2026, 6, 14)
+THANKSGIVING_2026 = date(2026, 11, 26)
+
+
+def test_the_us_federal_floor_is_08_00_to_21_00_every_day_with_no_day_bans():
+    rule = legal_rule("US", WEDNESDAY_2026_06_10)
+    assert rule == LegalRule(hours=((time(8), time(21)),) * 7)
+    assert (rule.start, rule.end, rule.no_sunday, rule.no_holidays, rule.max_attempts_24h) == (
+        time(8), time(21), False, False, None)
+
+
+def test_texas_hours_by_weekday_are_09_to_21_monday_to_saturday_and_noon_to_21_on_sunday():
+    assert WHOLE_DAY.is_open(CHICAGO, "US-TX", at_local(CHICAGO, SATURDAY_2026_06_13, time(9)))
+    assert not WHOLE_DAY.is_open(CHICAGO, "US-TX", at_local(CHICAGO, WEDNESDAY_2026_06_10, time(8, 30)))
+    assert not WHOLE_DAY.is_open(CHICAGO, "US-TX", at_local(CHICAGO, SUNDAY_2026_06_14, time(10)))
+    assert WHOLE_DAY.next_opening(CHICAGO, "US-TX", at_local(CHICAGO, SUNDAY_2026_06_14, time(10))) == at_local(
+        CHICAGO, SUNDAY_2026_06_14, time(12))
+    assert WHOLE_DAY.closes_at(CHICAGO, "US-TX", at_local(CHICAGO, SUNDAY_2026_06_14, time(12))) == at_local(
+        CHICAGO, SUNDAY_2026_06_14, time(21))
+
+
+def test_washington_calls_end_at_20_00():
+    assert WHOLE_DAY.closes_at(LOS_ANGELES, "US-WA", at_local(LOS_ANGELES, WEDNESDAY_2026_06_10, time(19))) == \
+        at_local(LOS_ANGELES, WEDNESDAY_2026_06_10, time(20))
+
+
+def test_canada_calls_run_09_00_to_21_00_on_weekdays_and_10_00_to_18_00_at_weekends():
+    # The CRTC allows weekdays until 21:30; the product's own floor ends every day at 21:00.
+    assert WHOLE_DAY.closes_at(TORONTO, "CA", at_local(TORONTO, WEDNESDAY_2026_06_10, time(9))) == at_local(
+        TORONTO, WEDNESDAY_2026_06_10, time(21))
+    assert not WHOLE_DAY.is_open(TORONTO, "CA", at_local(TORONTO, SATURDAY_2026_06_13, time(9, 30)))
+    assert WHOLE_DAY.closes_at(TORONTO, "CA", at_local(TORONTO, SATURDAY_2026_06_13, time(10))) == at_local(
+        TORONTO, SATURDAY_2026_06_13, time(18))
+
+
+def test_a_sunday_ban_closes_utah_all_sunday_and_it_reopens_monday_at_08_00():
+    sunday_noon = at_local(DENVER, SUNDAY_2026_06_14, time(12))
+    assert not WHOLE_DAY.is_open(DENVER, "US-UT", sunday_noon)
+    assert WHOLE_DAY.is_open(DENVER, "US", sunday_noon)
+    assert WHOLE_DAY.next_opening(DENVER, "US-UT", sunday_noon) == at_local(DENVER, date(2026, 6, 15), time(8))
+
+
+@pytest.mark.parametrize("state", ["US-AL", "US-LA", "US-MS", "US-RI"])
+def test_alabama_louisiana_mississippi_and_rhode_island_contacts_are_never_called_on_sunday(state):
+    sunday_noon = at_local(CHICAGO, SUNDAY_2026_06_14, time(12))
+    assert not WHOLE_DAY.is_open(CHICAGO, state, sunday_noon)
+    assert legal_rule(state, SUNDAY_2026_06_14).no_sunday
+
+
+def test_a_holiday_ban_closes_utah_on_pioneer_day_even_with_a_holiday_override_for_it():
+    pioneer_day = date(2026, 7, 24)  # a Friday; a Utah legal holiday only
+    noon = at_local(DENVER, pioneer_day, time(12))
+    for skip in (True, False):
+        policy = WindowPolicy(skip_public_holidays=skip, holiday_overrides=frozenset({pioneer_day}))
+        assert not policy.is_open(DENVER, "US-UT", noon)
+        assert policy.is_open(DENVER, "US-CO", noon), "not a holiday in Colorado"
+
+
+def test_alabama_and_louisiana_are_closed_on_thanksgiving_and_mississippi_since_its_repeal_is_not():
+    noon = at_local(CHICAGO, THANKSGIVING_2026, time(12))
+    for skip in (True, False):
+        policy = WindowPolicy(skip_public_holidays=skip, holiday_overrides=frozenset({THANKSGIVING_2026}))
+        assert not policy.is_open(CHICAGO, "US-AL", noon)
+        assert not policy.is_open(CHICAGO, "US-LA", noon)
+        assert policy.is_open(CHICAGO, "US-MS", noon)
 
 
 @pytest.mark.parametrize("state", ["US-FL", "US-OK", "US-MD"])
-def test_florida_oklahoma_and_maryland_end_at_20_00_and_cap_attempts_at_3_a_day(state):
-    rule = legal_rule(state)
+def test_a_cap_of_3_attempts_per_number_in_24_hours_holds_in_florida_oklahoma_and_maryland(state):
+    assert legal_rule(state, WEDNESDAY_2026_06_10).max_attempts_24h == 3
+    assert legal_rule(f"{state}+US-NY", WEDNESDAY_2026_06_10).max_attempts_24h == 3, "an address state's cap holds"
+    assert legal_rule("US-NY", WEDNESDAY_2026_06_10).max_attempts_24h is None
+
+
+def test_the_lowest_cap_of_every_jurisdiction_that_applies_holds():
+    assert legal_rule("US-FL+US-ME", WEDNESDAY_2026_06_10).max_attempts_24h == 1
+
+
+def test_oklahomas_act_takes_effect_on_1_november_2022_and_not_a_day_before():
+    # Before the act, Oklahoma's recorded-message rule allowed calls until 21:00; from 1 Nov 2022, 20:00.
+    before, after = date(2022, 10, 31), date(2022, 11, 1)
+    assert WHOLE_DAY.is_open(CHICAGO, "US-OK", at_local(CHICAGO, before, time(20, 30)))
+    assert not WHOLE_DAY.is_open(CHICAGO, "US-OK", at_local(CHICAGO, after, time(20, 30)))
+    assert legal_rule("US-OK", before).max_attempts_24h is None
+    assert legal_rule("US-OK", after).max_attempts_24h == 3
+
+
+@pytest.mark.parametrize("state, since", [("US-FL", date(2021, 7, 1)), ("US-MD", date(2024, 1, 1))])
+def test_florida_and_maryland_end_at_20_00_from_the_day_their_laws_took_effect(state, since):
+    day_before = since - timedelta(days=1)
+    assert WHOLE_DAY.is_open(NY, state, at_local(NY, day_before, time(20, 30)))
+    assert not WHOLE_DAY.is_open(NY, state, at_local(NY, since, time(20, 30)))
+
+
+def test_a_law_can_be_loaded_before_its_date_and_applies_only_from_it():
+    # Every entry with a future effective date is inert until then; today's rule ignores it.
+    future = [e for e in cw.ENTRIES if e.effective_from and e.effective_from > date(2026, 11, 29)]
+    for entry in future:
+        assert entry not in cw.entries_in_force(entry.jurisdiction, entry.effective_from - timedelta(days=1))
+        assert entry in cw.entries_in_force(entry.jurisdiction, entry.effective_from)
+
+
+def test_a_number_in_florida_with_a_georgia_address_gets_the_strictest_of_both():
+    rule = legal_rule("US-FL+US-GA", WEDNESDAY_2026_06_10)
     assert (rule.start, rule.end, rule.max_attempts_24h) == (time(8), time(20), 3)
 
 
-@pytest.mark.parametrize("state", ["US-AL", "US-LA"])
-def test_alabama_and_louisiana_ban_sundays_and_holidays_within_the_federal_hours(state):
-    assert legal_rule(state) == LegalRule(time(8), time(21), no_sunday=True, no_holidays=True)
+def test_a_toronto_number_with_a_florida_address_gets_canadas_and_floridas_rules():
+    wednesday_20_59 = at_local(TORONTO, WEDNESDAY_2026_06_10, time(20, 59))
+    assert WHOLE_DAY.is_open(TORONTO, "CA", wednesday_20_59)
+    assert not WHOLE_DAY.is_open(TORONTO, "CA+US-FL", wednesday_20_59)
+    assert not WHOLE_DAY.is_open(TORONTO, "CA+US-FL", at_local(TORONTO, SATURDAY_2026_06_13, time(18, 30)))
+    assert legal_rule("CA+US-FL", WEDNESDAY_2026_06_10).max_attempts_24h == 3
 
 
-def test_mississippi_bans_sundays_but_not_holidays():
-    assert legal_rule("US-MS") == LegalRule(time(8), time(21), no_sunday=True, no_holidays=False)
+def test_a_uk_number_with_an_alabama_address_is_not_called_on_sunday_or_on_thanksgiving():
+    london = "Europe/London"
+    assert not WHOLE_DAY.is_open(london, "GB+US-AL", at_local(london, SUNDAY_2026_06_14, time(12)))
+    assert not WHOLE_DAY.is_open(london, "GB+US-AL", at_local(london, THANKSGIVING_2026, time(12)))
+    assert WHOLE_DAY.is_open(london, "GB", at_local(london, THANKSGIVING_2026, time(12)))
 
 
-@pytest.mark.parametrize("jurisdiction", ["US-NY", "US-TX", "GB", "JP", "ZZ"])
-def test_jurisdictions_without_their_own_rule_get_the_08_to_21_floor(jurisdiction):
-    assert legal_rule(jurisdiction) == LegalRule(time(8), time(21))
+def test_texas_and_washington_together_allow_noon_to_20_00_on_sunday():
+    sunday = legal_rule("US-TX+US-WA", SUNDAY_2026_06_14).hours_on(SUNDAY)
+    assert sunday == (time(12), time(20))
+
+
+def test_an_emergency_blackout_closes_every_key_of_its_jurisdiction_and_of_composites_with_it():
+    instant = at_local(CHICAGO, WEDNESDAY_2026_06_10, time(12))
+    blackout = Blackout("US-LA", instant - timedelta(hours=1), instant + timedelta(days=3), "Hurricane")
+    keys = [window_key(CHICAGO, j) for j in ("US-LA", "US-LA+US-TX", "US-TX", "US")]
+    opened = open_keys(WHOLE_DAY, keys, instant, blackouts=[blackout])
+    assert set(opened) == {window_key(CHICAGO, "US-TX"), window_key(CHICAGO, "US")}
+    # when it ends (a Saturday noon), Louisiana is open again
+    assert window_key(CHICAGO, "US-LA") in open_keys(WHOLE_DAY, keys, blackout.ends_at, blackouts=[blackout])
+
+
+def test_louisiana_records_that_its_law_bans_calls_during_a_declared_emergency():
+    assert legal_rule("US-LA", WEDNESDAY_2026_06_10).emergency_ban
+    assert not legal_rule("US-TX", WEDNESDAY_2026_06_10).emergency_ban
 
 
 # --------------------------------------------------------------------------------------------
 # Named examples
 # --------------------------------------------------------------------------------------------
 
-NY, CHICAGO = "America/New_York", "America/Chicago"
-EVENINGS = WindowPolicy(window=CallingWindow(time(8), time(21)))
-WEDNESDAY_2026_06_10 = date(2026, 6, 10)
-SUNDAY_2026_06_14 = date(2026, 6, 14)
-THANKSGIVING_2026 = date(2026, 11, 26)
-
-
-def test_florida_contact_is_not_callable_at_20_30_local_while_new_york_is():
+def test_florida_contact_is_not_callable_at_20_30_local_while_a_federal_only_number_is():
     at_20_30_edt = at_local(NY, WEDNESDAY_2026_06_10, time(20, 30))
     assert at_20_30_edt == datetime(2026, 6, 11, 0, 30, tzinfo=UTC)
     assert not EVENINGS.is_open(NY, "US-FL", at_20_30_edt)
-    assert EVENINGS.closes_at(NY, "US-NY", at_20_30_edt) == datetime(2026, 6, 11, 1, 0, tzinfo=UTC)
+    assert EVENINGS.closes_at(NY, "US", at_20_30_edt) == datetime(2026, 6, 11, 1, 0, tzinfo=UTC)
 
 
 def test_florida_window_closes_at_20_00_local_even_when_the_campaign_runs_until_21_00():
@@ -429,26 +662,7 @@ def test_no_contact_anywhere_is_called_at_21_00_local_or_before_08_00_local():
     for jurisdiction in JURISDICTIONS:
         assert not whole_day.is_open(NY, jurisdiction, at_local(NY, WEDNESDAY_2026_06_10, time(21)))
         assert not whole_day.is_open(NY, jurisdiction, at_local(NY, WEDNESDAY_2026_06_10, time(7, 59, 59)))
-        assert whole_day.is_open(NY, jurisdiction, at_local(NY, WEDNESDAY_2026_06_10, time(8)))
-
-
-@pytest.mark.parametrize("state", ["US-AL", "US-LA", "US-MS"])
-def test_alabama_louisiana_and_mississippi_contacts_are_never_called_on_sunday(state):
-    sunday_noon = at_local(CHICAGO, SUNDAY_2026_06_14, time(12))
-    policy = WindowPolicy(window=CallingWindow(days=frozenset(range(7))))
-    assert not policy.is_open(CHICAGO, state, sunday_noon)
-    assert policy.is_open(CHICAGO, "US", sunday_noon)
-    # the next call is Monday at 09:00 local
-    assert policy.next_opening(CHICAGO, state, sunday_noon) == at_local(CHICAGO, date(2026, 6, 15), time(9))
-
-
-def test_alabama_is_closed_on_thanksgiving_even_with_a_holiday_override_for_it():
-    noon = at_local(CHICAGO, THANKSGIVING_2026, time(12))
-    for skip in (True, False):
-        policy = WindowPolicy(skip_public_holidays=skip, holiday_overrides=frozenset({THANKSGIVING_2026}))
-        assert not policy.is_open(CHICAGO, "US-AL", noon)
-        assert not policy.is_open(CHICAGO, "US-LA", noon)
-        assert policy.is_open(CHICAGO, "US-MS", noon)  # Mississippi bans Sundays only
+    assert whole_day.is_open(NY, "US", at_local(NY, WEDNESDAY_2026_06_10, time(8)))
 
 
 def test_new_york_contact_is_not_called_on_thanksgiving_when_the_campaign_skips_holidays():
@@ -533,7 +747,7 @@ def test_on_a_dst_change_day_the_window_is_09_00_to_20_00_on_the_local_clock(zon
 def no_legal_floor(monkeypatch):
     real = cw.legal_rule
     monkeypatch.setattr(cw, "legal_rule",
-                        lambda j: LegalRule(time(0), time(23, 59, 59)) if j == "XX-NIGHT" else real(j))
+                        lambda j, on=None: LegalRule(hours=(ALL_DAY,) * 7) if j == "XX-NIGHT" else real(j, on))
     return "XX-NIGHT"
 
 
@@ -618,7 +832,8 @@ def test_without_a_floor_an_open_window_stays_open_until_a_future_close_and_neve
     policy, zone, instant = case
     with pytest.MonkeyPatch.context() as patch:
         real = cw.legal_rule
-        patch.setattr(cw, "legal_rule", lambda j: LegalRule(time(0), time(23, 59, 59)) if j == "XX-NIGHT" else real(j))
+        patch.setattr(cw, "legal_rule",
+                      lambda j, on=None: LegalRule(hours=(ALL_DAY,) * 7) if j == "XX-NIGHT" else real(j, on))
         closes = policy.closes_at(zone, "XX-NIGHT", instant)
         if closes is None:
             return
@@ -640,7 +855,8 @@ def test_without_a_floor_next_opening_is_the_first_instant_the_window_is_open(ca
     policy, zone, after = case
     with pytest.MonkeyPatch.context() as patch:
         real = cw.legal_rule
-        patch.setattr(cw, "legal_rule", lambda j: LegalRule(time(0), time(23, 59, 59)) if j == "XX-NIGHT" else real(j))
+        patch.setattr(cw, "legal_rule",
+                      lambda j, on=None: LegalRule(hours=(ALL_DAY,) * 7) if j == "XX-NIGHT" else real(j, on))
         opening = policy.next_opening(zone, "XX-NIGHT", after)
         assert opening is not None  # every day is a calling day here
         assert opening >= after

@@ -117,8 +117,8 @@ def test_a_us_toll_free_number_has_no_state_so_gets_the_federal_jurisdiction():
     assert len(info.timezones) > 1
 
 
-@pytest.mark.parametrize("region, jurisdiction", [("NY", "US-NY"), (" ny ", "US-NY"), ("fl", "US-FL")])
-def test_the_contacts_address_state_overrides_the_numbers_geography(region, jurisdiction):
+@pytest.mark.parametrize("region, jurisdiction", [("NY", "US-FL+US-NY"), (" ny ", "US-FL+US-NY"), ("fl", "US-FL")])
+def test_the_address_state_and_the_numbers_state_both_apply(region, jurisdiction):
     assert resolve(MIAMI, region=region).jurisdiction == jurisdiction
 
 
@@ -132,8 +132,13 @@ def test_a_region_that_names_no_state_falls_back_to_the_numbers_geography(region
     assert resolve(MIAMI, region=region).jurisdiction == "US-FL"
 
 
-def test_a_region_does_not_change_the_jurisdiction_of_a_non_us_number():
-    assert resolve("+447400123456", region="FL").jurisdiction == "GB"
+def test_a_us_address_state_applies_to_a_non_us_number_as_well_as_its_country():
+    assert resolve("+447400123456", region="FL").jurisdiction == "GB+US-FL"
+    assert resolve("+14165550123", region="FL").jurisdiction == "CA+US-FL"   # a Toronto number
+
+
+def test_a_toll_free_number_with_an_address_state_gets_that_states_rules():
+    assert resolve("+18005550123", region="GA").jurisdiction == "US-GA"
 
 
 @pytest.mark.parametrize("phone, jurisdiction", [("+15644565678", "US-WA"), ("+12022345678", "US-DC")])
@@ -143,7 +148,7 @@ def test_every_us_geography_with_a_state_maps_to_that_state(phone, jurisdiction)
 
 @pytest.mark.parametrize("region", ["Florida", "US-FL"])
 def test_a_region_spelled_as_a_state_name_or_iso_code_still_names_the_state(region):
-    assert resolve(BALTIMORE, region=region).jurisdiction == "US-FL"
+    assert resolve(BALTIMORE, region=region).jurisdiction == "US-FL+US-MD"
 
 
 # --------------------------------------------------------------------------------------------
@@ -238,3 +243,4 @@ def test_resolve_either_rejects_a_number_or_gives_its_e164_form_and_valid_zones(
     assert info.e164 == phone
     assert info.timezones and all(valid_timezone(zone) for zone in info.timezones)
     assert info.jurisdiction == info.country or info.jurisdiction.startswith(f"{info.country}-")
+    assert "+" not in info.jurisdiction, "without an address, only the number's own country or state applies"
