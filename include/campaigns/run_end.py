@@ -60,6 +60,11 @@ def decide(f: RunFacts) -> Verdict:
     if f.dry_run:
         return Verdict(True, "dry_run")
     if not f.live:
+        if f.now >= f.campaign_end and f.status != "cancelled":
+            # A run that starts after the campaign's end (its predecessor ran late) dials no one,
+            # but the campaign's end is still settled, by whichever run sees it first.
+            return Verdict(True, "report_only", expire_unreached=True, campaign_status="completed",
+                           campaign_ended=True, note="the campaign's end time came")
         return Verdict(True, "report_only")
     if f.status == "cancelled":
         # The operator stopped the campaign: nothing new is sent, dial tasks in flight are counted

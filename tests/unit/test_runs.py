@@ -114,8 +114,14 @@ def test_a_cancel_rewrites_no_contact():
 
 def test_dry_runs_and_re_reports_touch_nothing():
     for verdict, outcome in ((decide(facts(dry_run=True, pending=1)), "dry_run"),
-                             (decide(facts(live=False, pending=1, now=LATER)), "report_only")):
+                             (decide(facts(live=False, pending=1, now=TICK + timedelta(days=1))), "report_only")):
         assert (verdict.outcome, verdict.expire_unreached, verdict.campaign_status) == (outcome, False, None)
+
+
+def test_a_run_that_starts_after_the_campaigns_end_dials_no_one_but_settles_the_end():
+    verdict = decide(facts(live=False, pending=1, now=LATER, run_end=LATER))
+    assert (verdict.outcome, verdict.expire_unreached, verdict.campaign_status, verdict.campaign_ended) == (
+        "report_only", True, "completed", True)
 
 
 counts = st.integers(min_value=0, max_value=3)
@@ -145,6 +151,6 @@ def test_run_end_properties(status, pending, in_flight, waiting, due, sent, open
     # A finished campaign is completed; a run's own end sends it back to scheduled.
     if verdict.campaign_status:
         assert verdict.campaign_status == ("completed" if verdict.campaign_ended else "scheduled")
-    # Only the operator's cancel, a dry run or a re-report leaves the status alone at the end.
+    # Only the operator's cancel, a dry run or a re-report inside the campaign leaves the status alone.
     if verdict.done and verdict.campaign_status is None:
         assert verdict.outcome in ("cancelled", "dry_run", "report_only")
