@@ -48,7 +48,7 @@ def build(spec: dict) -> DAG:
         doc_md=SHAPE["doc_md"],
         schedule=schedule,
         start_date=datetime.fromisoformat(spec["start_at"]),
-        end_date=datetime.fromisoformat(spec["end_at"]) - timedelta(seconds=1),
+        end_date=datetime.fromisoformat(spec["end_at"]) - timedelta(seconds=1) if spec["schedule"] else None,
         catchup=False,
         max_active_runs=1,
         default_args={**SHAPE["default_args"], "retry_delay": timedelta(seconds=2),

@@ -129,9 +129,11 @@ def build_campaign_dag(spec: CampaignSpec) -> DAG:
                "dispatches eligible contacts as dial tasks, waits for the dialer's results, reports and notifies.",
         schedule=_schedule(spec),
         start_date=spec.start_at,
-        # No run starts at or after the campaign's end: its last run is the one whose interval
-        # the end falls in, and that run completes the campaign with the final report.
-        end_date=spec.end_at - END_DATE_MARGIN,
+        # No scheduled run starts at or after a recurring campaign's end: its last run is the one
+        # whose interval the end falls in, and that run completes the campaign with the final
+        # report. Airflow creates no task for a run past a DAG's end_date, so a one-off campaign
+        # (one scheduled run anyway) keeps none, and its manual runs work after its end.
+        end_date=spec.end_at - END_DATE_MARGIN if spec.schedule else None,
         catchup=False,
         max_active_runs=1,
         default_args={**DEFAULT_ARGS, "owner": spec.owner},

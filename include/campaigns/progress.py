@@ -105,8 +105,7 @@ def _facts(conn, campaign: dict, run: RunContext, now: datetime, counts: dict[st
     if pending + in_flight == 0 and waiting:
         due_in_run = _retry_due_before(conn, campaign["id"], min(run.run_end, campaign["end_at"]))
     # This run's dial tasks decide a limited run's end on every poke, and name any run's end.
-    ending = (now >= run.run_end or now >= campaign["end_at"] or campaign["status"] == "paused"
-              or (pending + in_flight == 0 and due_in_run == 0))
+    ending = now >= run.run_end or now >= campaign["end_at"] or (pending + in_flight == 0 and due_in_run == 0)
     run_tasks = {"sent": 0, "open": 0}
     if run.max_contacts is not None or ending:
         run_tasks = fetch_one(conn, "dial_tasks_run_counts", {"campaign_id": campaign["id"], "run_id": run.run_id})

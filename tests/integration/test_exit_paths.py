@@ -338,23 +338,31 @@ def test_a_campaign_status_change_does_not_change_its_dags_version(db, make, mon
 
 
 def test_the_campaigns_end_is_its_dags_end_date(db, make):
+    import pendulum
+    from airflow.serialization.serialized_objects import LazyDeserializedDAG
+    from airflow.timetables.base import DataInterval, TimeRestriction
+
     campaign_id = make("exit_end_date", us_numbers(1, seed=76), end_in=timedelta(hours=3))
     db.execute("UPDATE campaigns SET schedule = '*/2 * * * *' WHERE id = %s", (campaign_id,))
     end_at = db.execute("SELECT end_at FROM campaigns WHERE id = %s", (campaign_id,)).fetchone()[0]
     dag = campaign_dag("exit_end_date")
     assert end_at - timedelta(seconds=1) <= dag.end_date < end_at, "no run starts at or after the campaign's end"
-    from airflow.serialization.serialized_objects import LazyDeserializedDAG
-
     real = LazyDeserializedDAG.from_dag(dag)._real_dag
-    from airflow.timetables.base import DataInterval, TimeRestriction
 
-    import pendulum
+    def after(tick):
+        return real.timetable.next_dagrun_info(
+            last_automated_data_interval=DataInterval(tick, tick),
+            restriction=TimeRestriction(earliest=real.start_date, latest=real.end_date, catchup=True))
 
-    last_tick = pendulum.instance(end_at.replace(second=0, microsecond=0) - timedelta(minutes=end_at.minute % 2 or 2))
-    info = real.timetable.next_dagrun_info(
-        last_automated_data_interval=DataInterval(last_tick, last_tick),
-        restriction=TimeRestriction(earliest=real.start_date, latest=real.end_date, catchup=True))
-    assert info is None, f"a run would be scheduled after the campaign's end: {info}"
+    floor = pendulum.instance(end_at.replace(second=0, microsecond=0))
+    last_tick = floor - timedelta(minutes=floor.minute % 2)      # the last even minute before the end
+    if last_tick > real.end_date:
+        last_tick -= timedelta(minutes=2)
+    assert after(last_tick - timedelta(minutes=2)).run_after == last_tick, "the last tick inside the campaign runs"
+    assert after(last_tick) is None, "no run is scheduled after the campaign's end"
+    # A one-off campaign runs once anyway; without an end_date its manual runs still have tasks.
+    make("exit_end_date_once", us_numbers(1, seed=80))
+    assert campaign_dag("exit_end_date_once").end_date is None
 
 
 def test_a_re_report_never_has_a_negative_duration(db, redis_client, make):
