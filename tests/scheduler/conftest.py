@@ -41,7 +41,8 @@ def _pause_earlier_campaign_dags() -> None:
     from airflow.utils.session import create_session
 
     with create_session() as session:
-        session.execute(update(DagModel).where(DagModel.dag_id.like("campaign\\_%"), DagModel.dag_id.not_in(MAINTENANCE))
+        session.execute(update(DagModel)
+                        .where(DagModel.dag_id.like("campaign\\_%"), DagModel.dag_id.not_in(MAINTENANCE))
                         .values(is_paused=True))
 
 

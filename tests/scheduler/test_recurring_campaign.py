@@ -114,7 +114,8 @@ def test_a_recurring_campaign_runs_tick_after_tick_and_ends_completed(db, redis_
     assert [reports[r.run_id]["last_poke"]["campaign_ended"] for r in runs[:-1]] == [False, False]
 
     contacts = {row[0]: row[1:] for row in db.execute(
-        "SELECT phone, status, attempts, status_reason FROM contacts WHERE campaign_id = %s", (campaign_id,)).fetchall()}
+        "SELECT phone, status, attempts, status_reason FROM contacts WHERE campaign_id = %s",
+        (campaign_id,)).fetchall()}
     assert contacts == {a: ("completed", 2, None), b: ("completed", 1, None), c: ("expired", 0, "campaign_ended"),
                         d: ("expired", 1, "campaign_ended"), e: ("expired", 1, "campaign_ended")}
     # Nobody was expired before the campaign ended: every snapshot of the first runs has no expired.
@@ -123,7 +124,8 @@ def test_a_recurring_campaign_runs_tick_after_tick_and_ends_completed(db, redis_
     assert {run_id for run_id, _ in snapshots} == {r.run_id for r in runs}
     assert all("expired" not in counts for run_id, counts in snapshots if run_id != runs[-1].run_id)
     # Each contact was dialed only inside its window: B once its zone opened, E before its closed, C never.
-    dials = db.execute("SELECT phone, run_id, claimed_at FROM dial_tasks WHERE campaign_id = %s", (campaign_id,)).fetchall()
+    dials = db.execute("SELECT phone, run_id, claimed_at FROM dial_tasks WHERE campaign_id = %s",
+                       (campaign_id,)).fetchall()
     dialed_in = [sorted(p for p, run, _ in dials if run == r.run_id) for r in runs]
     assert dialed_in == [sorted([a, d, e]), sorted([a, b]), []]
     assert all(at >= ticks[1] for p, _, at in dials if p == b) and all(at < ticks[1] for p, _, at in dials if p == e)
@@ -132,9 +134,9 @@ def test_a_recurring_campaign_runs_tick_after_tick_and_ends_completed(db, redis_
     # Exactly one message per run, naming its outcome: no validation_failed, failed or too_slow.
     messages = [json.loads(m["Body"]) for m in drain(sqs, topic_inbox)]
     mine = [m for m in messages if m["MessageAttributes"]["campaign_id"]["Value"] == str(campaign_id)]
-    announced = sorted((m["MessageAttributes"]["outcome"]["Value"], next(r.run_id for r in runs if r.run_id in m["Message"]))
-                       for m in mine)
-    assert announced == sorted(zip(outcomes, [r.run_id for r in runs]))
+    announced = sorted((m["MessageAttributes"]["outcome"]["Value"],
+                        [r.run_id for r in runs if r.run_id in m["Message"]]) for m in mine)
+    assert announced == sorted((outcome, [r.run_id]) for outcome, r in zip(outcomes, runs))
 
     # Status changes (scheduled, active, scheduled, ..., completed) made no new DAG version.
     assert len({r.created_dag_version_id for r in runs}) == 1

@@ -1,7 +1,10 @@
-"""When a run may dial: its end, and whether its interval is already over."""
+"""When a run may dial, and how it ends: its interval, and the run-end rules."""
 
 from datetime import datetime, timedelta, timezone
 
+from hypothesis import given, strategies as st
+
+from include.campaigns.run_end import RunFacts, decide
 from include.campaigns.runs import liveness, run_end
 
 NOW = datetime(2026, 11, 28, 15, 0, tzinfo=timezone.utc)
@@ -40,10 +43,6 @@ def test_a_run_started_after_its_interval_ended_only_re_reports():
 
 
 # How a run ends: the README's table, one test per row, and the properties that hold across it.
-
-from hypothesis import given, strategies as st  # noqa: E402
-
-from include.campaigns.run_end import RunFacts, decide  # noqa: E402
 
 TICK = datetime(2026, 11, 28, 15, 0, tzinfo=timezone.utc)
 LATER = TICK + timedelta(days=30)
