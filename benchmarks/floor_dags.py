@@ -48,6 +48,7 @@ def build(spec: dict) -> DAG:
         doc_md=SHAPE["doc_md"],
         schedule=schedule,
         start_date=datetime.fromisoformat(spec["start_at"]),
+        end_date=datetime.fromisoformat(spec["end_at"]) - timedelta(seconds=1) if spec["schedule"] else None,
         catchup=False,
         max_active_runs=1,
         default_args={**SHAPE["default_args"], "retry_delay": timedelta(seconds=2),
@@ -55,7 +56,7 @@ def build(spec: dict) -> DAG:
         params={name: Param(p["value"], description=p.get("description"), **p["schema"])
                 for name, p in SHAPE["params"].items()},
         tags=sorted({"campaign", "outbound", "recurring" if spec["schedule"] else "one-off"} | set(spec["tags"])),
-        is_paused_upon_creation=spec["status"] not in ("scheduled", "active"),
+        is_paused_upon_creation=False,
         deadline=deadline,
     ) as dag:
         made = {}

@@ -21,7 +21,9 @@ COMMON = dict(
 )
 
 
-@dag(dag_id="campaign_answer_model", schedule=CronTriggerTimetable("30 3 * * *", timezone="UTC"), **COMMON)
+# Both DAGs are unpaused on creation: every campaign relies on them, and they are safe at any time.
+@dag(dag_id="campaign_answer_model", schedule=CronTriggerTimetable("30 3 * * *", timezone="UTC"),
+     is_paused_upon_creation=False, **COMMON)
 def campaign_answer_model():
     @task(pool="campaign_db")
     def train_answer_model(lookback_days: int = 90) -> dict:
@@ -35,7 +37,8 @@ def campaign_answer_model():
     train_answer_model()
 
 
-@dag(dag_id="campaign_blacklist_sync", schedule=CronTriggerTimetable("*/15 * * * *", timezone="UTC"), **COMMON)
+@dag(dag_id="campaign_blacklist_sync", schedule=CronTriggerTimetable("*/15 * * * *", timezone="UTC"),
+     is_paused_upon_creation=False, **COMMON)
 def campaign_blacklist_sync():
     @task
     def sync_blacklist() -> int:

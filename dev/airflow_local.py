@@ -49,6 +49,9 @@ COMPONENTS = {
     "api-server": ["api-server", "--host", "127.0.0.1", "--port", "{port}", "--workers", "1"],
 }
 HEALTH_COMPONENTS = ("metadatabase", "scheduler", "dag_processor", "triggerer")
+# The housekeeping DAGs every campaign relies on (the opt-out set, the answer model): unpaused at
+# each start, including on a stack whose metadata predates their unpaused-on-creation default.
+MAINTENANCE_DAGS = ("campaign_blacklist_sync", "campaign_answer_model")
 
 
 def log_dir() -> Path:
@@ -78,6 +81,12 @@ def _port_free(port: int) -> bool:
         except OSError:
             return False
     return True
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
 
 
 def choose_port() -> int:
@@ -129,6 +138,12 @@ def airflow_env(stack_env: dict[str, str], port: int) -> dict[str, str]:
         # campaign row becomes a DAG within about half a minute.
         "AIRFLOW__CORE__PARALLELISM": "8",
         "AIRFLOW__DAG_PROCESSOR__MIN_FILE_PROCESS_INTERVAL": "30",
+        # The scheduler's and the triggerer's log servers (the UI reads running tasks' logs from
+        # them) on ports free at start, so two stacks on one machine never clash. Airflow 3.3.2
+        # binds them on every interface and has no host setting; they answer only requests signed
+        # with this stack's secret key.
+        "AIRFLOW__LOGGING__WORKER_LOG_SERVER_PORT": str(free_port()),
+        "AIRFLOW__LOGGING__TRIGGER_LOG_SERVER_PORT": str(free_port()),
         "PYTHONUNBUFFERED": "1",
     }
 
@@ -402,6 +417,9 @@ def main() -> int:
                 return _fail(children, f"Airflow was not healthy after {READY_TIMEOUT_S} s; see {log_dir()}/.")
             time.sleep(2)
         children.remember_descendants()
+        for dag_id in MAINTENANCE_DAGS:
+            if not unpause_when_parsed(base, password, dag_id, children):
+                say(f"{dag_id} was not parsed yet; unpause it in the UI once it appears.")
         if seeded:
             if unpause_when_parsed(base, password, seeded, children):
                 say(f"Unpaused {seeded}: its scheduled run starts now.")

@@ -8,6 +8,8 @@ log = logging.getLogger(__name__)
 
 # Statuses a failed run moves to `failed`; a cancelled or archived campaign keeps its status.
 FAILABLE_STATUSES = ["scheduled", "active", "paused"]
+# DagRunState values of a run that is over (the context carries them as plain strings).
+FINISHED_RUN_STATES = ("success", "failed")
 
 
 def on_task_failure(context, *, campaign_id: int) -> None:
@@ -26,15 +28,16 @@ def on_task_failure(context, *, campaign_id: int) -> None:
         with campaign_db() as conn:
             campaign = load_campaign(conn, campaign_id)
             with conn.transaction():
-                execute(conn, "campaign_set_status", {"campaign_id": campaign_id, "status": "failed",
-                                                      "from_statuses": FAILABLE_STATUSES})
+                marked = execute(conn, "campaign_set_status", {"campaign_id": campaign_id, "status": "failed",
+                                                               "from_statuses": FAILABLE_STATUSES})
         details = {"dag_id": ti.dag_id, "task_id": ti.task_id, "run_id": ti.run_id,
                    "try_number": ti.try_number, "error": f"{error.__class__.__name__}: {error}" if error else None}
         if validation_failed:
             problems = getattr(error, "problems", None) or getattr(error.__cause__, "problems", [])
             details["problems"] = problems
         publish(campaign=campaign, run_id=ti.run_id, outcome=outcome,
-                summary=f"task {ti.task_id} failed; campaign marked failed", details=details)
+                summary=("campaign marked failed" if marked else f"campaign stays {campaign['status']}")
+                + f": task {ti.task_id} failed", details=details)
     except Exception:
         log.exception("Could not record or announce the failure of %s for campaign %s", ti.task_id, campaign_id)
 
@@ -43,6 +46,9 @@ async def on_run_too_slow(*, campaign_id: int, expected_s: int, context: dict | 
     """A Deadline Alert callback (runs in the triggerer): the run is taking longer than expected.
 
     It only alerts; the run goes on, because stopping a campaign mid-flight is an operator's call.
+    Airflow 3.3.2 drops a run's deadline only when the run succeeds, so a failed run's deadline
+    still fires later: the context carries the run as the scheduler saw it when the deadline
+    passed, and a run that had already finished gets no alert.
     """
     import asyncio
 
@@ -50,7 +56,12 @@ async def on_run_too_slow(*, campaign_id: int, expected_s: int, context: dict | 
     from include.campaigns.dispatch import load_campaign
     from include.campaigns.notification import publish
 
-    run_id = ((context or {}).get("dag_run") or {}).get("dag_run_id", "unknown")
+    dag_run = (context or {}).get("dag_run") or {}
+    run_id = dag_run.get("dag_run_id", "unknown")
+    if dag_run.get("state") in FINISHED_RUN_STATES:
+        log.info("Run %s of campaign %s ended %s before its deadline passed: no too_slow alert", run_id,
+                 campaign_id, dag_run["state"])
+        return
 
     def alert() -> str:
         with campaign_db() as conn:

@@ -41,6 +41,8 @@ EXECUTION_TIMEOUTS = {
 }
 SENSOR_TIMEOUT_MARGIN = timedelta(hours=1)
 DEADLINE_MARGIN = timedelta(minutes=30)
+# A DAG's end_date is inclusive; a run starting exactly at the campaign's end could only re-report.
+END_DATE_MARGIN = timedelta(seconds=1)
 DEADLINE_ALERTS_ENV = "CAMPAIGN_DEADLINE_ALERTS"
 MIN_POKE_ENV, DEFAULT_MIN_POKE_S = "CAMPAIGN_MIN_POKE_INTERVAL_S", 15
 
@@ -149,12 +151,19 @@ def build_campaign_dag(spec: CampaignSpec) -> DAG:
                "dispatches eligible contacts as dial tasks, waits for the dialer's results, reports and notifies.",
         schedule=_schedule(spec),
         start_date=spec.start_at,
+        # No scheduled run starts at or after a recurring campaign's end: its last run is the one
+        # whose interval the end falls in, and that run completes the campaign with the final
+        # report. Airflow creates no task for a run past a DAG's end_date, so a one-off campaign
+        # (one scheduled run anyway) keeps none, and its manual runs work after its end.
+        end_date=spec.end_at - END_DATE_MARGIN if spec.schedule else None,
         catchup=False,
         max_active_runs=1,
         default_args={**DEFAULT_ARGS, "owner": bounded(spec.owner, OWNER_MAX)},
         params=RUN_PARAMS,
         tags=_tags(spec),
-        is_paused_upon_creation=spec.status not in ("scheduled", "active"),
+        # Status-independent, so a status change is never a new DAG version: a new campaign DAG is
+        # unpaused, and a run of a campaign whose status allows none stops at validate_campaign.
+        is_paused_upon_creation=False,
         deadline=_too_slow_alert(spec) if deadline_alerts_enabled() else None,
         # Only the DAGs the file hands over exist: a `with DAG` block would otherwise register
         # itself even when the catalog leaves the campaign out (its build or serialization failed).

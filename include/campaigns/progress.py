@@ -17,6 +17,7 @@ from include.campaigns.calling_window import split_key
 from include.campaigns.config import FINAL_OUTCOMES, parse_config
 from include.campaigns.db import execute, fetch_all, fetch_one
 from include.campaigns.dispatch import dispatch, load_campaign
+from include.campaigns.run_end import RunFacts, Verdict, decide
 from include.campaigns.runs import RunContext
 
 log = logging.getLogger(__name__)
@@ -36,6 +37,7 @@ class PokeResult:
     expired_tasks: int = 0
     dispatched: int = 0
     note: str | None = None
+    campaign_ended: bool = False   # this run was the campaign's last; its report is the final one
 
     def as_dict(self) -> dict:
         return asdict(self)
@@ -96,11 +98,33 @@ def _retry_due_before(conn, campaign_id: int, before: datetime) -> int:
     return row["n"]
 
 
-def _finish_status(campaign: dict, run: RunContext) -> str:
-    """A recurring campaign goes back to scheduled between runs; a finished one is completed."""
-    if campaign["schedule"] and run.run_end < campaign["end_at"]:
-        return "scheduled"
-    return "completed"
+def _facts(conn, campaign: dict, run: RunContext, now: datetime, counts: dict[str, int]) -> RunFacts:
+    """What the run-end table needs; the costlier counts only when a rule can use them."""
+    pending, in_flight, waiting = counts.get("pending", 0), counts.get("in_flight", 0), counts.get("failed", 0)
+    due_in_run = 0
+    if pending + in_flight == 0 and waiting:
+        due_in_run = _retry_due_before(conn, campaign["id"], min(run.run_end, campaign["end_at"]))
+    # This run's dial tasks decide a limited run's end on every poke, and name any run's end.
+    ending = now >= run.run_end or now >= campaign["end_at"] or (pending + in_flight == 0 and due_in_run == 0)
+    run_tasks = {"sent": 0, "open": 0}
+    if run.max_contacts is not None or ending:
+        run_tasks = fetch_one(conn, "dial_tasks_run_counts", {"campaign_id": campaign["id"], "run_id": run.run_id})
+    return RunFacts(now=now, run_end=run.run_end, campaign_end=campaign["end_at"], status=campaign["status"],
+                    live=run.live, dry_run=run.dry_run, pending=pending, in_flight=in_flight, waiting_retry=waiting,
+                    retry_due_in_run=due_in_run, max_contacts=run.max_contacts,
+                    run_dial_tasks=run_tasks["sent"], run_open_tasks=run_tasks["open"])
+
+
+def _apply(conn, campaign_id: int, verdict: Verdict) -> None:
+    """What the run's end does to the contacts and the campaign, in one transaction."""
+    if not (verdict.expire_unreached or verdict.campaign_status):
+        return
+    with conn.transaction():
+        if verdict.expire_unreached:
+            execute(conn, "contacts_expire_unreached", {"campaign_id": campaign_id})
+        if verdict.campaign_status:
+            execute(conn, "campaign_set_status", {"campaign_id": campaign_id, "status": verdict.campaign_status,
+                                                  "from_statuses": list(verdict.settles_from)})
 
 
 def poke(conn, campaign_id: int, run: RunContext, *, now: datetime | None = None) -> PokeResult:
@@ -115,42 +139,19 @@ def poke(conn, campaign_id: int, run: RunContext, *, now: datetime | None = None
 
     result = PokeResult(done=False, outcome=None, counts={}, ingested=ingested, expired_tasks=expired)
     status = campaign["status"]
-    if run.dry_run:
-        result.done, result.outcome = True, "dry_run"
-    elif not run.live:
-        result.done, result.outcome, result.note = True, "report_only", run.not_live_reason
-    elif status == "cancelled":
-        # Nothing new is sent; what is already in flight is counted as it stands.
-        result.done, result.outcome = True, "cancelled"
-    elif status == "paused":
-        result.note = "campaign paused: waiting, dispatching nothing"
-    elif now >= run.run_end:
-        with conn.transaction():
-            execute(conn, "contacts_expire_unreached", {"campaign_id": campaign_id})
-            execute(conn, "campaign_set_status", {"campaign_id": campaign_id, "status": _finish_status(campaign, run),
-                                                  "from_statuses": ["active", "scheduled"]})
-        result.done, result.outcome = True, "completed_at_end"
-    else:
-        if run.may_send:
-            # The top-up claims only while the poke is young; the next poke goes on from there.
-            budget = max(0.0, TOP_UP_CLAIMS_UNTIL_S - (time.monotonic() - started))
-            sent = dispatch(conn, campaign, run, now=now, time_budget_s=budget)
-            result.dispatched = sent.sent + sent.resent
-        counts = result.counts = status_counts(conn, campaign_id)
-        remaining = counts.get("pending", 0) + counts.get("in_flight", 0)
-        if remaining == 0:  # only then can a retry falling due decide whether the run is over
-            remaining = _retry_due_before(conn, campaign_id, min(run.run_end, campaign["end_at"]))
-        if remaining == 0:
-            with conn.transaction():
-                if run.run_end >= campaign["end_at"]:
-                    execute(conn, "contacts_expire_unreached", {"campaign_id": campaign_id})
-                execute(conn, "campaign_set_status", {"campaign_id": campaign_id,
-                                                      "status": _finish_status(campaign, run),
-                                                      "from_statuses": ["active", "scheduled"]})
-            result.done, result.outcome = True, "completed"
-            result.counts = {}  # statuses just changed: count again below
-    if not result.counts:
-        result.counts = status_counts(conn, campaign_id)
+    if run.may_send and status not in ("cancelled", "paused") and now < run.run_end:
+        # The top-up claims only while the poke is young; the next poke goes on from there.
+        budget = max(0.0, TOP_UP_CLAIMS_UNTIL_S - (time.monotonic() - started))
+        sent = dispatch(conn, campaign, run, now=now, time_budget_s=budget)
+        result.dispatched = sent.sent + sent.resent
+    counts = status_counts(conn, campaign_id)
+    verdict = decide(_facts(conn, campaign, run, now, counts))
+    _apply(conn, campaign_id, verdict)
+    result.done, result.outcome, result.note = verdict.done, verdict.outcome, verdict.note
+    result.campaign_ended = verdict.campaign_ended
+    if not run.live:
+        result.note = run.not_live_reason
+    result.counts = status_counts(conn, campaign_id) if verdict.expire_unreached else counts
     with conn.transaction():
         execute(conn, "campaign_progress_insert", {
             "campaign_id": campaign_id, "run_id": run.run_id, "counts": json.dumps(result.counts),

@@ -77,7 +77,9 @@ def build_report(conn, campaign_id: int, run: RunContext, outcome: str, poke: di
         "outcome": outcome,
         "generated_at": now.isoformat(),
         "run": {"start": run.run_start.isoformat(), "end": run.run_end.isoformat(),
-                "duration_s": round((min(now, run.run_end) - run.run_start).total_seconds(), 1),
+                # A re-report starts after its interval ended: it lasts from its start until now.
+                "duration_s": round(max(0.0, ((min(now, run.run_end) if run.live else now)
+                                              - run.run_start).total_seconds()), 1),
                 "live": run.live, "dry_run": run.dry_run, "note": run.not_live_reason},
         "funnel": {k: funnel[k] for k in ("contacts", "eligible", "dispatched", "dialed", "answered", "converted")},
         "blocked": _blocked(conn, campaign, min(now, run.run_end)),

@@ -238,10 +238,10 @@ def validate(conn, campaign: dict, *, live: bool, now: datetime | None = None) -
     if not problems:
         resolution = resolve_contacts(conn, campaign)
     counts = fetch_one(conn, "contacts_dispatchable_count", {"campaign_id": campaign["id"]})
+    # Nobody callable (now, or ever again) is not a fault of the campaign: the run ends with its own
+    # outcome (nothing_to_do, or completed once every contact is finished), decided by the poke.
     if counts["total"] == 0:
         problems.append("the campaign has no contacts")
-    elif live and not problems and counts["dispatchable"] == 0:
-        problems.append("no contact can be called: every one is completed, invalid, blacklisted or out of attempts")
     with conn.transaction():
         execute(conn, "campaign_set_validation",
                 {"campaign_id": campaign["id"], "errors": json.dumps(problems) if problems else None})

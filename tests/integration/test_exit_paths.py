@@ -52,6 +52,24 @@ def task_states(run) -> dict[str, str]:
     return {ti.task_id: ti.state for ti in run.get_task_instances()}
 
 
+def when(condition, action, timeout: float = 120) -> threading.Thread:
+    """Run ``action`` once ``condition`` holds (checked twice a second, on its own connection)."""
+    from include.campaigns.db import campaign_db
+
+    def watch():
+        deadline = time.monotonic() + timeout
+        with campaign_db() as conn:
+            while time.monotonic() < deadline:
+                if condition(conn):
+                    action(conn)
+                    return
+                time.sleep(0.5)
+
+    thread = threading.Thread(target=watch, daemon=True)
+    thread.start()
+    return thread
+
+
 def later(seconds: float, action) -> threading.Thread:
     thread = threading.Thread(target=lambda: (time.sleep(seconds), action()), daemon=True)
     thread.start()
@@ -121,8 +139,11 @@ def test_paused_campaign_waits_then_resumes_in_the_same_run(db, redis_client, ma
 def test_cancelled_campaign_counts_in_flight_work_and_sends_nothing_new(db, redis_client, make, dial_queue,
                                                                         topic_inbox, sqs):
     campaign_id = make("exit_cancelled", us_numbers(6, seed=63), max_in_flight=2)
-    # No dialer: the first two dial tasks stay in flight until the operator cancels.
-    later(4, lambda: db.execute("UPDATE campaigns SET status = 'cancelled' WHERE id = %s", (campaign_id,)))
+    # No dialer: the first two dial tasks stay in flight until the operator cancels, which they do
+    # once the run has sent them (a fixed delay loses the race on a busy machine).
+    when(lambda conn: conn.execute("SELECT count(*) FROM dial_tasks WHERE campaign_id = %s AND status = 'sent'",
+                                   (campaign_id,)).fetchone()[0] == 2,
+         lambda conn: conn.execute("UPDATE campaigns SET status = 'cancelled' WHERE id = %s", (campaign_id,)))
     run = campaign_dag("exit_cancelled").test()
     assert run.state == "success"
     report = report_of(db, campaign_id, run.run_id)
@@ -269,3 +290,122 @@ def test_dag_test_runs_a_campaign_that_has_a_deadline_alert(db, redis_client, ma
     dialer(dial_queue, {"answered": 1.0})
     monkeypatch.setenv("CAMPAIGN_DEADLINE_ALERTS", "on")
     assert campaign_dag("exit_deadline").test().state == "success"
+
+
+def test_a_campaign_whose_contacts_are_all_finished_completes_instead_of_failing_validation(
+        db, redis_client, make, topic_inbox, sqs):
+    campaign_id = make("exit_all_done", us_numbers(3, seed=73))
+    db.execute("UPDATE contacts SET status = 'completed', attempts = 1 WHERE campaign_id = %s", (campaign_id,))
+    run = campaign_dag("exit_all_done").test()
+    assert run.state == "success"
+    assert report_of(db, campaign_id, run.run_id)["outcome"] == "completed"
+    assert campaign_status(db, campaign_id) == "completed"
+    assert outcomes(notifications(sqs, topic_inbox, campaign_id)) == ["completed"]
+
+
+@pytest.mark.parametrize("state", ["failed", "success"])
+def test_a_deadline_alert_for_a_finished_run_stays_silent(db, redis_client, make, topic_inbox, sqs, state):
+    import asyncio
+
+    from include.campaigns.callbacks import on_run_too_slow
+
+    campaign_id = make(f"exit_slow_{state}", us_numbers(1, seed=74))
+    context = {"dag_run": {"dag_run_id": "scheduled__done", "state": state}, "deadline": {"id": "d1"}}
+    asyncio.run(on_run_too_slow(campaign_id=campaign_id, expected_s=60, context=context))
+    assert notifications(sqs, topic_inbox, campaign_id) == []
+    running = {"dag_run": {"dag_run_id": "scheduled__going", "state": "running"}, "deadline": {"id": "d2"}}
+    asyncio.run(on_run_too_slow(campaign_id=campaign_id, expected_s=60, context=running))
+    assert outcomes(notifications(sqs, topic_inbox, campaign_id)) == ["too_slow"]
+
+
+def dag_hash(slug: str) -> str:
+    from airflow.serialization.serialized_objects import LazyDeserializedDAG
+
+    return LazyDeserializedDAG.from_dag(campaign_dag(slug)).hash
+
+
+def test_a_campaign_status_change_does_not_change_its_dags_version(db, make, monkeypatch):
+    # With the deadline alert too, as the scheduler's dag-processor serializes it.
+    monkeypatch.setenv("CAMPAIGN_DEADLINE_ALERTS", "on")
+    campaign_id = make("exit_versions", us_numbers(1, seed=75), status="draft")
+    hashes = {}
+    for status in ("draft", "scheduled", "active", "paused", "completed", "cancelled", "failed"):
+        db.execute("UPDATE campaigns SET status = %s WHERE id = %s", (status, campaign_id))
+        hashes[status] = dag_hash("exit_versions")
+    assert len(set(hashes.values())) == 1, hashes
+    db.execute("UPDATE campaigns SET end_at = end_at + interval '1 day' WHERE id = %s", (campaign_id,))
+    assert dag_hash("exit_versions") != hashes["draft"], "a change to the DAG itself is a new version"
+
+
+def test_the_campaigns_end_is_its_dags_end_date(db, make):
+    import pendulum
+    from airflow.serialization.serialized_objects import LazyDeserializedDAG
+    from airflow.timetables.base import DataInterval, TimeRestriction
+
+    campaign_id = make("exit_end_date", us_numbers(1, seed=76), end_in=timedelta(hours=3))
+    db.execute("UPDATE campaigns SET schedule = '*/2 * * * *' WHERE id = %s", (campaign_id,))
+    end_at = db.execute("SELECT end_at FROM campaigns WHERE id = %s", (campaign_id,)).fetchone()[0]
+    dag = campaign_dag("exit_end_date")
+    assert end_at - timedelta(seconds=1) <= dag.end_date < end_at, "no run starts at or after the campaign's end"
+    real = LazyDeserializedDAG.from_dag(dag)._real_dag
+
+    def after(tick):
+        return real.timetable.next_dagrun_info(
+            last_automated_data_interval=DataInterval(tick, tick),
+            restriction=TimeRestriction(earliest=real.start_date, latest=real.end_date, catchup=True))
+
+    floor = pendulum.instance(end_at.replace(second=0, microsecond=0))
+    last_tick = floor - timedelta(minutes=floor.minute % 2)      # the last even minute before the end
+    if last_tick > real.end_date:
+        last_tick -= timedelta(minutes=2)
+    assert after(last_tick - timedelta(minutes=2)).run_after == last_tick, "the last tick inside the campaign runs"
+    assert after(last_tick) is None, "no run is scheduled after the campaign's end"
+    # A one-off campaign runs once anyway; without an end_date its manual runs still have tasks.
+    make("exit_end_date_once", us_numbers(1, seed=80))
+    assert campaign_dag("exit_end_date_once").end_date is None
+
+
+def test_a_re_report_never_has_a_negative_duration(db, redis_client, make):
+    from include.campaigns.reporting import build_report
+    from include.campaigns.runs import RunContext
+
+    campaign_id = make("exit_rereport", us_numbers(1, seed=77))
+    now = datetime.now(timezone.utc)
+    old_run = RunContext(campaign_id=campaign_id, run_id="scheduled__old", run_start=now,
+                         run_end=now - timedelta(hours=2), live=False, not_live_reason="its interval is over")
+    report = build_report(db, campaign_id, old_run, "report_only", None)
+    assert report["run"]["duration_s"] >= 0
+
+
+def test_a_failure_alert_says_what_happened_to_a_cancelled_campaign(db, redis_client, make, topic_inbox, sqs):
+    from types import SimpleNamespace
+
+    from include.campaigns.callbacks import on_task_failure
+    from include.campaigns.validation import CampaignInvalid
+
+    campaign_id = make("exit_cancel_alert", us_numbers(1, seed=78), status="cancelled")
+    ti = SimpleNamespace(dag_id="campaign_exit_cancel_alert", task_id="validate_campaign",
+                         run_id="scheduled__next", try_number=1)
+    error = CampaignInvalid("exit_cancel_alert", ["status 'cancelled' does not allow a run"])
+    on_task_failure({"ti": ti, "exception": error}, campaign_id=campaign_id)
+    [message] = notifications(sqs, topic_inbox, campaign_id)
+    assert campaign_status(db, campaign_id) == "cancelled"
+    assert "marked failed" not in message["Subject"] and "cancelled" in message["Subject"]
+    failing = make("exit_fail_alert", us_numbers(1, seed=79))
+    on_task_failure({"ti": ti, "exception": RuntimeError("boom")}, campaign_id=failing)
+    [message] = notifications(sqs, topic_inbox, failing)
+    assert campaign_status(db, failing) == "failed" and "campaign marked failed" in message["Subject"]
+
+
+def test_the_readmes_re_run_request_clears_a_successful_report_task():
+    import re
+
+    from airflow.api_fastapi.core_api.datamodels.task_instances import ClearTaskInstancesBody
+
+    readme = (DAG_FILE.parent / "README.md").read_text()
+    section = readme[readme.index("**Re-run a report:**"):]
+    body = json.loads(re.search(r"clearTaskInstances` with\s+`(\{.*?\})`", section, re.S).group(1))
+    request = ClearTaskInstancesBody.model_validate(body)
+    assert request.only_failed is False and request.only_running is False
+    assert request.task_ids == ["generate_report"] and request.dry_run is False
+    assert request.include_downstream is False

@@ -179,12 +179,86 @@ def test_cancelled_campaign_finishes_at_once_and_sends_nothing_new(db, redis_cli
     assert (result.done, result.outcome, result.dispatched) == (True, "cancelled", 0)
 
 
-def test_end_time_finishes_the_run_and_counts_unreached_contacts_as_expired(db, redis_client, campaign_with):
+def test_the_campaigns_end_finishes_the_run_and_counts_unreached_contacts_as_expired(db, redis_client, campaign_with):
     campaign = campaign_with(us_numbers(4, seed=28))
     now = datetime.now(timezone.utc)
+    db.execute("UPDATE campaigns SET end_at = %s WHERE id = %s", (now - timedelta(seconds=1), campaign["id"]))
     result = poke(db, campaign["id"], run_ctx(campaign["id"], run_end=now - timedelta(seconds=1)))
-    assert (result.done, result.outcome) == (True, "completed_at_end")
+    assert (result.done, result.outcome, result.campaign_ended) == (True, "completed_at_end", True)
     assert result.counts == {"expired": 4}
+    assert db.execute("SELECT status FROM campaigns WHERE id = %s", (campaign["id"],)).fetchone()[0] == "completed"
+
+
+def recurring(db, campaign):
+    db.execute("UPDATE campaigns SET schedule = '*/2 * * * *', end_at = now() + interval '1 day' WHERE id = %s",
+               (campaign["id"],))
+
+
+def test_a_runs_interval_end_leaves_waiting_contacts_for_the_next_run(db, redis_client, campaign_with):
+    from tests.helpers import closed_zone
+
+    retry_phone, night_phone = us_numbers(2, seed=31)
+    campaign = campaign_with([retry_phone], retry_delays_s={"no_answer": 7200})
+    add_contacts(db, campaign["id"], [{"phone": night_phone, "timezone": closed_zone()}])
+    recurring(db, campaign)
+    assert poke(db, campaign["id"], run_ctx(campaign["id"])).dispatched == 1
+    dial(db, "no_answer")
+    ended = poke(db, campaign["id"], run_ctx(campaign["id"], run_end=datetime.now(timezone.utc)))
+    assert (ended.done, ended.outcome, ended.campaign_ended) == (True, "interval_ended", False)
+    assert contact(db, retry_phone)[0] == "failed" and contact(db, retry_phone)[2] > datetime.now(timezone.utc)
+    assert contact(db, night_phone)[:2] == ("pending", 0)
+    assert db.execute("SELECT count(*) FROM contacts WHERE status = 'expired'").fetchone()[0] == 0
+    assert db.execute("SELECT status FROM campaigns WHERE id = %s", (campaign["id"],)).fetchone()[0] == "scheduled"
+
+
+def test_a_run_that_finds_nobody_callable_ends_nothing_to_do_and_keeps_the_campaign_scheduled(
+        db, redis_client, campaign_with):
+    from tests.helpers import closed_zone
+
+    campaign = campaign_with(us_numbers(2, seed=32), tz=closed_zone())
+    recurring(db, campaign)
+    waiting = poke(db, campaign["id"], run_ctx(campaign["id"], run_id="run-2"))
+    assert (waiting.done, waiting.dispatched) == (False, 0), "the window may open before the run ends"
+    ended = poke(db, campaign["id"], run_ctx(campaign["id"], run_id="run-2", run_end=datetime.now(timezone.utc)))
+    assert (ended.done, ended.outcome) == (True, "nothing_to_do")
+    assert ended.counts == {"pending": 2}
+    assert db.execute("SELECT status FROM campaigns WHERE id = %s", (campaign["id"],)).fetchone()[0] == "scheduled"
+
+
+def test_a_run_whose_retries_fall_due_in_a_later_run_ends_now_and_leaves_them_waiting(db, redis_client, campaign_with):
+    [phone] = us_numbers(1, seed=33)
+    campaign = campaign_with([phone], retry_delays_s={"busy": 7200})
+    recurring(db, campaign)
+    run = run_ctx(campaign["id"], run_end=datetime.now(timezone.utc) + timedelta(minutes=30))
+    poke(db, campaign["id"], run)
+    dial(db, "busy")
+    done = poke(db, campaign["id"], run)
+    assert (done.done, done.outcome, done.counts) == (True, "completed", {"failed": 1})
+    assert db.execute("SELECT status FROM campaigns WHERE id = %s", (campaign["id"],)).fetchone()[0] == "scheduled"
+
+
+def test_a_run_with_max_contacts_ends_once_its_dial_tasks_have_results(db, redis_client, campaign_with):
+    campaign = campaign_with(us_numbers(5, seed=34))
+    recurring(db, campaign)
+    run = run_ctx(campaign["id"], max_contacts=2)
+    first = poke(db, campaign["id"], run)
+    assert (first.done, first.dispatched) == (False, 2)
+    assert poke(db, campaign["id"], run).done is False, "two dial tasks are still out"
+    dial(db, "answered")
+    done = poke(db, campaign["id"], run)
+    assert (done.done, done.outcome, done.dispatched) == (True, "limit_reached", 0)
+    assert done.counts == {"completed": 2, "pending": 3}, "the rest carry over to the next run"
+    assert db.execute("SELECT status FROM campaigns WHERE id = %s", (campaign["id"],)).fetchone()[0] == "scheduled"
+
+
+def test_a_run_with_max_contacts_also_ends_when_its_dial_tasks_expire(db, redis_client, campaign_with):
+    campaign = campaign_with(us_numbers(3, seed=35), expiry_grace_s=0)
+    run = run_ctx(campaign["id"], max_contacts=1)
+    assert poke(db, campaign["id"], run).dispatched == 1
+    db.execute("UPDATE dial_tasks SET not_after = now() - interval '1 second'")
+    done = poke(db, campaign["id"], run)
+    assert (done.done, done.outcome, done.expired_tasks) == (True, "limit_reached", 1)
+    assert done.counts == {"pending": 3}
 
 
 def test_poke_completes_when_nothing_is_pending_or_in_flight(db, redis_client, campaign_with):

@@ -1,7 +1,10 @@
-"""When a run may dial: its end, and whether its interval is already over."""
+"""When a run may dial, and how it ends: its interval, and the run-end rules."""
 
 from datetime import datetime, timedelta, timezone
 
+from hypothesis import given, strategies as st
+
+from include.campaigns.run_end import RunFacts, decide
 from include.campaigns.runs import liveness, run_end
 
 NOW = datetime(2026, 11, 28, 15, 0, tzinfo=timezone.utc)
@@ -37,3 +40,116 @@ def test_a_run_started_after_its_interval_ended_only_re_reports():
     three_days_ago = NOW - timedelta(days=3)
     live, reason, end = liveness(DAILY_9_NY, run_type="scheduled", run_after=three_days_ago, now=NOW)
     assert live is False and end < NOW and "regenerates the report" in reason
+
+
+# How a run ends: the README's table, one test per row, and the properties that hold across it.
+
+TICK = datetime(2026, 11, 28, 15, 0, tzinfo=timezone.utc)
+LATER = TICK + timedelta(days=30)
+
+
+def facts(**kw) -> RunFacts:
+    return RunFacts(**{"now": TICK, "run_end": TICK + timedelta(minutes=2), "campaign_end": LATER,
+                       "status": "active", **kw})
+
+
+def test_a_runs_interval_end_leaves_waiting_contacts_for_the_next_run():
+    verdict = decide(facts(now=TICK + timedelta(minutes=2), pending=1, waiting_retry=1, run_dial_tasks=3))
+    assert (verdict.done, verdict.outcome, verdict.campaign_status) == (True, "interval_ended", "scheduled")
+    assert verdict.expire_unreached is False and verdict.campaign_ended is False
+
+
+def test_a_run_that_found_nobody_callable_ends_nothing_to_do_and_keeps_the_campaign_scheduled():
+    verdict = decide(facts(now=TICK + timedelta(minutes=2), pending=1, waiting_retry=1, run_dial_tasks=0))
+    assert (verdict.done, verdict.outcome, verdict.campaign_status) == (True, "nothing_to_do", "scheduled")
+    assert verdict.expire_unreached is False
+
+
+def test_a_run_whose_retries_fall_due_after_it_ends_early_and_leaves_them_waiting():
+    verdict = decide(facts(waiting_retry=2, retry_due_in_run=0, run_dial_tasks=2))
+    assert (verdict.done, verdict.outcome, verdict.campaign_status) == (True, "completed", "scheduled")
+    assert verdict.expire_unreached is False
+
+
+def test_a_run_waits_while_a_retry_falls_due_inside_it():
+    assert decide(facts(waiting_retry=1, retry_due_in_run=1)).done is False
+
+
+def test_only_the_campaigns_end_expires_unreached_contacts():
+    verdict = decide(facts(now=LATER, run_end=LATER, pending=3, run_dial_tasks=1))
+    assert (verdict.outcome, verdict.expire_unreached, verdict.campaign_status) == ("completed_at_end", True, "completed")
+    assert verdict.campaign_ended is True
+
+
+def test_the_last_runs_leftover_retries_expire_with_the_campaign():
+    verdict = decide(facts(run_end=LATER, waiting_retry=1, retry_due_in_run=0, run_dial_tasks=1))
+    assert (verdict.outcome, verdict.expire_unreached, verdict.campaign_status) == ("completed", True, "completed")
+
+
+def test_a_campaign_with_every_contact_finished_completes():
+    verdict = decide(facts())
+    assert (verdict.done, verdict.outcome, verdict.campaign_status, verdict.campaign_ended) == (
+        True, "completed", "completed", True)
+    assert verdict.expire_unreached is False
+
+
+def test_a_run_with_max_contacts_ends_once_its_dial_tasks_have_results():
+    assert decide(facts(pending=5, max_contacts=2, run_dial_tasks=2, run_open_tasks=1)).done is False
+    verdict = decide(facts(pending=5, max_contacts=2, run_dial_tasks=2, run_open_tasks=0))
+    assert (verdict.done, verdict.outcome, verdict.campaign_status, verdict.expire_unreached) == (
+        True, "limit_reached", "scheduled", False)
+
+
+def test_a_paused_run_waits_inside_its_interval_and_ends_with_it():
+    assert decide(facts(status="paused", pending=2)).done is False
+    ended = decide(facts(status="paused", pending=2, now=TICK + timedelta(minutes=2)))
+    assert ended.done and "paused" not in ended.settles_from
+
+
+def test_a_cancel_rewrites_no_contact():
+    verdict = decide(facts(status="cancelled", pending=2, in_flight=1))
+    assert (verdict.outcome, verdict.expire_unreached, verdict.campaign_status) == ("cancelled", False, None)
+
+
+def test_dry_runs_and_re_reports_touch_nothing():
+    for verdict, outcome in ((decide(facts(dry_run=True, pending=1)), "dry_run"),
+                             (decide(facts(live=False, pending=1, now=TICK + timedelta(days=1))), "report_only")):
+        assert (verdict.outcome, verdict.expire_unreached, verdict.campaign_status) == (outcome, False, None)
+
+
+def test_a_run_that_starts_after_the_campaigns_end_dials_no_one_but_settles_the_end():
+    verdict = decide(facts(live=False, pending=1, now=LATER, run_end=LATER))
+    assert (verdict.outcome, verdict.expire_unreached, verdict.campaign_status, verdict.campaign_ended) == (
+        "report_only", True, "completed", True)
+
+
+counts = st.integers(min_value=0, max_value=3)
+
+
+@given(status=st.sampled_from(["scheduled", "active", "paused", "cancelled"]), pending=counts, in_flight=counts,
+       waiting=counts, due=counts, sent=counts, open_=counts, limit=st.none() | st.integers(1, 3),
+       now_min=st.integers(0, 5), run_min=st.integers(1, 4), end_min=st.integers(1, 6),
+       live=st.booleans(), dry_run=st.booleans())
+def test_run_end_properties(status, pending, in_flight, waiting, due, sent, open_, limit, now_min, run_min, end_min,
+                            live, dry_run):
+    campaign_end = TICK + timedelta(minutes=end_min)
+    f = RunFacts(now=TICK + timedelta(minutes=now_min), run_end=min(TICK + timedelta(minutes=run_min), campaign_end),
+                 campaign_end=campaign_end, status=status, live=live, dry_run=dry_run, pending=pending,
+                 in_flight=in_flight, waiting_retry=waiting, retry_due_in_run=min(due, waiting),
+                 max_contacts=limit, run_dial_tasks=sent, run_open_tasks=min(open_, sent))
+    verdict = decide(f)
+    # Contacts are expired only when no later run can call them: at the campaign's end.
+    if verdict.expire_unreached:
+        assert max(f.now, f.run_end) >= f.campaign_end and verdict.campaign_ended and verdict.campaign_status == "completed"
+    # A run never outlives its interval, nor the campaign.
+    if f.now >= f.run_end:
+        assert verdict.done
+    # Nothing to dial and nothing to wait for: the campaign is finished, never a failure.
+    if live and not dry_run and status != "cancelled" and pending + in_flight + waiting == 0:
+        assert (verdict.outcome, verdict.campaign_status) == ("completed", "completed")
+    # A finished campaign is completed; a run's own end sends it back to scheduled.
+    if verdict.campaign_status:
+        assert verdict.campaign_status == ("completed" if verdict.campaign_ended else "scheduled")
+    # Only the operator's cancel, a dry run or a re-report inside the campaign leaves the status alone.
+    if verdict.done and verdict.campaign_status is None:
+        assert verdict.outcome in ("cancelled", "dry_run", "report_only")
