@@ -173,13 +173,15 @@ def build_campaign_dag(spec: CampaignSpec) -> DAG:
         @task(on_failure_callback=alert, execution_timeout=EXECUTION_TIMEOUTS["validate_campaign"])
         def validate_campaign(**context) -> dict:
             """Check the campaign before anyone is called; every problem fails the run without retries."""
-            from airflow.sdk.exceptions import AirflowFailException
+            from airflow.sdk.exceptions import AirflowFailException, AirflowSkipException
 
             from include.campaigns.db import campaign_db
-            from include.campaigns.validation import CampaignInvalid, validate
+            from include.campaigns.validation import CampaignInvalid, quiet_end_reason, validate
 
             with campaign_db() as conn:
                 campaign, run = _run_context(conn, campaign_id, context)
+                if reason := quiet_end_reason(campaign, live=run.live, dry_run=run.dry_run):
+                    raise AirflowSkipException(reason)
                 try:
                     return validate(conn, campaign, live=run.live)
                 except CampaignInvalid as exc:

@@ -110,7 +110,7 @@ def _facts(conn, campaign: dict, run: RunContext, now: datetime, counts: dict[st
     if run.max_contacts is not None or ending:
         run_tasks = fetch_one(conn, "dial_tasks_run_counts", {"campaign_id": campaign["id"], "run_id": run.run_id})
     return RunFacts(now=now, run_end=run.run_end, campaign_end=campaign["end_at"], status=campaign["status"],
-                    live=run.live, dry_run=run.dry_run, pending=pending, in_flight=in_flight, waiting_retry=waiting,
+                    recurring=bool(campaign["schedule"]), live=run.live, dry_run=run.dry_run, pending=pending, in_flight=in_flight, waiting_retry=waiting,
                     retry_due_in_run=due_in_run, max_contacts=run.max_contacts,
                     run_dial_tasks=run_tasks["sent"], run_open_tasks=run_tasks["open"])
 

@@ -26,6 +26,7 @@ class RunFacts:
     run_end: datetime           # the run's interval end (never after the campaign's end)
     campaign_end: datetime      # the campaign's end_at
     status: str                 # the campaign's status
+    recurring: bool = False     # a cron schedule: later runs may find contacts added meanwhile
     live: bool = True
     dry_run: bool = False
     pending: int = 0            # contacts never yet dialed (whether their window is open or not)
@@ -72,13 +73,18 @@ def decide(f: RunFacts) -> Verdict:
         return Verdict(True, "cancelled")
 
     unfinished = f.pending + f.in_flight + f.waiting_retry
+    campaign_over = f.now >= f.campaign_end
+    last_run = f.run_end >= f.campaign_end
     if unfinished == 0:
-        # Every contact is finished: the campaign has nothing left to do, whatever its schedule.
+        if f.recurring and not (last_run or campaign_over):
+            # A recurring campaign lives until its end: its next run may find contacts added since
+            # (tomorrow's reminders), so only this run is over.
+            return Verdict(True, "completed", campaign_status="scheduled",
+                           note="every contact is finished; the campaign runs again at its next tick")
+        # Every contact is finished and no later run will come: the campaign is done.
         return Verdict(True, "completed", campaign_status="completed", campaign_ended=True,
                        note="every contact is finished")
 
-    campaign_over = f.now >= f.campaign_end
-    last_run = f.run_end >= f.campaign_end
     if campaign_over:
         return Verdict(True, "completed_at_end", expire_unreached=True, campaign_status="completed",
                        campaign_ended=True, note="the campaign's end time came")

@@ -24,6 +24,20 @@ ALLOWED_AUDIO_BUCKETS_VAR = "campaign_allowed_audio_buckets"
 _QUEUE_NAME = re.compile(r"[A-Za-z0-9_-]{1,80}(\.fifo)?")
 
 
+def quiet_end_reason(campaign: dict, *, live: bool, dry_run: bool = False) -> str | None:
+    """Why a run of this campaign has nothing to do and ends quietly, or None.
+
+    A campaign whose status allows no run (a draft, or one that completed, failed or was
+    cancelled) is not a new problem: its operator already knows, and a recurring DAG ticks on.
+    An alert per tick would be an alert storm, so such a run is skipped with the reason in its log.
+    A dry run is an explicit request and still gets the status named as a validation problem.
+    """
+    if live and not dry_run and campaign["status"] not in RUNNABLE_STATUSES:
+        return (f"campaign {campaign['slug']} is {campaign['status']}: this run has nothing to do "
+                f"(a run needs one of {', '.join(RUNNABLE_STATUSES)})")
+    return None
+
+
 class CampaignInvalid(ValueError):
     def __init__(self, slug: str, problems: list[str]):
         super().__init__(f"campaign {slug} is not valid: " + "; ".join(problems))
@@ -238,10 +252,9 @@ def validate(conn, campaign: dict, *, live: bool, now: datetime | None = None) -
     if not problems:
         resolution = resolve_contacts(conn, campaign)
     counts = fetch_one(conn, "contacts_dispatchable_count", {"campaign_id": campaign["id"]})
-    # Nobody callable (now, or ever again) is not a fault of the campaign: the run ends with its own
-    # outcome (nothing_to_do, or completed once every contact is finished), decided by the poke.
-    if counts["total"] == 0:
-        problems.append("the campaign has no contacts")
+    # Nobody callable (now, or ever again, or no contacts yet) is not a fault of the campaign: the
+    # run ends with its own outcome (nothing_to_do, or completed with every contact finished),
+    # decided by the poke.
     with conn.transaction():
         execute(conn, "campaign_set_validation",
                 {"campaign_id": campaign["id"], "errors": json.dumps(problems) if problems else None})

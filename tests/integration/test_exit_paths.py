@@ -409,3 +409,42 @@ def test_the_readmes_re_run_request_clears_a_successful_report_task():
     assert request.only_failed is False and request.only_running is False
     assert request.task_ids == ["generate_report"] and request.dry_run is False
     assert request.include_downstream is False
+
+
+@pytest.mark.parametrize("status", ["draft", "completed", "failed", "cancelled"])
+def test_a_run_of_a_campaign_whose_status_allows_none_ends_quietly(db, redis_client, make, topic_inbox, sqs, status):
+    # A recurring campaign's later ticks, or a draft's: one alert per tick would be an alert storm
+    # about something an operator already knows (the campaign ended, failed, or is not ready).
+    campaign_id = make(f"exit_quiet_{status}", us_numbers(2, seed=90), status=status)
+    db.execute("UPDATE campaigns SET schedule = '*/2 * * * *' WHERE id = %s", (campaign_id,))
+    run = campaign_dag(f"exit_quiet_{status}").test()
+    states = task_states(run)
+    assert run.state == "success"
+    assert states["validate_campaign"] == "skipped" and states["dispatch_contacts"] == "skipped"
+    assert campaign_status(db, campaign_id) == status
+    assert notifications(sqs, topic_inbox, campaign_id) == []
+    assert db.execute("SELECT count(*) FROM dial_tasks WHERE campaign_id = %s", (campaign_id,)).fetchone()[0] == 0
+
+
+def test_a_campaign_with_no_contacts_completes_instead_of_failing_validation(db, redis_client, make, topic_inbox,
+                                                                              sqs):
+    campaign_id = make("exit_no_contacts", [])
+    run = campaign_dag("exit_no_contacts").test()
+    assert run.state == "success"
+    assert report_of(db, campaign_id, run.run_id)["outcome"] == "completed"
+    assert campaign_status(db, campaign_id) == "completed"
+    assert outcomes(notifications(sqs, topic_inbox, campaign_id)) == ["completed"]
+
+
+def test_a_recurring_campaign_with_every_contact_finished_lives_on_until_its_end(db, redis_client, make,
+                                                                                 topic_inbox, sqs):
+    # Recurring campaigns often gain contacts between ticks (tomorrow's reminders): a run that
+    # finds everyone finished ends, and the campaign waits for its next tick, not for ever.
+    campaign_id = make("exit_recurring_done", us_numbers(2, seed=91))
+    db.execute("UPDATE campaigns SET schedule = '*/2 * * * *' WHERE id = %s", (campaign_id,))
+    db.execute("UPDATE contacts SET status = 'completed', attempts = 1 WHERE campaign_id = %s", (campaign_id,))
+    run = campaign_dag("exit_recurring_done").test()
+    assert run.state == "success"
+    assert report_of(db, campaign_id, run.run_id)["outcome"] == "completed"
+    assert campaign_status(db, campaign_id) == "scheduled"
+    assert outcomes(notifications(sqs, topic_inbox, campaign_id)) == ["completed"]

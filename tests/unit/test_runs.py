@@ -2,7 +2,7 @@
 
 from datetime import datetime, timedelta, timezone
 
-from hypothesis import given, strategies as st
+from hypothesis import given, settings, strategies as st
 
 from include.campaigns.run_end import RunFacts, decide
 from include.campaigns.runs import liveness, run_end
@@ -93,6 +93,16 @@ def test_a_campaign_with_every_contact_finished_completes():
     assert verdict.expire_unreached is False
 
 
+def test_a_recurring_campaign_with_every_contact_finished_waits_for_its_next_tick_not_its_end():
+    verdict = decide(facts(recurring=True))
+    assert (verdict.done, verdict.outcome, verdict.campaign_status, verdict.campaign_ended) == (
+        True, "completed", "scheduled", False)
+    last = decide(facts(recurring=True, run_end=facts().campaign_end))
+    assert (last.outcome, last.campaign_status, last.campaign_ended) == ("completed", "completed", True)
+    late = decide(facts(recurring=True, now=facts().campaign_end))   # a poke after the campaign's end
+    assert (late.outcome, late.campaign_status, late.campaign_ended) == ("completed", "completed", True)
+
+
 def test_a_run_with_max_contacts_ends_once_its_dial_tasks_have_results():
     assert decide(facts(pending=5, max_contacts=2, run_dial_tasks=2, run_open_tasks=1)).done is False
     verdict = decide(facts(pending=5, max_contacts=2, run_dial_tasks=2, run_open_tasks=0))
@@ -129,12 +139,13 @@ counts = st.integers(min_value=0, max_value=3)
 @given(status=st.sampled_from(["scheduled", "active", "paused", "cancelled"]), pending=counts, in_flight=counts,
        waiting=counts, due=counts, sent=counts, open_=counts, limit=st.none() | st.integers(1, 3),
        now_min=st.integers(0, 5), run_min=st.integers(1, 4), end_min=st.integers(1, 6),
-       live=st.booleans(), dry_run=st.booleans())
+       live=st.booleans(), dry_run=st.booleans(), recurring=st.booleans())
+@settings(max_examples=400)
 def test_run_end_properties(status, pending, in_flight, waiting, due, sent, open_, limit, now_min, run_min, end_min,
-                            live, dry_run):
+                            live, dry_run, recurring):
     campaign_end = TICK + timedelta(minutes=end_min)
     f = RunFacts(now=TICK + timedelta(minutes=now_min), run_end=min(TICK + timedelta(minutes=run_min), campaign_end),
-                 campaign_end=campaign_end, status=status, live=live, dry_run=dry_run, pending=pending,
+                 campaign_end=campaign_end, status=status, recurring=recurring, live=live, dry_run=dry_run, pending=pending,
                  in_flight=in_flight, waiting_retry=waiting, retry_due_in_run=min(due, waiting),
                  max_contacts=limit, run_dial_tasks=sent, run_open_tasks=min(open_, sent))
     verdict = decide(f)
@@ -145,8 +156,11 @@ def test_run_end_properties(status, pending, in_flight, waiting, due, sent, open
     if f.now >= f.run_end:
         assert verdict.done
     # Nothing to dial and nothing to wait for: the campaign is finished, never a failure.
+    # A recurring campaign lives on until its last run: its next tick may find new contacts.
     if live and not dry_run and status != "cancelled" and pending + in_flight + waiting == 0:
-        assert (verdict.outcome, verdict.campaign_status) == ("completed", "completed")
+        last = f.run_end >= f.campaign_end or f.now >= f.campaign_end
+        assert (verdict.outcome, verdict.campaign_status) == (
+            "completed", "scheduled" if recurring and not last else "completed")
     # A finished campaign is completed; a run's own end sends it back to scheduled.
     if verdict.campaign_status:
         assert verdict.campaign_status == ("completed" if verdict.campaign_ended else "scheduled")
