@@ -7,6 +7,7 @@ import uuid
 import pytest
 
 CAMPAIGN_TABLES = ["campaign_runs", "campaign_reports", "campaign_progress", "call_records", "dial_tasks", "blacklist",
+                   "blacklist_rejected",
                    "campaign_window_keys", "contacts", "campaigns"]
 
 

@@ -363,3 +363,20 @@ def test_normalize_gives_a_valid_e164_or_refuses_with_a_named_reason_and_never_c
     assert E164_SHAPE.fullmatch(e164)
     assert phonenumbers.is_valid_number(phonenumbers.parse(e164, None))
     assert normalize(e164, default_region=None) == e164   # idempotent
+
+
+@PROPERTY
+@given(st.from_regex(r"\A(\+1|1)?[0-9]{10}\Z"), st.sampled_from(["US", "CA", "GB", None]))
+def test_the_imports_fast_path_for_north_american_numbers_agrees_with_normalize(raw, region):
+    from include.campaigns.blacklist_import import _normalizer
+    from include.campaigns.phones import normalize
+
+    try:
+        expected = normalize(raw, default_region=region)
+    except InvalidPhone as exc:
+        expected = exc.reason
+    try:
+        got = _normalizer(region)(raw)
+    except InvalidPhone as exc:
+        got = exc.reason
+    assert got == expected
