@@ -29,6 +29,7 @@ log = logging.getLogger(__name__)
 PHONE_COLUMNS = ("phone", "phone number", "phone_number", "phonenumber", "mobile", "cell", "tel",
                  "telephone", "msisdn", "number", "e164")
 REFUSED_SAMPLE = 20
+_PUNCTUATION = str.maketrans("", "", " -.()")
 
 
 @dataclass
@@ -70,7 +71,7 @@ def _normalizer(default_region: str | None):
     number = phonenumbers.PhoneNumber
 
     def to_e164(raw: str) -> str:
-        text = raw.strip().replace("-", "").replace(" ", "")
+        text = raw.strip().translate(_PUNCTUATION)
         digits = _fast_nanp(text, default_region)
         # Valid for the US is valid (the US is the first NANP region phonenumbers tries); other
         # NANP countries, and everything else, take the general path.

@@ -366,7 +366,9 @@ def test_normalize_gives_a_valid_e164_or_refuses_with_a_named_reason_and_never_c
 
 
 @PROPERTY
-@given(st.from_regex(r"\A(\+1|1)?[0-9]{10}\Z"), st.sampled_from(["US", "CA", "GB", None]))
+@given(st.one_of(st.from_regex(r"\A(\+1|1)?[0-9]{10}\Z"), st.from_regex(r"\A[+1]?[ (]?[0-9]{3}[) .-]*[0-9]{3}[ .-]?[0-9]{4}\Z"),
+                 st.from_regex(r"\A\s*[0-9 ().+\-\t]{8,16}\s*\Z")),
+       st.sampled_from(["US", "CA", "GB", None]))
 def test_the_imports_fast_path_for_north_american_numbers_agrees_with_normalize(raw, region):
     from include.campaigns.blacklist_import import _normalizer
     from include.campaigns.phones import normalize
