@@ -1,8 +1,10 @@
 """Housekeeping DAGs that serve every campaign.
 
 - `campaign_answer_model`: refits the answer-probability model dispatch orders contacts by.
-- `campaign_blacklist_sync`: warms the Redis opt-out set from PostgreSQL's blacklist, so a
-  Redis that restarted empty is whole again within minutes.
+- `campaign_blacklist_sync`: makes the Redis opt-out set equal to PostgreSQL's active global
+  blacklist entries: a Redis that restarted empty is whole again within minutes, and entries
+  that expired or were deleted leave it. An opt-out written to Redis within the last hour is
+  kept whatever PostgreSQL says yet.
 """
 
 from datetime import datetime, timezone
@@ -39,7 +41,7 @@ def campaign_answer_model():
 def campaign_blacklist_sync():
     @task
     def sync_blacklist() -> int:
-        """Add every active global blacklist entry to the Redis opt-out set."""
+        """Mirror the active global blacklist entries in the Redis opt-out set; return how many."""
         from include.campaigns.blacklist import sync_from_postgres
         from include.campaigns.db import campaign_db
 
