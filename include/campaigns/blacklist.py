@@ -110,6 +110,7 @@ def sync_from_postgres(conn) -> int:
     from include.campaigns.db import load_sql
 
     client = _client()
+    began = time.time() - CLOCK_SKEW_S
     token = uuid.uuid4().hex
     before, keep, stale = (f"{OPT_OUT_SET}:sync:{token}:{name}" for name in ("before", "keep", "stale"))
     try:
@@ -133,7 +134,7 @@ def sync_from_postgres(conn) -> int:
             client.sadd(keep, *recent[start:start + REDIS_CHUNK])
 
         client.sdiffstore(stale, [before, keep])
-        removed = _remove_stale(client, stale)
+        removed = _remove_stale(client, stale, began)
     finally:
         client.delete(before, keep, stale)
     log.info("Redis opt-out set synced: %d active global entr%s, %d stale member(s) removed",
@@ -141,9 +142,25 @@ def sync_from_postgres(conn) -> int:
     return active
 
 
-def _remove_stale(client, stale: str) -> int:
-    """SREM the stale members chunk by chunk; one not in E.164 is first re-added in its E.164
+# SREM the given members unless one was written (stamped in RECENT_SET) after the sync began: an
+# opt-out re-added while the sync ran must survive it. A script, so no write slips in between.
+_SREM_UNLESS_RECENT = """
+local removed = 0
+for i = 2, #ARGV do
+    local stamped = redis.call('ZSCORE', KEYS[2], ARGV[i])
+    if (not stamped) or tonumber(stamped) < tonumber(ARGV[1]) then
+        removed = removed + redis.call('SREM', KEYS[1], ARGV[i])
+    end
+end
+return removed
+"""
+CLOCK_SKEW_S = 300   # hosts stamp RECENT_SET with their own clocks
+
+
+def _remove_stale(client, stale: str, began: float) -> int:
+    """Remove the stale members chunk by chunk; one not in E.164 is first re-added in its E.164
     form, stamped recent: it was someone's opt-out, and PostgreSQL decides at a later sync."""
+    script = client.register_script(_SREM_UNLESS_RECENT)
     removed = 0
     cursor = 0
     while True:
@@ -155,8 +172,7 @@ def _remove_stale(client, stale: str) -> int:
                 fixed = _normalized(malformed)
                 if fixed:
                     add_e164(client, fixed, recent=True)
-            client.srem(OPT_OUT_SET, *members)
-            removed += len(members)
+            removed += script(keys=[OPT_OUT_SET, RECENT_SET], args=[repr(began), *texts])
         if cursor == 0:
             return removed
 

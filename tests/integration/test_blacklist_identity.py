@@ -203,6 +203,22 @@ def test_an_opt_out_just_written_to_redis_is_not_dropped_by_a_sync_that_did_not_
     assert clean_redis.smembers(blacklist.OPT_OUT_SET) == {b"+12122301289", b"+12123060672"}
 
 
+def test_an_opt_out_written_again_while_a_sync_removes_it_stays(clean_redis):
+    import time
+
+    again, gone = "+12122301289", "+12123060672"
+    stale = f"{blacklist.OPT_OUT_SET}:sync:test:stale"
+    clean_redis.sadd(blacklist.OPT_OUT_SET, again, gone)
+    clean_redis.sadd(stale, again, gone)     # what the sync found PostgreSQL no longer holds ...
+    began = time.time() - 1
+    blacklist.add_opt_outs([again])          # ... and an ingest writes one of them again meanwhile
+    try:
+        assert blacklist._remove_stale(clean_redis, stale, began) == 1
+    finally:
+        clean_redis.delete(stale)
+    assert clean_redis.smembers(blacklist.OPT_OUT_SET) == {again.encode()}
+
+
 def test_a_large_set_is_mirrored_whole(db, clean_redis):
     phones = [f"+1212{n:07d}" for n in range(2_000_000, 2_030_000)]
     db.execute("INSERT INTO blacklist (phone) SELECT unnest(%s::text[])", (phones,))
