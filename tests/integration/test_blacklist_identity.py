@@ -232,8 +232,9 @@ def test_a_large_set_is_mirrored_whole(db, clean_redis):
 # Finding 10: a resend is checked against every list at the moment of sending
 # --------------------------------------------------------------------------------------------
 
-@pytest.mark.parametrize("scope", ["campaign", "global"])
-def test_a_number_blacklisted_between_claim_and_resend_is_not_resent(db, clean_redis, sqs, dial_queue, scope):
+@pytest.mark.parametrize("scope", ["campaign", "global", "global, Redis down"])
+def test_a_number_blacklisted_between_claim_and_resend_is_not_resent(db, clean_redis, sqs, dial_queue, scope,
+                                                                      monkeypatch):
     phones = us_numbers(6, seed=10)
     campaign = new_campaign(db, dial_queue, phones)
     with pytest.raises(ConnectionError):
@@ -246,10 +247,14 @@ def test_a_number_blacklisted_between_claim_and_resend_is_not_resent(db, clean_r
     # it while the Redis write has failed or the sync has not run.
     add_blacklist(db, [blocked], campaign_id=campaign["id"] if scope == "campaign" else None)
     assert not clean_redis.smembers(blacklist.OPT_OUT_SET)
+    if scope.endswith("Redis down"):
+        monkeypatch.setenv("AIRFLOW_CONN_CAMPAIGNS_REDIS", json.dumps(
+            {"conn_type": "redis", "host": "127.0.0.1", "port": 1, "extra": {"db": 1}}))
 
     result = dispatch(db, campaign, run_ctx(campaign["id"]), client=sqs, queue_url=dial_queue)
     assert sent_phones(sqs, dial_queue) == sorted(set(phones) - {blocked})
     assert result.resent == len(phones) - 1
+    assert result.redis_available == (not scope.endswith("Redis down"))
     status = db.execute("SELECT status, status_reason, attempts FROM contacts WHERE phone = %s", (blocked,)).fetchone()
     assert status == ("blacklisted", "blacklist", 0)
     assert db.execute("SELECT count(*) FROM dial_tasks WHERE phone = %s", (blocked,)).fetchone()[0] == 0
