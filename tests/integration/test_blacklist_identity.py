@@ -341,3 +341,44 @@ def test_an_entry_no_one_could_read_as_a_number_still_blocks_the_numbers_ending_
     assert sent_phones(sqs, dial_queue) == [control, "+12125550958"]
     assert db.execute("SELECT status_reason FROM contacts WHERE phone = %s", (london,)).fetchone()[0] == \
         "blacklist_unparsed"
+
+
+# --------------------------------------------------------------------------------------------
+# Property: however a campaign's numbers are written, each is one dialable contact
+# --------------------------------------------------------------------------------------------
+
+POOL = ["+12122301289", "+12123060672", "+12125879158", "+12127954220", "+13055550123"]
+WRITINGS = [lambda n: n, lambda n: n[2:], lambda n: n[1:], lambda n: f"({n[2:5]}) {n[5:8]}-{n[8:]}",
+            lambda n: f"+1 {n[2:5]}-{n[5:8]}-{n[8:]}", lambda n: f"{n[2:5]}.{n[5:8]}.{n[8:]}",
+            lambda n: f"tel:+1-{n[2:5]}-{n[5:8]}-{n[8:]}"]
+
+
+def test_each_number_of_a_campaign_is_one_dialable_contact_however_written(db):
+    from hypothesis import HealthCheck, given, settings
+    from hypothesis import strategies as st
+
+    from include.campaigns.dispatch import resolve_contacts
+
+    writings = st.tuples(st.sampled_from(POOL), st.integers(0, len(WRITINGS) - 1))
+
+    @settings(max_examples=40, deadline=None, suppress_health_check=list(HealthCheck))
+    @given(st.lists(writings, min_size=1, max_size=12, unique_by=lambda w: WRITINGS[w[1]](w[0])),
+           st.integers(1, 4))
+    def check(entries, chunk):
+        import include.campaigns.dispatch as dispatch_module
+
+        db.execute("TRUNCATE contacts, campaigns RESTART IDENTITY CASCADE")
+        campaign_id = create_campaign(db, "written")
+        add_contacts(db, campaign_id, [{"phone": WRITINGS[i](n), "timezone": "America/New_York"} for n, i in entries])
+        previous, dispatch_module.RESOLVE_CHUNK = dispatch_module.RESOLVE_CHUNK, chunk
+        try:
+            resolve_contacts(db, load_campaign(db, campaign_id))
+        finally:
+            dispatch_module.RESOLVE_CHUNK = previous
+        rows = db.execute("SELECT phone, status, status_reason FROM contacts").fetchall()
+        dialable = sorted(r[0] for r in rows if r[1] == "pending")
+        assert dialable == sorted({n for n, _ in entries})
+        assert all(r[2] == "duplicate_phone" for r in rows if r[1] != "pending")
+        assert len(rows) - len(dialable) == len(entries) - len({n for n, _ in entries})
+
+    check()
