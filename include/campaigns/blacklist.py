@@ -211,6 +211,36 @@ def normalize_rejected(conn, default_region: str | None = DEFAULT_REGION) -> dic
     return {"normalized": len(back), "unreadable": unreadable}
 
 
+def normalize_listed(conn) -> int:
+    """Rewrite the rows whose number is E.164 in shape but not phonenumbers' E.164 form of it
+    (``+4402079460958`` is ``+442079460958``); return how many. A row phonenumbers refuses stays
+    as written: it blocks that exact string, and no valid contact has it."""
+    from include.campaigns.blacklist_import import _normalizer
+    from include.campaigns.db import execute, fetch_one, load_sql
+
+    to_e164 = _normalizer(None)
+    ids, phones = [], []
+    with conn.transaction():
+        with conn.cursor(name=f"blacklist_phones_{uuid.uuid4().hex}") as cur:
+            cur.execute(load_sql("blacklist_phones"))
+            while rows := cur.fetchmany(REDIS_CHUNK):
+                for row_id, phone in rows:
+                    try:
+                        e164 = to_e164(phone)
+                    except InvalidPhone:
+                        continue
+                    if e164 != phone:
+                        ids.append(row_id)
+                        phones.append(e164)
+        if ids:
+            execute(conn, "blacklist_incoming_create")
+            execute(conn, "blacklist_restage", {"ids": ids, "phones": phones})
+            fetch_one(conn, "blacklist_incoming_merge", {"reason": None, "campaign_id": None, "expires_at": None})
+    if ids:
+        log.warning("Rewrote %d blacklist row(s) in their E.164 form", len(ids))
+    return len(ids)
+
+
 if __name__ == "__main__":
     import sys
 
@@ -219,7 +249,7 @@ if __name__ == "__main__":
     command = sys.argv[1] if len(sys.argv) > 1 else "sync"
     with campaign_db() as connection:
         if command == "normalize":
-            print(normalize_rejected(connection))
+            print({**normalize_rejected(connection), "rewritten": normalize_listed(connection)})
         elif command == "sync":
             print(f"Redis opt-out set synced with {sync_from_postgres(connection)} active global entr(ies) "
                   "from PostgreSQL")

@@ -313,6 +313,7 @@ def test_the_migration_normalizes_existing_rows_and_keeps_unparseable_ones_block
     rows = [("2122301289", None, None), ("+12122301289", None, later),        # one number, twice
             ("12123060672", campaign_id, None), ("+1 212-587-9158", None, later),
             ("(212) 795-4220", None, None), ("+12124873331", None, None),
+            ("+4402079460958", None, None), ("+442079460958", None, later),    # a trunk 0 kept
             ("020 7946 0958 ", None, None), ("call me", None, None)]
     conn.cursor().executemany("INSERT INTO blacklist (phone, campaign_id, expires_at) VALUES (%s, %s, %s)", rows)
 
@@ -322,7 +323,7 @@ def test_the_migration_normalizes_existing_rows_and_keeps_unparseable_ones_block
     kept = conn.execute("SELECT phone, campaign_id, expires_at FROM blacklist ORDER BY phone, campaign_id").fetchall()
     assert kept == [("+12122301289", None, None), ("+12123060672", campaign_id, None),
                     ("+12124873331", None, None), ("+12125879158", None, later),
-                    ("+12127954220", None, None)]
+                    ("+12127954220", None, None), ("+442079460958", None, None)]
     rejected = conn.execute("SELECT phone, refused_reason FROM blacklist_rejected ORDER BY phone").fetchall()
     assert rejected == [("020 7946 0958 ", "too_long"), ("call me", "unparseable")]
     assert conn.execute("SELECT count(*) FROM blacklist WHERE phone !~ '^[+][1-9][0-9]{6,14}$'").fetchone()[0] == 0
