@@ -4,7 +4,8 @@
 - `campaign_blacklist_sync`: makes the Redis opt-out set equal to PostgreSQL's active global
   blacklist entries: a Redis that restarted empty is whole again within minutes, and entries
   that expired or were deleted leave it. An opt-out written to Redis within the last hour is
-  kept whatever PostgreSQL says yet.
+  kept whatever PostgreSQL says yet. First, rows an operator wrote E.164 in shape only are
+  rewritten in their E.164 form.
 """
 
 from datetime import datetime, timezone
@@ -40,6 +41,16 @@ def campaign_answer_model():
 @dag(dag_id="campaign_blacklist_sync", schedule=CronTriggerTimetable("*/15 * * * *", timezone="UTC"), **COMMON)
 def campaign_blacklist_sync():
     @task
+    def normalize_blacklist() -> dict:
+        """Rewrite rows an operator inserted E.164 in shape only (``+44 0 20 ...``) in their E.164
+        form, and retry the rows set aside as unreadable; those still unreadable are logged."""
+        from include.campaigns.blacklist import normalize_listed, normalize_rejected
+        from include.campaigns.db import campaign_db
+
+        with campaign_db() as conn:
+            return {**normalize_rejected(conn), "rewritten": normalize_listed(conn)}
+
+    @task
     def sync_blacklist() -> int:
         """Mirror the active global blacklist entries in the Redis opt-out set; return how many."""
         from include.campaigns.blacklist import sync_from_postgres
@@ -48,7 +59,7 @@ def campaign_blacklist_sync():
         with campaign_db() as conn:
             return sync_from_postgres(conn)
 
-    sync_blacklist()
+    normalize_blacklist() >> sync_blacklist()
 
 
 campaign_answer_model()

@@ -383,3 +383,20 @@ def test_each_number_of_a_campaign_is_one_dialable_contact_however_written(db):
         assert len(rows) - len(dialable) == len(entries) - len({n for n, _ in entries})
 
     check()
+
+
+def test_the_sync_dag_rewrites_shape_only_rows_and_mirrors_postgres_in_redis(db, clean_redis):
+    from pathlib import Path
+
+    from airflow.dag_processing.dagbag import DagBag
+
+    db.execute("INSERT INTO blacklist (phone) VALUES ('+4402079460958')")    # an operator's raw insert
+    clean_redis.sadd(blacklist.OPT_OUT_SET, "+12122301289")                   # deleted from PostgreSQL since
+    bag = DagBag(dag_folder=str(Path(__file__).resolve().parents[2] / "dags" / "maintenance.py"))
+    assert not bag.import_errors, bag.import_errors
+
+    run = bag.get_dag("campaign_blacklist_sync").test()
+
+    assert run.state == "success"
+    assert db.execute("SELECT phone FROM blacklist").fetchall() == [("+442079460958",)]
+    assert clean_redis.smembers(blacklist.OPT_OUT_SET) == {b"+442079460958"}
