@@ -15,7 +15,7 @@ import logging
 import time
 import uuid
 
-from include.campaigns.phones import DEFAULT_REGION, E164_SHAPE, InvalidPhone, mask, normalize
+from include.campaigns.phones import DEFAULT_REGION, E164_SHAPE, InvalidPhone, mask, normalize, normalize_or_none
 from include.campaigns.resources import REDIS_CONN_ID
 
 log = logging.getLogger(__name__)
@@ -88,7 +88,7 @@ def add_opt_outs(phones: list[str]) -> bool:
 
 def remove_opt_outs(phones: list[str]) -> None:
     """Take numbers off the Redis set; only for tooling that resets data (the demo), never dispatch."""
-    phones = _normalized(phones) + list(phones)
+    phones = [p for p in (normalize_or_none(p) for p in phones) if p] + list(phones)
     if phones:
         client = _client()
         client.srem(OPT_OUT_SET, *phones)
