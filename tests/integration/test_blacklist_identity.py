@@ -395,7 +395,15 @@ def test_the_sync_dag_rewrites_shape_only_rows_and_mirrors_postgres_in_redis(db,
     bag = DagBag(dag_folder=str(Path(__file__).resolve().parents[2] / "dags" / "maintenance.py"))
     assert not bag.import_errors, bag.import_errors
 
-    run = bag.get_dag("campaign_blacklist_sync").test()
+    from airflow import settings
+
+    try:
+        run = bag.get_dag("campaign_blacklist_sync").test()
+    finally:
+        # dag.test() leaves a metadata-database connection checked out; a later test that restarts
+        # PostgreSQL would leave it dead for the next test that runs a DAG.
+        settings.Session.remove()
+        settings.engine.dispose()
 
     assert run.state == "success"
     assert db.execute("SELECT phone FROM blacklist").fetchall() == [("+442079460958",)]
