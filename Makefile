@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-$(shell cat requirements.txt requirements-dev.txt constraints.txt | cksum | cut -d' ' -f1)
 export PYTHONPATH := $(CURDIR)
 
-.PHONY: install demo airflow bench test test-fast stack-start stack-stop stack-status migrate simulator blacklist-sync compliance-doc clean
+.PHONY: install demo airflow bench test test-fast stack-start stack-stop stack-status migrate simulator blacklist-sync compliance-doc blacklist-import clean
 
 $(STAMP): requirements.txt requirements-dev.txt constraints.txt
 	@$(PYTHON) -c 'import sys; sys.exit("Python 3.11+ is required, found " + sys.version.split()[0]) if sys.version_info < (3, 11) else None'
@@ -53,6 +53,11 @@ blacklist-sync: stack-start ## warm the Redis opt-out set from PostgreSQL
 
 compliance-doc: install ## regenerate docs/compliance.md from include/campaigns/rules/*.json
 	$(BIN)/python -m include.campaigns.compliance_doc
+
+blacklist-import: stack-start ## import a file of numbers onto the blacklist: FILE=... [REASON=...] [CAMPAIGN=id] [EXPIRES=iso]
+	@test -n "$(FILE)" || { echo "usage: make blacklist-import FILE=numbers.csv [REASON=do_not_call] [CAMPAIGN=id] [EXPIRES=2027-01-01T00:00:00+00:00]"; exit 2; }
+	eval "$$($(BIN)/python -m dev.stack env)" && $(BIN)/python -m include.campaigns.blacklist_import "$(FILE)" \
+		--reason "$(or $(REASON),do_not_call)" $(if $(CAMPAIGN),--campaign-id "$(CAMPAIGN)") $(if $(EXPIRES),--expires-at "$(EXPIRES)")
 
 clean: stack-stop
 	rm -rf .stack

@@ -1,8 +1,11 @@
 """Housekeeping DAGs that serve every campaign.
 
 - `campaign_answer_model`: refits the answer-probability model dispatch orders contacts by.
-- `campaign_blacklist_sync`: warms the Redis opt-out set from PostgreSQL's blacklist, so a
-  Redis that restarted empty is whole again within minutes.
+- `campaign_blacklist_sync`: makes the Redis opt-out set equal to PostgreSQL's active global
+  blacklist entries: a Redis that restarted empty is whole again within minutes, and entries
+  that expired or were deleted leave it. An opt-out written to Redis within the last hour is
+  kept whatever PostgreSQL says yet. First, rows an operator wrote E.164 in shape only are
+  rewritten in their E.164 form.
 """
 
 from datetime import datetime, timezone
@@ -41,15 +44,25 @@ def campaign_answer_model():
      is_paused_upon_creation=False, **COMMON)
 def campaign_blacklist_sync():
     @task
+    def normalize_blacklist() -> dict:
+        """Rewrite rows an operator inserted E.164 in shape only (``+44 0 20 ...``) in their E.164
+        form, and retry the rows set aside as unreadable; those still unreadable are logged."""
+        from include.campaigns.blacklist import normalize_listed, normalize_rejected
+        from include.campaigns.db import campaign_db
+
+        with campaign_db() as conn:
+            return {**normalize_rejected(conn), "rewritten": normalize_listed(conn)}
+
+    @task
     def sync_blacklist() -> int:
-        """Add every active global blacklist entry to the Redis opt-out set."""
+        """Mirror the active global blacklist entries in the Redis opt-out set; return how many."""
         from include.campaigns.blacklist import sync_from_postgres
         from include.campaigns.db import campaign_db
 
         with campaign_db() as conn:
             return sync_from_postgres(conn)
 
-    sync_blacklist()
+    normalize_blacklist() >> sync_blacklist()
 
 
 campaign_answer_model()

@@ -46,7 +46,7 @@ def seed(conn, minutes: float) -> int:
         },
     )
     contacts = demo_contacts(PER_REGION, rng)
-    contacts += [{"phone": p} for p in ("+1555", "12125550123", "+99912345678", "+1212555012")]
+    contacts += [{"phone": p} for p in ("+1555", "1212555012", "+99912345678", "+1212555012")]
     add_contacts(conn, campaign_id, contacts)
     # Every demo starts from the same lists: earlier demos' opt-outs would otherwise pile up.
     everyone = [c["phone"] for c in contacts]

@@ -4,7 +4,8 @@ The order of operations is what makes it safe:
 
 1. resend what an earlier dispatcher claimed but never marked sent, under the same ids;
 2. claim new contacts in one ``FOR UPDATE SKIP LOCKED`` statement, up to the hopper level;
-3. drop any claimed number on the Redis opt-out set (PostgreSQL's list is part of the claim);
+3. drop any claimed number a blacklist entry or the Redis opt-out set blocks at this moment (the
+   claim checked PostgreSQL's list too, but an entry may arrive between a claim and its send);
 4. send with ``SendMessageBatch`` and retry only the entries that failed;
 5. mark sent what SQS accepted.
 
@@ -29,7 +30,7 @@ from include.campaigns.blackouts import current_blackouts
 from include.campaigns.calling_window import legal_rule, open_keys, split_key
 from include.campaigns.config import CampaignConfig, parse_config
 from include.campaigns.db import execute, fetch_all, fetch_one
-from include.campaigns.phones import InvalidPhone, mask, resolve
+from include.campaigns.phones import InvalidPhone, mask, normalize, resolve
 from include.campaigns.runs import RunContext
 
 log = logging.getLogger(__name__)
@@ -89,36 +90,57 @@ def load_campaign(conn, campaign_id: int) -> dict:
 
 
 def resolve_contacts(conn, campaign: dict) -> dict[str, int]:
-    """Check each new contact's number once and store its zones, jurisdiction and window keys."""
+    """Check each new contact's number once: store it in E.164 (the one form every list is
+    matched in) with its zones, jurisdiction and window keys. A number another contact of the
+    campaign already has makes the later one invalid (``duplicate_phone``): one number, one
+    contact, dialed once."""
     resolved = invalid = 0
     while True:
         rows = fetch_all(conn, "contacts_unresolved", {"campaign_id": campaign["id"], "limit": RESOLVE_CHUNK})
         if not rows:
             return {"resolved": resolved, "invalid": invalid}
-        ok: dict[str, list] = {"ids": [], "timezones": [], "jurisdictions": [], "keys": []}
+        ok: dict[str, list] = {"ids": [], "phones": [], "timezones": [], "jurisdictions": [], "keys": []}
         bad: dict[str, list] = {"ids": [], "reasons": []}
+        chosen: dict[str, dict] = {}
         for row in rows:
             try:
-                info = resolve(row["phone"], timezone=row["timezone"], region=row["region"],
+                e164 = normalize(row["phone"])
+                info = resolve(e164, timezone=row["timezone"], region=row["region"],
                                fallback_timezone=campaign["timezone"])
             except InvalidPhone as exc:
                 bad["ids"].append(row["id"])
                 bad["reasons"].append(f"invalid_phone: {exc}")
                 continue
-            ok["ids"].append(row["id"])
+            # Within the chunk, the contact already written in E.164 keeps the number, else the first.
+            rival = chosen.get(e164)
+            if rival is not None and (rival["phone"] == e164 or row["phone"] != e164):
+                bad["ids"].append(row["id"])
+                bad["reasons"].append("duplicate_phone")
+                continue
+            if rival is not None:
+                bad["ids"].append(rival["id"])
+                bad["reasons"].append("duplicate_phone")
+            chosen[e164] = {"id": row["id"], "phone": row["phone"], "info": info}
+        for e164, pick in chosen.items():
+            info = pick["info"]
+            ok["ids"].append(pick["id"])
+            ok["phones"].append(e164)
             ok["timezones"].append(",".join(info.timezones))
             ok["jurisdictions"].append(info.jurisdiction)
             ok["keys"].append(",".join(f"{z}|{info.jurisdiction}" for z in info.timezones))
+        duplicates = 0
         with conn.transaction():
             if ok["ids"]:
-                execute(conn, "contacts_resolve", ok)
+                duplicates = fetch_one(conn, "contacts_resolve", ok)["duplicates"]
                 execute(conn, "contacts_mark_blacklisted_ids", {"ids": ok["ids"]})
             if bad["ids"]:
                 execute(conn, "contacts_mark_invalid", bad)
-        resolved += len(ok["ids"])
-        invalid += len(bad["ids"])
-        if bad["ids"]:
-            log.info("Marked %d contact(s) invalid, e.g. contact %s", len(bad["ids"]), bad["ids"][0])
+        resolved += len(ok["ids"]) - duplicates
+        invalid += len(bad["ids"]) + duplicates
+        if bad["ids"] or duplicates:
+            log.info("Marked %d contact(s) invalid (%d duplicate number(s)), e.g. contact %s",
+                     len(bad["ids"]) + duplicates, duplicates + bad["reasons"].count("duplicate_phone"),
+                     (bad["ids"] or ok["ids"])[0])
 
 
 def legal_caps(keys) -> dict[str, int]:
@@ -188,19 +210,31 @@ class Sender:
         return self._client, self._queue_url
 
     def screen(self, rows: list[dict], conn=None) -> tuple[list[dict], int]:
-        """Drop the rows whose number is on the Redis opt-out set; revoke their claims."""
-        blocked = blacklist.blocked_phones([r["phone"] for r in rows])
-        if blocked is None:
-            self.redis_available = False
+        """Withhold the rows whose number a list blocks at this moment: PostgreSQL's blacklist
+        (global and this campaign's, unexpired; one statement) and the Redis opt-out set (one
+        round trip). Their claims are revoked with the reason; a resend is screened the same way
+        as a fresh claim, since an entry may have arrived in between."""
+        if not rows:
             return rows, 0
-        if not blocked:
-            return rows, 0
-        revoked = [r["dial_attempt_id"] for r in rows if r["phone"] in blocked]
         conn = conn or self.conn
+        phones = [r["phone"] for r in rows]
+        reasons = {r["phone"]: r["reason"] for r in fetch_all(
+            conn, "blacklist_blocked", {"phones": phones, "campaign_id": self.campaign["id"]})}
+        on_redis = blacklist.blocked_phones(phones)
+        if on_redis is None:
+            self.redis_available = False
+        else:
+            for phone in on_redis:
+                reasons.setdefault(phone, "blacklist_redis")
+        if not reasons:
+            return rows, 0
+        revoked = [r for r in rows if r["phone"] in reasons]
         with conn.transaction():
-            execute(conn, "dial_tasks_revoke", {"ids": revoked, "reason": "blacklist_redis"})
-        log.info("Withheld %d dial task(s) whose number is on the Redis opt-out set", len(revoked))
-        return [r for r in rows if r["phone"] not in blocked], len(revoked)
+            execute(conn, "dial_tasks_revoke", {"ids": [r["dial_attempt_id"] for r in revoked],
+                                                "reasons": [reasons[r["phone"]] for r in revoked]})
+        log.info("Withheld %d dial task(s) whose number a blacklist or the opt-out set now blocks (%s)",
+                 len(revoked), ", ".join(sorted(set(reasons.values()))))
+        return [r for r in rows if r["phone"] not in reasons], len(revoked)
 
     def _entry(self, index: int, row: dict, fifo: bool) -> dict:
         entry = {"Id": str(index), "MessageBody": self._encode(row)}

@@ -3,6 +3,8 @@
     python -m include.campaigns.migrations        # applies what is missing, idempotently
 
 Each ``include/sql/migrations/NNNN_name.sql`` runs once, in order, in its own transaction.
+A ``NNNN_name.py`` is a migration SQL cannot express (phone numbers need ``phonenumbers``): its
+``migrate(conn)`` runs the same way, once, in order, in its own transaction.
 An advisory lock makes concurrent runs (several workers starting at once) wait for each other.
 """
 
@@ -16,7 +18,20 @@ _LOCK_KEY = 7_100_221  # arbitrary, fixed: the advisory lock that serializes mig
 
 
 def pending_migrations(applied: set[str]) -> list[Path]:
-    return [p for p in sorted(MIGRATIONS_DIR.glob("*.sql")) if p.stem not in applied]
+    paths = [*MIGRATIONS_DIR.glob("*.sql"), *MIGRATIONS_DIR.glob("[0-9]*.py")]
+    return sorted((p for p in paths if p.stem not in applied), key=lambda p: p.stem)
+
+
+def _run(conn, path: Path) -> None:
+    if path.suffix == ".sql":
+        conn.execute(path.read_text())
+        return
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location(f"campaign_migration_{path.stem}", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    module.migrate(conn)
 
 
 def apply_migrations(conninfo: str | None = None) -> list[str]:
@@ -44,7 +59,7 @@ def _apply(conn) -> list[str]:
         done = []
         for path in pending_migrations(applied):
             with conn.transaction():
-                conn.execute(path.read_text())
+                _run(conn, path)
                 conn.execute("INSERT INTO schema_migrations (version) VALUES (%s)", (path.stem,))
             done.append(path.stem)
         return done

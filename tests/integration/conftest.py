@@ -8,6 +8,7 @@ import pytest
 
 CAMPAIGN_TABLES = ["campaign_runs", "campaign_reports", "campaign_progress", "call_records", "dial_tasks", "blacklist",
                    "calling_blackouts",
+                   "blacklist_rejected",
                    "campaign_window_keys", "contacts", "campaigns"]
 
 

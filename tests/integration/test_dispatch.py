@@ -164,7 +164,7 @@ def test_a_run_past_its_end_sends_nothing(db, redis_client, make_campaign, sqs, 
 def test_invalid_numbers_are_marked_with_a_reason_and_never_sent(db, redis_client, make_campaign, sqs, dial_queue):
     [good] = us_numbers(1, seed=10)
     campaign = make_campaign(contacts=[{"phone": good, "timezone": open_zone()}, {"phone": "+1555"},
-                                       {"phone": "2125550123"}, {"phone": good[:-1] + "x"}])
+                                       {"phone": "212555012"}, {"phone": good[:-1] + "x"}])
     dispatch(db, campaign, run_context(campaign["id"]))
     assert [t["phone"] for t in sent_tasks(sqs, dial_queue)] == [good]
     reasons = [r[0] for r in db.execute("SELECT status_reason FROM contacts WHERE status = 'invalid'").fetchall()]

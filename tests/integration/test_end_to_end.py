@@ -31,7 +31,7 @@ def test_campaign_run_dials_each_eligible_contact_once_and_reports(db, redis_cli
     zone = open_zone()
     phones = us_numbers(26, seed=11)
     eligible, pg_blocked, redis_blocked = phones[:20], phones[20:23], phones[23:26]
-    invalid = ["+1555", "12125550123"]
+    invalid = ["+1555", "1212555012"]
     campaign_id = create_campaign(db, "e2e_basic", poke_interval_s=1, max_in_flight=8, config={
         "dial_queue": dial_queue, "skip_public_holidays": False, "max_attempts": 1,
         "calling_window": {"start": "08:00", "end": "21:00"},

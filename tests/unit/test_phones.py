@@ -244,3 +244,147 @@ def test_resolve_either_rejects_a_number_or_gives_its_e164_form_and_valid_zones(
     assert info.timezones and all(valid_timezone(zone) for zone in info.timezones)
     assert info.jurisdiction == info.country or info.jurisdiction.startswith(f"{info.country}-")
     assert "+" not in info.jurisdiction, "without an address, only the number's own country or state applies"
+
+
+# --------------------------------------------------------------------------------------------
+# normalize: one identity for a number, whatever way it was written
+# --------------------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("raw, e164", [
+    ("2122301289", "+12122301289"),              # national, the default region (US)
+    ("12123060672", "+12123060672"),             # national with the trunk prefix 1
+    ("+1 212-587-9158", "+12125879158"),
+    ("(212) 795-4220", "+12127954220"),
+    ("212.795.4220", "+12127954220"),
+    ("  +12127954220  ", "+12127954220"),
+    ("tel:+1-212-795-4220", "+12127954220"),
+    ("011 44 20 7946 0958", "+442079460958"),    # the US international prefix
+    ("00 44 20 7946 0958", "+442079460958"),     # the international prefix almost everywhere else
+    ("0044 (0)20 7946 0958", "+442079460958"),
+    ("+44 (0)20 7946 0958", "+442079460958"),
+    ("212-795-4220 ext. 12", "+12127954220"),    # the extension's line is the number
+])
+def test_a_number_written_the_ways_people_paste_it_normalizes_to_its_e164(raw, e164):
+    from include.campaigns.phones import normalize
+
+    assert normalize(raw) == e164
+
+
+@pytest.mark.parametrize("raw, reason", [
+    (None, "empty"),
+    ("", "empty"),
+    ("   ", "empty"),
+    ("call me", "unparseable"),
+    ("N/A", "unparseable"),
+    ("1212555012", "not_a_valid_number"),        # a NANP area code never starts with 1
+    ("+1305555012", "too_short"),
+    ("+999123456789", "unknown_country_code"),
+    ("+441632960000", "not_a_valid_number"),     # UK drama number
+    ("2" * 80, "too_long"),
+])
+def test_a_number_that_is_not_one_is_refused_with_a_named_reason(raw, reason):
+    from include.campaigns.phones import normalize
+
+    with pytest.raises(InvalidPhone) as caught:
+        normalize(raw)
+    assert caught.value.reason == reason
+    assert str(caught.value)
+
+
+def test_a_national_number_needs_a_default_region():
+    from include.campaigns.phones import normalize
+
+    with pytest.raises(InvalidPhone) as caught:
+        normalize("(212) 795-4220", default_region=None)
+    assert caught.value.reason == "no_country_code"
+    assert normalize("+1 (212) 795-4220", default_region=None) == "+12127954220"
+
+
+def test_a_national_number_is_read_in_the_default_region_given():
+    from include.campaigns.phones import normalize
+
+    assert normalize("020 7946 0958", default_region="GB") == "+442079460958"
+    with pytest.raises(InvalidPhone):
+        normalize("020 7946 0958")   # not a US number
+
+
+REGIONS = ["US", "CA", "GB", "FR", "DE", "AU", "JP", "BR", "IN", "MX", "ES", "IT", "NL", "ZA"]
+NUMBER_TYPES = [phonenumbers.PhoneNumberType.FIXED_LINE, phonenumbers.PhoneNumberType.MOBILE]
+
+
+@st.composite
+def valid_numbers(draw) -> tuple[str, phonenumbers.PhoneNumber]:
+    """A valid number of some region, derived from that region's example by changing its last digits."""
+    region = draw(st.sampled_from(REGIONS))
+    example = phonenumbers.example_number_for_type(region, draw(st.sampled_from(NUMBER_TYPES)))
+    national = str(example.national_number)
+    tail = draw(st.text(alphabet="0123456789", min_size=2, max_size=2))
+    candidate = phonenumbers.parse(f"+{example.country_code}{national[:-2]}{tail}", None)
+    if not phonenumbers.is_valid_number(candidate):
+        candidate = example
+    return region, candidate
+
+
+@st.composite
+def written(draw, number: phonenumbers.PhoneNumber, region: str) -> str:
+    fmt = draw(st.sampled_from(ALL_FORMATS))
+    text = phonenumbers.format_number(number, fmt)
+    if fmt == phonenumbers.PhoneNumberFormat.E164 and draw(st.booleans()):
+        text = "00" + text[1:] if region != "US" else "011" + text[1:]
+    # Separators between the digits, as a spreadsheet or a person types them.
+    out = []
+    for ch in text:
+        out.append(ch)
+        if ch.isdigit():
+            out.append(draw(st.sampled_from(["", "", "", " ", "-", "."])))
+    pad = st.sampled_from(["", " ", "\t"])
+    return draw(pad) + "".join(out).rstrip("-.") + draw(pad)
+
+
+@PROPERTY
+@given(st.data())
+def test_every_way_of_writing_a_valid_number_normalizes_to_the_same_e164(data):
+    from include.campaigns.phones import normalize
+
+    region, number = data.draw(valid_numbers())
+    e164 = phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
+    text = data.draw(written(number, region))
+    assert normalize(text, default_region=region) == e164
+    assert normalize(e164, default_region=None) == e164
+    assert resolve(e164, fallback_timezone="Etc/UTC").e164 == e164
+
+
+@PROPERTY
+@given(st.one_of(st.text(max_size=40), st.from_regex(r"\A[+0-9 ()\-.]{0,24}\Z"), st.none(),
+                 st.integers(), st.binary(max_size=10)),
+       st.sampled_from(["US", "GB", None]))
+def test_normalize_gives_a_valid_e164_or_refuses_with_a_named_reason_and_never_crashes(raw, region):
+    from include.campaigns.phones import E164_SHAPE, REASONS, normalize
+
+    try:
+        e164 = normalize(raw, default_region=region)
+    except InvalidPhone as exc:
+        assert exc.reason in REASONS and str(exc)
+        return
+    assert E164_SHAPE.fullmatch(e164)
+    assert phonenumbers.is_valid_number(phonenumbers.parse(e164, None))
+    assert normalize(e164, default_region=None) == e164   # idempotent
+
+
+@PROPERTY
+@given(st.one_of(st.from_regex(r"\A(\+1|1)?[0-9]{10}\Z"), st.from_regex(r"\A[+1]?[ (]?[0-9]{3}[) .-]*[0-9]{3}[ .-]?[0-9]{4}\Z"),
+                 st.from_regex(r"\A\s*[0-9 ().+\-\t]{8,16}\s*\Z")),
+       st.sampled_from(["US", "CA", "GB", None]))
+def test_the_imports_fast_path_for_north_american_numbers_agrees_with_normalize(raw, region):
+    from include.campaigns.blacklist_import import _normalizer
+    from include.campaigns.phones import normalize
+
+    try:
+        expected = normalize(raw, default_region=region)
+    except InvalidPhone as exc:
+        expected = exc.reason
+    try:
+        got = _normalizer(region)(raw)
+    except InvalidPhone as exc:
+        got = exc.reason
+    assert got == expected

@@ -1,0 +1,1 @@
+DELETE FROM blacklist_rejected WHERE id = ANY(%(ids)s::bigint[])

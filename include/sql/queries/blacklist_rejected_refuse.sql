@@ -1,0 +1,1 @@
+UPDATE blacklist_rejected SET refused_reason = %(reason)s WHERE id = ANY(%(ids)s::bigint[])
