@@ -18,11 +18,14 @@ DEFAULT_RETRY_DELAYS_S = {"busy": 30 * 60, "no_answer": 2 * 3600, "failed": 3600
 KNOWN_KEYS = {
     "calling_window", "max_attempts", "retry_delays_s", "max_attempts_per_24h", "blackout_dates",
     "skip_public_holidays", "holiday_overrides", "caller_id", "ivr_flow", "audio", "dial_queue",
-    "notification_topic", "expiry_grace_s", "expected_duration_s", "dispatch_shards",
+    "notification_topic", "expiry_grace_s", "expected_duration_s", "dispatch_shards", "max_call_duration_s",
 }
 # Mapped dispatch tasks per run; more than the workers or PostgreSQL cores could serve only adds
 # contention on the same index pages.
 MAX_DISPATCH_SHARDS = 16
+# The longest call a campaign expects: a dial task with no result is expired only once a call that
+# started at its not_after could have ended, so a contact still talking is never dialed again.
+MAX_CALL_DURATION_S = 4 * 3600
 
 
 class ConfigError(ValueError):
@@ -45,6 +48,7 @@ class CampaignConfig:
     expiry_grace_s: int = 300
     expected_duration_s: int | None = None
     dispatch_shards: int = 1
+    max_call_duration_s: int = 3600
 
 
 def _positive_int(raw: dict, key: str, default, problems: list[str], *, allow_zero: bool = False):
@@ -141,7 +145,11 @@ def parse_config(raw: object) -> CampaignConfig:
         expiry_grace_s=_positive_int(raw, "expiry_grace_s", 300, problems, allow_zero=True),
         expected_duration_s=_positive_int(raw, "expected_duration_s", None, problems),
         dispatch_shards=_positive_int(raw, "dispatch_shards", 1, problems),
+        max_call_duration_s=_positive_int(raw, "max_call_duration_s", 3600, problems),
     )
+    if config.max_call_duration_s > MAX_CALL_DURATION_S:
+        problems.append(f"config.max_call_duration_s must be at most {MAX_CALL_DURATION_S}, "
+                        f"got {config.max_call_duration_s}")
     if config.dispatch_shards > MAX_DISPATCH_SHARDS:
         problems.append(f"config.dispatch_shards must be at most {MAX_DISPATCH_SHARDS}, got {config.dispatch_shards}")
     if problems:

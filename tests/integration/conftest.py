@@ -6,7 +6,8 @@ import uuid
 
 import pytest
 
-CAMPAIGN_TABLES = ["campaign_runs", "campaign_reports", "campaign_progress", "call_records", "dial_tasks", "blacklist",
+CAMPAIGN_TABLES = ["campaign_runs", "campaign_reports", "campaign_progress", "call_records", "call_records_quarantine",
+                   "dial_tasks", "blacklist",
                    "campaign_window_keys", "contacts", "campaigns"]
 
 

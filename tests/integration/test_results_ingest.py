@@ -301,6 +301,7 @@ def test_a_result_carrying_another_campaigns_id_is_quarantined_and_its_task_expi
 
 
 def test_quarantined_results_are_counted_in_the_report(db, redis_client, make_campaign, sqs, dial_queue):
+    from include.campaigns.report_render import render_html
     from include.campaigns.reporting import build_report
 
     campaign = make_campaign(phones=us_numbers(2, seed=124))
@@ -314,3 +315,4 @@ def test_quarantined_results_are_counted_in_the_report(db, redis_client, make_ca
     report = build_report(db, campaign["id"], run, "completed", None)
     assert report["quarantined_results"] == {"bad_duration": 1, "bad_local_hour": 1}
     assert report["rates"]["acd_s"] is None or report["rates"]["acd_s"] >= 0
+    assert "Quarantined results" in render_html(report)
