@@ -122,6 +122,7 @@ GOOD_SETTINGS = {
     "expected_duration_s": 30,
     "caller_id": "+15555550100",
     "dispatch_shards": 2,
+    "max_call_duration_s": 600,
 }
 
 
@@ -153,6 +154,13 @@ def test_any_combination_of_good_settings_parses(keys):
 def test_dispatch_shards_are_bounded():
     assert parse_config({"dispatch_shards": 16}).dispatch_shards == 16
     assert problems_of({"dispatch_shards": 17}) == ["config.dispatch_shards must be at most 16, got 17"]
+
+
+def test_the_longest_call_is_bounded():
+    assert parse_config({}).max_call_duration_s == 3600
+    assert parse_config({"max_call_duration_s": 14400}).max_call_duration_s == 14400
+    assert problems_of({"max_call_duration_s": 14401}) == ["config.max_call_duration_s must be at most 14400, got 14401"]
+    assert problems_of({"max_call_duration_s": 0}) == ["config.max_call_duration_s must be a positive integer, got 0"]
 
 
 def test_all_unknown_keys_are_named_in_one_problem_in_sorted_order():
