@@ -111,6 +111,19 @@ def test_a_late_converted_result_completes_its_contact(db, redis_client, make_ca
     assert sent(sqs, dial_queue) == []
 
 
+def test_a_contact_whose_late_result_has_come_is_not_redialed_before_it_is_ingested(db, redis_client, make_campaign,
+                                                                                   sqs, dial_queue):
+    campaign = make_campaign(phones=us_numbers(1, seed=108))
+    dispatch(db, campaign, run_context(campaign["id"]))
+    task = task_of(db, campaign["id"])
+    window_closed_ago(db, campaign["id"], 24 * 60)
+    assert expire(db, campaign) == 1
+    record(db, task, "converted", campaign_id=campaign["id"])      # written; no poke has ingested it
+    drain(sqs, dial_queue)
+    assert dispatch(db, campaign, run_context(campaign["id"], run_id="run-2")).sent == 0
+    assert sent(sqs, dial_queue) == []
+
+
 def test_a_late_failure_schedules_its_retry_by_its_delay(db, redis_client, make_campaign, sqs, dial_queue):
     campaign = make_campaign(phones=us_numbers(1, seed=104), retry_delays_s={"busy": 1800})
     dispatch(db, campaign, run_context(campaign["id"]))
