@@ -75,8 +75,8 @@ def test_the_cross_campaign_cap_holds_when_campaigns_claim_at_the_same_instant(d
 
 
 def test_the_legal_cap_holds_when_campaigns_claim_at_the_same_instant(db, redis_client, sqs, dial_queue):
-    phones = us_numbers(60, seed=202, area="305")
-    campaigns = [make(db, dial_queue, f"florida_{i}", phones, region="FL") for i in range(4)]
+    phones = us_numbers(150, seed=202, area="305")
+    campaigns = [make(db, dial_queue, f"florida_{i}", phones, region="FL") for i in range(5)]
     together([lambda conn, c=c: dispatch(conn, c, run_context(c["id"])) for c in campaigns])
     counts = per_phone(db)
     assert max(counts.values()) == 3, "Florida allows 3 calls per phone per 24 h"
