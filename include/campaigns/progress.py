@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import logging
 import time
+from collections import Counter
 from dataclasses import asdict, dataclass
 from datetime import datetime, timedelta, timezone
 
@@ -70,9 +71,12 @@ def ingest(conn, campaign: dict, now: datetime | None = None) -> tuple[int, list
             "max_attempts": config.max_attempts, "retry_delays": json.dumps(config.retry_delays_s),
             "reopen_at": json.dumps(reopen), "max_duration_s": MAX_RECORD_DURATION_S,
         })
-    for bad in row["quarantined"]:
-        log.warning("Quarantined the call record %s (phone %s) of campaign %s: %s", bad["dial_attempt_id"],
-                    mask(bad["phone"] or ""), campaign["id"], bad["reason"])
+    if row["quarantined"]:
+        reasons = Counter(bad["reason"] for bad in row["quarantined"])
+        log.warning("Quarantined %d call record(s) carrying campaign %s (%s), e.g. %s", len(row["quarantined"]),
+                    campaign["id"], ", ".join(f"{r}: {n}" for r, n in sorted(reasons.items())),
+                    "; ".join(f"{bad['dial_attempt_id']} phone {mask(bad['phone'])} {bad['reason']}"
+                              for bad in row["quarantined"][:5]))
     opted_out = list(row["opted_out_phones"])
     # PostgreSQL has the opt-outs since the dialer wrote them (a trigger on call_records); Redis gets
     # them at once, so a dispatcher that screens with Redis alone still sees them.
