@@ -60,7 +60,8 @@ def main(contacts: int = 20_000, rounds: int = 3) -> None:
         campaign_id = _campaign(conn, contacts)
         resolve_contacts(conn, load_campaign(conn, campaign_id))
         base = {"skip_public_holidays": False, "calling_window": {"start": "08:00", "end": "21:00"}}
-        settings = {"no cap (nothing locked)": base, "24 h cap (every number locked)": {**base, "max_attempts_per_24h": 1}}
+        settings = {"no cap (nothing locked)": base,
+                    "24 h cap (every number locked)": {**base, "max_attempts_per_24h": 1}}
         rates: dict[str, list[float]] = {name: [] for name in settings}
         try:
             for _ in range(rounds):

@@ -37,6 +37,10 @@ MESSAGE_VERSION = 1
 SQS_BATCH = 10                  # the SendMessageBatch maximum
 CLAIM_CHUNK = 1000              # contacts claimed per statement
 BUDGETED_CLAIM_CHUNK = 250      # ... under a time budget: a finer step overshoots the budget less
+# Contacts claimed per transaction when the claim locks its numbers: each number is one entry in
+# PostgreSQL's shared lock table (max_locks_per_transaction x max_connections entries in all),
+# so many dispatchers claiming 1,000 numbers each at once could fill it.
+LOCKED_CLAIM_STEP = 200
 CLAIMS_AHEAD = 2                # chunks claimed ahead of the sends: smooths a slow claim
 WALK_PAGE = 2000                # contacts read per page of one zone's claim-order walk
 MARK_SENT_EVERY = 500           # dial tasks marked sent per UPDATE
@@ -287,6 +291,8 @@ class Claimer:
                      "closes_at": json.dumps({k: v.isoformat() for k, v in opened.items()})}
         self.locks = {"campaign_id": campaign["id"], "run_id": run.run_id, "max_contacts": run.max_contacts,
                       "own_cap": config.max_attempts_per_24h is not None, "capped_jurisdictions": sorted(caps)}
+        self.step = (LOCKED_CLAIM_STEP if not self.rules["no_caps"]
+                     or fetch_one(conn, "campaigns_capped_live")["capped"] else None)
         zones = sorted({split_key(k)[0] for k in opened})
         rates = fetch_all(conn, "claim_zone_rates", {"zones": zones, "now": now})
         self._next = heapq.merge(*(self._walk(r["zone"], r["rate"]) for r in rates))
@@ -312,15 +318,20 @@ class Claimer:
 
         The claim's numbers are locked first, in their own statement of the claim's transaction,
         so that the claim statement's snapshot sees every concurrent claim of them committed: the
-        24 h caps and the run's limit hold for any number of dispatchers claiming at once."""
+        24 h caps and the run's limit hold for any number of dispatchers claiming at once. A claim
+        that locks its numbers commits every LOCKED_CLAIM_STEP of them."""
         ids = [key[3] for key in itertools.islice(self._next, limit)]
         if len(ids) < limit:
             self.exhausted = True
         if not ids:
             return []
-        with self.conn.transaction():
-            fetch_one(self.conn, "dial_tasks_claim_lock", {**self.locks, "ids": ids})
-            rows = fetch_all(self.conn, "dial_tasks_claim", {**self.rules, **self.task, "ids": ids})
+        rows: list[dict] = []
+        step = self.step or len(ids)
+        for start in range(0, len(ids), step):
+            some = ids[start:start + step]
+            with self.conn.transaction():
+                fetch_one(self.conn, "dial_tasks_claim_lock", {**self.locks, "ids": some})
+                rows += fetch_all(self.conn, "dial_tasks_claim", {**self.rules, **self.task, "ids": some})
         if self.task["max_contacts"] is not None and len(rows) < len(ids) and not self.exhausted:
             # Short: taken by someone else, changed since read, or the run's limit is reached.
             counts = fetch_one(self.conn, "dial_tasks_open_count", {

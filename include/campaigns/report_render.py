@@ -273,7 +273,8 @@ def _outcomes_section(calls: dict, contacts: dict) -> str:
 def _quarantine_section(quarantined: dict | None) -> str:
     if not quarantined:
         return ""
-    rows = [(reason, [(_label(reason), None)], [("records", n, fmt_int(n))]) for reason, n in sorted(quarantined.items())]
+    rows = [(reason, [(_label(reason), None)], [("records", n, fmt_int(n))])
+            for reason, n in sorted(quarantined.items())]
     return _section("Quarantined results", "Call records that did not match their dial task or were impossible: "
                     "kept aside, counted in no figure above, applied to no contact.",
                     _table("quarantined", ["Reason", "Records"], rows, empty="None."))
