@@ -20,7 +20,8 @@ WITH candidates AS (
                WHEN t.dial_attempt_id IS NULL THEN 'unknown_dial_attempt_id'
                WHEN t.campaign_id <> r.campaign_id THEN 'campaign_mismatch'
                WHEN t.contact_id <> r.contact_id THEN 'contact_mismatch'
-               WHEN regexp_replace(r.phone, '[^0-9]', '', 'g') <> regexp_replace(t.phone, '[^0-9]', '', 'g')
+               WHEN r.phone <> t.phone
+                    AND regexp_replace(r.phone, '[^0-9]', '', 'g') <> regexp_replace(t.phone, '[^0-9]', '', 'g')
                    THEN 'phone_mismatch'
                WHEN r.duration_s < 0 OR r.duration_s > %(max_duration_s)s OR r.ended_at < r.started_at
                    THEN 'bad_duration'
@@ -29,6 +30,8 @@ WITH candidates AS (
     FROM call_records r
     LEFT JOIN dial_tasks t ON t.dial_attempt_id = r.dial_attempt_id
     WHERE r.campaign_id = %(campaign_id)s AND r.ingested_at IS NULL
+    -- Of two ingests racing (a poke and the maintenance pass), the second waits here and then
+    -- skips what the first took: nothing is applied twice.
     FOR UPDATE OF r
 ), quarantined AS (
     DELETE FROM call_records r
@@ -68,7 +71,10 @@ WITH candidates AS (
     SELECT d.contact_id, d.outcome,
            CASE
                WHEN d.final THEN
-                   CASE WHEN c.status = 'opted_out' OR EXISTS (
+                   CASE WHEN c.status = 'opted_out' THEN 'none'
+                        -- The contact's latest attempt: nothing newer can have reported.
+                        WHEN c.dispatches = d.seq THEN 'final'
+                        WHEN EXISTS (
                             SELECT 1 FROM dial_tasks t2
                             WHERE t2.contact_id = d.contact_id AND t2.status = 'completed'
                               AND substring(t2.dial_attempt_id FROM '-([0-9]+)$')::int > d.seq
