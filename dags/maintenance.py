@@ -67,3 +67,27 @@ def campaign_blacklist_sync():
 
 campaign_answer_model()
 campaign_blacklist_sync()
+
+
+@dag(dag_id="campaign_results_ingest", schedule=CronTriggerTimetable("*/2 * * * *", timezone="UTC"), **COMMON)
+def campaign_results_ingest():
+    """Every campaign's waiting call records into contact states, whatever state its runs are in.
+
+    A run's sensor ingests only while the run lasts; results that come after it (a call still going
+    on at a cancel or at the run's end, a dialer that was down) would otherwise wait for the
+    campaign's next run, or for ever. Opt-outs do not wait for this DAG: a trigger on call_records
+    blacklists them as they are written; this adds them to Redis and moves their contacts.
+    """
+
+    @task(pool="campaign_db")
+    def ingest_all_results() -> dict:
+        from include.campaigns.db import campaign_db
+        from include.campaigns.results import ingest_all
+
+        with campaign_db() as conn:
+            return ingest_all(conn)
+
+    ingest_all_results()
+
+
+campaign_results_ingest()

@@ -18,7 +18,7 @@ DEFAULT_RETRY_DELAYS_S = {"busy": 30 * 60, "no_answer": 2 * 3600, "failed": 3600
 KNOWN_KEYS = {
     "calling_window", "max_attempts", "retry_delays_s", "max_attempts_per_24h", "blackout_dates",
     "skip_public_holidays", "holiday_overrides", "caller_id", "ivr_flow", "audio", "dial_queue",
-    "notification_topic", "expiry_grace_s", "expected_duration_s", "dispatch_shards",
+    "notification_topic", "expiry_grace_s", "expected_duration_s", "dispatch_shards", "max_call_duration_s",
 }
 # Mapped dispatch tasks per run; more than the workers or PostgreSQL cores could serve only adds
 # contention on the same index pages.
@@ -33,6 +33,9 @@ RANGES = {
     "expiry_grace_s": (0, DAY_S),
     "expected_duration_s": (1, 366 * DAY_S),
     "dispatch_shards": (1, MAX_DISPATCH_SHARDS),
+    # The longest call a campaign expects: a dial task with no result is expired only once a call
+    # that started at its not_after could have ended, so a contact still talking is never redialed.
+    "max_call_duration_s": (1, 4 * 3600),
 }
 # Lengths of the strings that name things: an SQS queue URL or name, an SNS topic ARN, an S3 key
 # or URI (S3 keys are at most 1024 bytes).
@@ -62,6 +65,7 @@ class CampaignConfig:
     expiry_grace_s: int = 300
     expected_duration_s: int | None = None
     dispatch_shards: int = 1
+    max_call_duration_s: int = 3600
 
 
 def _in_range(value, key: str) -> bool:
@@ -191,6 +195,7 @@ def parse_config(raw: object) -> CampaignConfig:
         expiry_grace_s=_bounded_int(raw, "expiry_grace_s", 300, problems),
         expected_duration_s=_bounded_int(raw, "expected_duration_s", None, problems),
         dispatch_shards=_bounded_int(raw, "dispatch_shards", 1, problems),
+        max_call_duration_s=_bounded_int(raw, "max_call_duration_s", 3600, problems),
     )
     if problems:
         raise ConfigError(problems)

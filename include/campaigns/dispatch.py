@@ -28,7 +28,7 @@ from datetime import datetime, timezone
 from include.campaigns import blacklist
 from include.campaigns.blackouts import current_blackouts
 from include.campaigns.calling_window import legal_rule, open_keys, split_key
-from include.campaigns.config import CampaignConfig, parse_config
+from include.campaigns.config import MAX_DISPATCH_SHARDS, CampaignConfig, parse_config
 from include.campaigns.db import execute, fetch_all, fetch_one
 from include.campaigns.phones import InvalidPhone, mask, normalize, resolve
 from include.campaigns.runs import RunContext
@@ -39,6 +39,10 @@ MESSAGE_VERSION = 1
 SQS_BATCH = 10                  # the SendMessageBatch maximum
 CLAIM_CHUNK = 1000              # contacts claimed per statement
 BUDGETED_CLAIM_CHUNK = 250      # ... under a time budget: a finer step overshoots the budget less
+# Contacts claimed per transaction when the claim locks its numbers: each number is one entry in
+# PostgreSQL's shared lock table (max_locks_per_transaction x max_connections entries in all),
+# so many dispatchers claiming 1,000 numbers each at once could fill it.
+LOCKED_CLAIM_STEP = 200
 CLAIMS_AHEAD = 2                # chunks claimed ahead of the sends: smooths a slow claim
 WALK_PAGE = 2000                # contacts read per page of one zone's claim-order walk
 MARK_SENT_EVERY = 500           # dial tasks marked sent per UPDATE
@@ -318,8 +322,12 @@ class Claimer:
             "no_caps": config.max_attempts_per_24h is None and not caps, "cap_24h": config.max_attempts_per_24h,
             "legal_caps": json.dumps(caps), "shard": shard, "shard_count": shard_count,
         }
-        self.task = {"run_id": run.run_id, "run_end": run.run_end,
+        self.task = {"run_id": run.run_id, "run_end": run.run_end, "max_contacts": run.max_contacts,
                      "closes_at": json.dumps({k: v.isoformat() for k, v in opened.items()})}
+        self.locks = {"campaign_id": campaign["id"], "run_id": run.run_id, "max_contacts": run.max_contacts,
+                      "own_cap": config.max_attempts_per_24h is not None, "capped_jurisdictions": sorted(caps)}
+        self.step = (LOCKED_CLAIM_STEP if not self.rules["no_caps"]
+                     or fetch_one(conn, "campaigns_capped_live")["capped"] else None)
         zones = sorted({split_key(k)[0] for k in opened})
         rates = fetch_all(conn, "claim_zone_rates", {"zones": zones, "now": now})
         self._next = heapq.merge(*(self._walk(r["zone"], r["rate"]) for r in rates))
@@ -340,20 +348,39 @@ class Claimer:
 
     def claim(self, limit: int) -> list[dict]:
         """Claim up to ``limit`` of the next contacts, committed; fewer if some were taken or
-        changed since they were read. ``exhausted`` says when none are left to read."""
+        changed since they were read, or the run's contact limit is reached. ``exhausted`` says
+        when none are left to read.
+
+        The claim's numbers are locked first, in their own statement of the claim's transaction,
+        so that the claim statement's snapshot sees every concurrent claim of them committed: the
+        24 h caps and the run's limit hold for any number of dispatchers claiming at once. A claim
+        that locks its numbers commits every LOCKED_CLAIM_STEP of them."""
         ids = [key[3] for key in itertools.islice(self._next, limit)]
         if len(ids) < limit:
             self.exhausted = True
         if not ids:
             return []
-        with self.conn.transaction():
-            return fetch_all(self.conn, "dial_tasks_claim", {**self.rules, **self.task, "ids": ids})
+        rows: list[dict] = []
+        step = self.step or len(ids)
+        for start in range(0, len(ids), step):
+            some = ids[start:start + step]
+            with self.conn.transaction():
+                fetch_one(self.conn, "dial_tasks_claim_lock", {**self.locks, "ids": some})
+                rows += fetch_all(self.conn, "dial_tasks_claim", {**self.rules, **self.task, "ids": some})
+        if self.task["max_contacts"] is not None and len(rows) < len(ids) and not self.exhausted:
+            # Short: taken by someone else, changed since read, or the run's limit is reached.
+            counts = fetch_one(self.conn, "dial_tasks_open_count", {
+                "campaign_id": self.rules["campaign_id"], "run_id": self.task["run_id"], "count_run": True})
+            self.exhausted = counts["sent_this_run"] >= self.task["max_contacts"]
+        return rows
 
 
 def _hopper_room(conn, campaign: dict, run: RunContext, shard_count: int) -> int:
     """How many dial tasks this dispatcher may claim now: the hopper's free room, capped by the
     run's contact limit. A shard takes its share rounded down, so shards never overfill the
-    hopper together; the sensor's top-up (one dispatcher) fills what rounding leaves."""
+    hopper together; the sensor's top-up (one dispatcher) fills what rounding leaves. The limit
+    read here is only a first bound: shards read it at once, and the claim statement enforces the
+    run's limit under the run's lock (dial_tasks_claim_lock.sql)."""
     counts = fetch_one(conn, "dial_tasks_open_count", {"campaign_id": campaign["id"], "run_id": run.run_id,
                                                        "count_run": run.max_contacts is not None})
     room = campaign["max_in_flight"] - counts["in_flight"]
@@ -479,8 +506,14 @@ def dispatch(conn, campaign: dict, run: RunContext, *, now: datetime | None = No
     #    no other dispatcher of this shard is alive: a live one (a zombie task still running, or
     #    a poke racing the dispatch task) is sending those rows itself, and sending them here too
     #    would dial one attempt twice. The lock is the session's, so a dead process drops it.
-    lock = {"campaign_id": campaign["id"], "shard": shard}
-    if fetch_one(conn, "dispatcher_lock", lock)["locked"]:
+    #    A dispatcher of the whole campaign (shard_count 1: the sensor's top-up, or an unsharded
+    #    dispatch) needs every shard's lock, or it would resend what a live shard has claimed.
+    lock = {"campaign_id": campaign["id"],
+            "shards": [shard] if shard_count > 1 else list(range(MAX_DISPATCH_SHARDS))}
+    held = [r["shard"] for r in fetch_all(conn, "dispatcher_lock", lock) if r["locked"]]
+    if len(held) < len(lock["shards"]):
+        fetch_all(conn, "dispatcher_unlock", {**lock, "shards": held})
+    else:
         try:
             while True:
                 with conn.transaction():
@@ -499,10 +532,10 @@ def dispatch(conn, campaign: dict, run: RunContext, *, now: datetime | None = No
             elif (room := _hopper_room(conn, campaign, run, shard_count)) > 0:
                 claim_and_send(claimer_args, sender, room, deadline, result)
         finally:
-            fetch_one(conn, "dispatcher_unlock", lock)
-    else:
-        log.warning("Another dispatcher of campaign %s (shard %d) is running; this one sends nothing",
-                    campaign["slug"], shard)
+            fetch_all(conn, "dispatcher_unlock", lock)
+    if len(held) < len(lock["shards"]):
+        log.warning("Another dispatcher of campaign %s (shard %d of %d) is running; this one sends nothing",
+                    campaign["slug"], shard, shard_count)
     result.redis_available = sender.redis_available
     if result.sent or result.resent:
         with conn.transaction():

@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import logging
 import time
+from collections import Counter
 from dataclasses import asdict, dataclass
 from datetime import datetime, timedelta, timezone
 
@@ -18,6 +19,7 @@ from include.campaigns.config import FINAL_OUTCOMES, parse_config
 from include.campaigns.db import execute, fetch_all, fetch_one
 from include.campaigns.dispatch import dispatch, load_campaign
 from include.campaigns.run_end import RunFacts, Verdict, decide
+from include.campaigns.phones import mask
 from include.campaigns.runs import RunContext
 
 log = logging.getLogger(__name__)
@@ -43,8 +45,17 @@ class PokeResult:
         return asdict(self)
 
 
+# A call longer than a day is no call: its record is quarantined, not counted in the talk time.
+MAX_RECORD_DURATION_S = 24 * 3600
+
+
 def ingest(conn, campaign: dict, now: datetime | None = None) -> tuple[int, list[str]]:
-    """Fold new call records into contact states; return how many, and the new opt-outs."""
+    """Fold new call records into contact states; return how many, and the new opt-outs.
+
+    The records are the ones carrying this campaign's id; each is checked against the dial task it
+    names, and one that does not match it is quarantined (call_records_ingest.sql), so a record
+    carrying this campaign's id for another campaign's dial task is never applied here.
+    """
     if not fetch_one(conn, "call_records_waiting", {"campaign_id": campaign["id"]})["waiting"]:
         return 0, []  # the common idle poke: one index probe, nothing else
     now = now or datetime.now(timezone.utc)
@@ -60,12 +71,28 @@ def ingest(conn, campaign: dict, now: datetime | None = None) -> tuple[int, list
         row = fetch_one(conn, "call_records_ingest", {
             "campaign_id": campaign["id"], "final_outcomes": list(FINAL_OUTCOMES),
             "max_attempts": config.max_attempts, "retry_delays": json.dumps(config.retry_delays_s),
-            "reopen_at": json.dumps(reopen),
+            "reopen_at": json.dumps(reopen), "max_duration_s": MAX_RECORD_DURATION_S,
         })
+    if row["quarantined"]:
+        reasons = Counter(bad["reason"] for bad in row["quarantined"])
+        log.warning("Quarantined %d call record(s) carrying campaign %s (%s), e.g. %s", len(row["quarantined"]),
+                    campaign["id"], ", ".join(f"{r}: {n}" for r, n in sorted(reasons.items())),
+                    "; ".join(f"{bad['dial_attempt_id']} phone {mask(bad['phone'])} {bad['reason']}"
+                              for bad in row["quarantined"][:5]))
     opted_out = list(row["opted_out_phones"])
-    # PostgreSQL committed the opt-outs; Redis gets them at once so other campaigns see them too.
+    # PostgreSQL has the opt-outs since the dialer wrote them (a trigger on call_records); Redis gets
+    # them at once, so a dispatcher that screens with Redis alone still sees them.
     blacklist.add_opt_outs(opted_out)
     return row["ingested"], opted_out
+
+
+def expire_tasks(conn, campaign: dict) -> int:
+    """Expire the campaign's dial tasks whose call cannot be going on any more; return how many."""
+    config = parse_config(campaign["config"])
+    with conn.transaction():
+        return len(fetch_all(conn, "dial_tasks_expire", {
+            "campaign_id": campaign["id"], "grace_s": config.expiry_grace_s,
+            "max_call_s": config.max_call_duration_s}))
 
 
 def status_counts(conn, campaign_id: int) -> dict[str, int]:
@@ -133,9 +160,7 @@ def poke(conn, campaign_id: int, run: RunContext, *, now: datetime | None = None
     campaign = load_campaign(conn, campaign_id)
     config = parse_config(campaign["config"])
     ingested, _ = ingest(conn, campaign, now)
-    with conn.transaction():
-        expired = len(fetch_all(conn, "dial_tasks_expire",
-                                {"campaign_id": campaign_id, "grace_s": config.expiry_grace_s}))
+    expired = expire_tasks(conn, campaign)
 
     result = PokeResult(done=False, outcome=None, counts={}, ingested=ingested, expired_tasks=expired)
     status = campaign["status"]

@@ -147,6 +147,7 @@ def render_html(report: dict) -> str:
         _section("Attempts per contact", "How many dial attempts each contact has had.",
                  _attempts_chart(report["attempts_distribution"])),
         _outcomes_section(report["calls"], report["contacts"]),
+        _quarantine_section(report.get("quarantined_results")),
         _footer(report),
     ])
     title = f"{campaign['name']} · run report"
@@ -267,6 +268,16 @@ def _outcomes_section(calls: dict, contacts: dict) -> str:
         f'<strong data-kpi="contacts_total">{fmt_int(contacts.get("total"))}</strong></p>'
         f'{_table("status", ["Status", "Contacts"], status_rows, empty="No contacts.")}</div>'
         '</div>')
+
+
+def _quarantine_section(quarantined: dict | None) -> str:
+    if not quarantined:
+        return ""
+    rows = [(reason, [(_label(reason), None)], [("records", n, fmt_int(n))])
+            for reason, n in sorted(quarantined.items())]
+    return _section("Quarantined results", "Call records that did not match their dial task or were impossible: "
+                    "kept aside, counted in no figure above, applied to no contact.",
+                    _table("quarantined", ["Reason", "Records"], rows, empty="None."))
 
 
 def _table(name: str, headers: list[str], rows: list, *, empty: str) -> str:

@@ -99,6 +99,8 @@ def build_report(conn, campaign_id: int, run: RunContext, outcome: str, poke: di
         "calls": {"dial_tasks": funnel["dial_tasks"], "dialed": funnel["calls"], "answered": funnel["calls_answered"],
                   "by_outcome": outcomes},
         "contacts": {"total": contacts, "by_status": by_status},
+        # Results that did not match their dial task, or were impossible: kept, applied to no one.
+        "quarantined_results": {r["reason"]: r["n"] for r in fetch_all(conn, "report_quarantined", scope)},
         "last_poke": poke,
     }
     if dry_run is not None:

@@ -8,7 +8,7 @@ from include.campaigns.catalog import APPROVED_TAGS
 from tests.dags.conftest import SEEDED
 
 LIVE = sorted(f"campaign_{slug}" for slug, spec in SEEDED.items() if spec.get("status") != "archived")
-MAINTENANCE = ["campaign_answer_model", "campaign_blacklist_sync"]
+MAINTENANCE = ["campaign_answer_model", "campaign_blacklist_sync", "campaign_results_ingest"]
 STAGES = ["validate_campaign", "dispatch_contacts", "wait_for_completion", "generate_report", "notify"]
 
 

@@ -6,9 +6,8 @@ import uuid
 
 import pytest
 
-CAMPAIGN_TABLES = ["campaign_runs", "campaign_reports", "campaign_progress", "call_records", "dial_tasks", "blacklist",
-                   "calling_blackouts",
-                   "blacklist_rejected",
+CAMPAIGN_TABLES = ["campaign_runs", "campaign_reports", "campaign_progress", "call_records", "call_records_quarantine",
+                   "dial_tasks", "blacklist", "calling_blackouts", "blacklist_rejected",
                    "campaign_window_keys", "contacts", "campaigns"]
 
 

@@ -122,6 +122,7 @@ GOOD_SETTINGS = {
     "expected_duration_s": 30,
     "caller_id": "+15555550100",
     "dispatch_shards": 2,
+    "max_call_duration_s": 600,
 }
 
 
@@ -184,6 +185,13 @@ def test_huge_numbers_that_would_fail_every_try_are_refused_at_validation(key, v
 @pytest.mark.parametrize("seconds", [0, 30 * 86400])
 def test_a_retry_delay_may_be_zero_up_to_thirty_days(seconds):
     assert parse_config({"retry_delays_s": {"busy": seconds}}).retry_delays_s["busy"] == seconds
+
+
+def test_the_longest_call_is_bounded():
+    assert parse_config({}).max_call_duration_s == 3600
+    assert parse_config({"max_call_duration_s": 14400}).max_call_duration_s == 14400
+    assert problems_of({"max_call_duration_s": 14401}) == ["config.max_call_duration_s must be at most 14400, got 14401"]
+    assert problems_of({"max_call_duration_s": 0}) == ["config.max_call_duration_s must be a positive integer, got 0"]
 
 
 def test_all_unknown_keys_are_named_in_one_problem_in_sorted_order():

@@ -2,7 +2,9 @@
 -- order): lock them, check again that each is still eligible, and write the dial tasks, in one
 -- statement. SKIP LOCKED lets concurrent dispatchers (shards of one campaign, or a retry racing a
 -- zombie) take disjoint contacts; a row another transaction changed since the walk read it is
--- re-read under the lock and these checks drop it.
+-- re-read under the lock and these checks drop it. The 24 h caps count under the per-phone locks
+-- dial_tasks_claim_lock.sql took in this transaction, and a run with a contact limit claims at most
+-- what is left of it, counted under the run's lock: both hold however many claims run at once.
 WITH picked AS (
     SELECT c.id, p.ord
     FROM unnest(%(ids)s::bigint[]) WITH ORDINALITY AS p(id, ord)
@@ -22,6 +24,15 @@ WITH picked AS (
           WHERE t.phone = c.phone AND t.status <> 'expired' AND t.claimed_at > now() - interval '24 hours'
       ) < LEAST(coalesce(%(cap_24h)s::int, 2147483647),
                 coalesce((%(legal_caps)s::jsonb ->> c.jurisdiction)::int, 2147483647)))
+      -- A result of an earlier, expired attempt that has come but is not ingested yet may be the
+      -- contact's conversion or opt-out: the contact waits for it to be applied.
+      AND NOT EXISTS (
+          SELECT 1 FROM dial_tasks t JOIN call_records r ON r.dial_attempt_id = t.dial_attempt_id
+          WHERE t.contact_id = c.id AND t.status = 'expired' AND r.ingested_at IS NULL)
+    ORDER BY p.ord
+    LIMIT (CASE WHEN %(max_contacts)s::int IS NOT NULL THEN GREATEST(0, %(max_contacts)s::int - (
+               SELECT count(*) FROM dial_tasks r WHERE r.campaign_id = %(campaign_id)s AND r.run_id = %(run_id)s))
+           END)
     FOR UPDATE OF c SKIP LOCKED
 ), claimed AS (
     UPDATE contacts c

@@ -1,1 +1,2 @@
-SELECT pg_advisory_unlock(%(campaign_id)s::int, %(shard)s::int) AS unlocked
+SELECT s AS shard, pg_advisory_unlock(%(campaign_id)s::int, s) AS unlocked
+FROM unnest(%(shards)s::int[]) AS s
