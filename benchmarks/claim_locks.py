@@ -52,24 +52,30 @@ def _rate(conn, campaign_id: int, config: dict, chunk: int = 1000) -> float:
     return claimed / (time.perf_counter() - started)
 
 
-def main(contacts: int = 20_000, rounds: int = 3) -> None:
+SETTINGS = {"no cap (nothing locked)": {}, "24 h cap (every number locked)": {"max_attempts_per_24h": 1}}
+
+
+def measure(contacts: int = 20_000, rounds: int = 3) -> dict[str, list[float]]:
+    """Claim rates per setting, one list per setting, the two settings of a round moments apart."""
     from include.campaigns.db import campaign_db
-    from include.campaigns.dispatch import resolve_contacts, load_campaign
+    from include.campaigns.dispatch import load_campaign, resolve_contacts
 
     with campaign_db() as conn:
         campaign_id = _campaign(conn, contacts)
         resolve_contacts(conn, load_campaign(conn, campaign_id))
         base = {"skip_public_holidays": False, "calling_window": {"start": "08:00", "end": "21:00"}}
-        settings = {"no cap (nothing locked)": base,
-                    "24 h cap (every number locked)": {**base, "max_attempts_per_24h": 1}}
-        rates: dict[str, list[float]] = {name: [] for name in settings}
+        rates: dict[str, list[float]] = {name: [] for name in SETTINGS}
         try:
             for _ in range(rounds):
-                for name, config in settings.items():       # interleaved, so each pair runs moments apart
-                    rates[name].append(_rate(conn, campaign_id, config))
+                for name, extra in SETTINGS.items():       # interleaved, so each pair runs moments apart
+                    rates[name].append(_rate(conn, campaign_id, {**base, **extra}))
         finally:
             conn.execute("DELETE FROM campaigns WHERE id = %s", (campaign_id,))
-    for name, values in rates.items():
+    return rates
+
+
+def main(contacts: int = 20_000, rounds: int = 3) -> None:
+    for name, values in measure(contacts, rounds).items():
         print(f"claim, {contacts:,} contacts in chunks of 1000, {name}: {statistics.median(values):,.0f}/s "
               f"(median of {rounds}; {min(values):,.0f}-{max(values):,.0f})")
 

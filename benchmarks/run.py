@@ -46,6 +46,7 @@ class Settings:
     shards_cap_s: float = 30.0
     baseline_s: float = 10.0
     claim_s: float = 15.0
+    lock_contacts: int = 20_000
     pokes_s: float = 60.0
     report_s: float = 45.0
     memory_cap_s: float = 45.0
@@ -67,6 +68,7 @@ class Settings:
             catalog=max(10, int(self.catalog * s)),
             dispatch_cap_s=self.dispatch_cap_s, shards_cap_s=self.shards_cap_s, baseline_s=min(self.baseline_s, 3),
             claim_s=min(self.claim_s, 3), pokes_s=min(self.pokes_s, 10), report_s=min(self.report_s, 10),
+            lock_contacts=max(1_000, int(self.lock_contacts * s)),
         )
 
 
@@ -408,6 +410,18 @@ class Bench:
         log(f"claim: {result.get('chunked_rate') or 0:,.0f} contacts/s in chunks of {result.get('chunk')}"
             f"{' (' + result['cancelled'] + ')' if result.get('cancelled') else ''}, "
             f"{result.get('whole_rate') or 0:,.0f}/s as one statement of {result.get('whole_claimed') or 0:,} rows")
+        # What the per-phone locks that make the 24 h caps hold under concurrency cost: the same
+        # claim with no cap (no number locked) and with one (every claimed number locked).
+        from benchmarks.claim_locks import SETTINGS, measure
+
+        nolock, locked = SETTINGS
+        rates = measure(self.s.lock_contacts, self.s.runs)
+        for free, held in zip(rates[nolock], rates[locked]):
+            self.series_of("claim_nolock").add(free)
+            self.series_of("claim_locked").add(held)
+            self.series_of("claim_locked/nolock").add(held / free)
+        log(f"claim locks: {statistics.median(rates[locked]):,.0f}/s locked vs "
+            f"{statistics.median(rates[nolock]):,.0f}/s not")
 
     def memory(self) -> None:
         """Peak RSS of a dispatch process sending the same number of dial tasks from a small and from
@@ -562,6 +576,9 @@ class Bench:
             "≥ 100,000/s", lambda v: v >= 100_000)
         row(f"2. Same, 100,000 contacts in one claim statement", S("claim_whole"), rate, "≥ 100,000/s",
             lambda v: v >= 100_000)
+        row(f"2. Claim, {s.lock_contacts:,} contacts, no cap: nothing locked", S("claim_nolock"), rate, "")
+        row("2. Same with a 24 h cap: every number locked (per-phone serialization)", S("claim_locked"), rate, "")
+        row("2. Claim with per-phone locks ÷ without (same round)", S("claim_locked/nolock"), ratio, "")
         small, big = self.facts.get("rss_mem_small"), self.facts.get("rss_big")
         if small and big:
             grew = big["peak_mb"] / small["peak_mb"]

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import random
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 
 # Etc/GMT zones have whole-hour offsets and no DST (note the POSIX sign: Etc/GMT-3 is UTC+3),
 # so for any instant there is one whose local time is a chosen hour.
@@ -35,3 +35,14 @@ def us_numbers(count: int, seed: int = 0, area: str = "212") -> list[str]:
     from dev.seed import phone_numbers
 
     return phone_numbers(f"+1{area}", 7, count, random.Random(seed))
+
+
+def run_context(campaign_id: int, run_id: str = "run-1", **overrides):
+    """A live run of a day, started a minute ago: what dispatch and the poke see in a task."""
+    from include.campaigns.runs import RunContext
+
+    now = datetime.now(timezone.utc)
+    values = dict(campaign_id=campaign_id, run_id=run_id, run_start=now - timedelta(minutes=1),
+                  run_end=now + timedelta(days=1), live=True)
+    values.update(overrides)
+    return RunContext(**values)

@@ -5,26 +5,17 @@ from __future__ import annotations
 import json
 import threading
 from collections import Counter
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timezone
 
 import pytest
 
 from dev.seed import add_contacts, create_campaign
 from include.campaigns.config import parse_config
 from include.campaigns.dispatch import Claimer, dispatch, load_campaign
-from include.campaigns.runs import RunContext
-from tests.helpers import open_zone, us_numbers
+from tests.helpers import open_zone, run_context, us_numbers
 from tests.integration.conftest import drain
 
 pytestmark = pytest.mark.integration
-
-
-def run_context(campaign_id: int, run_id: str = "run-1", **overrides) -> RunContext:
-    now = datetime.now(timezone.utc)
-    values = dict(campaign_id=campaign_id, run_id=run_id, run_start=now - timedelta(minutes=1),
-                  run_end=now + timedelta(days=1), live=True)
-    values.update(overrides)
-    return RunContext(**values)
 
 
 def make(db, dial_queue, slug: str, phones, *, region=None, max_in_flight=2000, **config) -> dict:

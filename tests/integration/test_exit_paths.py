@@ -198,10 +198,12 @@ def test_report_failure_still_notifies_and_says_the_report_is_missing(db, redis_
     run = campaign_dag("exit_no_report").test()
     states = task_states(run)
     assert states["generate_report"] == "failed" and states["notify"] == "success"
+    assert run.state == "failed", "notify's success must not hide the report's failure"
     assert campaign_status(db, campaign_id) == "completed", "the campaign itself completed"
     [message] = notifications(sqs, topic_inbox, campaign_id)
     assert outcomes([message]) == ["completed"]
     assert "the report could not be generated" in message["Subject"] + message["Message"]
+    assert run.run_id in message["Message"]
 
 
 def test_too_slow_alert_names_the_run_and_its_expected_duration(db, redis_client, make, topic_inbox, sqs,

@@ -10,19 +10,10 @@ import pytest
 from dev.seed import add_contacts, create_campaign
 from include.campaigns.dispatch import dispatch, load_campaign
 from include.campaigns.progress import ingest, poke
-from include.campaigns.runs import RunContext
-from tests.helpers import open_zone, us_numbers
+from tests.helpers import open_zone, run_context, us_numbers
 from tests.integration.conftest import drain
 
 pytestmark = pytest.mark.integration
-
-
-def run_context(campaign_id: int, run_id: str = "run-1", **overrides) -> RunContext:
-    now = datetime.now(timezone.utc)
-    values = dict(campaign_id=campaign_id, run_id=run_id, run_start=now - timedelta(minutes=1),
-                  run_end=now + timedelta(days=1), live=True)
-    values.update(overrides)
-    return RunContext(**values)
 
 
 @pytest.fixture
@@ -152,15 +143,20 @@ def test_dial_attempt_ids_are_never_reused_across_expiry(db, redis_client, make_
     assert sorted(stored) == sorted(ids)
 
 
-def test_a_late_result_of_an_older_attempt_never_undoes_a_newer_final_one(db, redis_client, make_campaign, sqs,
-                                                                         dial_queue):
-    campaign = make_campaign(phones=us_numbers(1, seed=106))
+def dialed_again_after_expiry(db, campaign) -> tuple[dict, dict]:
+    """A contact's first dial task expires with no result and the next run dials it again."""
     dispatch(db, campaign, run_context(campaign["id"]))
     older = task_of(db, campaign["id"])
     window_closed_ago(db, campaign["id"], 24 * 60)
     expire(db, campaign)
     dispatch(db, campaign, run_context(campaign["id"], run_id="run-2"))
-    newer = task_of(db, campaign["id"])
+    return older, task_of(db, campaign["id"])
+
+
+def test_a_late_result_of_an_older_attempt_never_undoes_a_newer_final_one(db, redis_client, make_campaign, sqs,
+                                                                         dial_queue):
+    campaign = make_campaign(phones=us_numbers(1, seed=106))
+    older, newer = dialed_again_after_expiry(db, campaign)
     assert newer["dial_attempt_id"] != older["dial_attempt_id"]
     record(db, newer, "converted", campaign_id=campaign["id"])
     ingest(db, campaign)
@@ -173,12 +169,7 @@ def test_a_late_result_of_an_older_attempt_never_undoes_a_newer_final_one(db, re
 def test_a_late_final_result_completes_a_contact_whose_newer_attempt_is_in_flight(db, redis_client, make_campaign,
                                                                                   sqs, dial_queue):
     campaign = make_campaign(phones=us_numbers(1, seed=107))
-    dispatch(db, campaign, run_context(campaign["id"]))
-    older = task_of(db, campaign["id"])
-    window_closed_ago(db, campaign["id"], 24 * 60)
-    expire(db, campaign)
-    dispatch(db, campaign, run_context(campaign["id"], run_id="run-2"))
-    newer = task_of(db, campaign["id"])
+    older, newer = dialed_again_after_expiry(db, campaign)
     record(db, older, "answered", campaign_id=campaign["id"])
     ingest(db, campaign)
     assert contact(db, older["contact_id"])["status"] == "completed"
