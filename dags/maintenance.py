@@ -21,12 +21,12 @@ COMMON = dict(
     default_args={**DEFAULT_ARGS, "owner": "campaign-ops"},
     tags=["campaign", "maintenance"],
     doc_md=__doc__,
+    # Unpaused on creation: every campaign relies on these, and they are safe at any time.
+    is_paused_upon_creation=False,
 )
 
 
-# Both DAGs are unpaused on creation: every campaign relies on them, and they are safe at any time.
-@dag(dag_id="campaign_answer_model", schedule=CronTriggerTimetable("30 3 * * *", timezone="UTC"),
-     is_paused_upon_creation=False, **COMMON)
+@dag(dag_id="campaign_answer_model", schedule=CronTriggerTimetable("30 3 * * *", timezone="UTC"), **COMMON)
 def campaign_answer_model():
     @task(pool="campaign_db")
     def train_answer_model(lookback_days: int = 90) -> dict:
@@ -40,8 +40,7 @@ def campaign_answer_model():
     train_answer_model()
 
 
-@dag(dag_id="campaign_blacklist_sync", schedule=CronTriggerTimetable("*/15 * * * *", timezone="UTC"),
-     is_paused_upon_creation=False, **COMMON)
+@dag(dag_id="campaign_blacklist_sync", schedule=CronTriggerTimetable("*/15 * * * *", timezone="UTC"), **COMMON)
 def campaign_blacklist_sync():
     @task
     def normalize_blacklist() -> dict:

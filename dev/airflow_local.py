@@ -51,7 +51,7 @@ COMPONENTS = {
 HEALTH_COMPONENTS = ("metadatabase", "scheduler", "dag_processor", "triggerer")
 # The housekeeping DAGs every campaign relies on (the opt-out set, the answer model): unpaused at
 # each start, including on a stack whose metadata predates their unpaused-on-creation default.
-MAINTENANCE_DAGS = ("campaign_blacklist_sync", "campaign_answer_model")
+MAINTENANCE_DAGS = ("campaign_blacklist_sync", "campaign_answer_model", "campaign_results_ingest")
 
 
 def log_dir() -> Path:

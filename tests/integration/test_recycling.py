@@ -253,10 +253,11 @@ def test_a_run_with_max_contacts_ends_once_its_dial_tasks_have_results(db, redis
 
 
 def test_a_run_with_max_contacts_also_ends_when_its_dial_tasks_expire(db, redis_client, campaign_with):
-    campaign = campaign_with(us_numbers(3, seed=35), expiry_grace_s=0)
+    campaign = campaign_with(us_numbers(3, seed=35), expiry_grace_s=0, max_call_duration_s=1)
     run = run_ctx(campaign["id"], max_contacts=1)
     assert poke(db, campaign["id"], run).dispatched == 1
-    db.execute("UPDATE dial_tasks SET not_after = now() - interval '1 second'")
+    # Past not_after by more than the longest call: it can no longer be ringing or talking.
+    db.execute("UPDATE dial_tasks SET not_after = now() - interval '2 seconds'")
     done = poke(db, campaign["id"], run)
     assert (done.done, done.outcome, done.expired_tasks) == (True, "limit_reached", 1)
     assert done.counts == {"pending": 3}

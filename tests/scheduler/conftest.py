@@ -15,7 +15,7 @@ from tests.integration.conftest import db, dial_queue, redis_client, sqs, topic_
 
 # The housekeeping DAGs stay as they are; every other campaign DAG in the metadata is an earlier
 # test's, whose campaign row is gone.
-MAINTENANCE = ("campaign_blacklist_sync", "campaign_answer_model")
+MAINTENANCE = ("campaign_blacklist_sync", "campaign_answer_model", "campaign_results_ingest")
 
 
 class RealAirflow:
