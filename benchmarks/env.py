@@ -51,9 +51,16 @@ def campaign_dsn() -> str:
     return f"postgresql://{conn['login']}:{conn['password']}@{conn['host']}:{conn['port']}/{conn['schema']}"
 
 
-def superuser_dsn() -> str:
+def superuser_dsn(dbname: str = "postgres") -> str:
+    """The stack's superuser, over the Unix socket in the private data directory: over TCP every
+    role needs a password, and the superuser has none."""
+    from psycopg.conninfo import make_conninfo
+
+    from dev import stack
+
     conn = json.loads(os.environ["AIRFLOW_CONN_CAMPAIGNS_DB"])
-    return f"postgresql://postgres@{conn['host']}:{conn['port']}/postgres"
+    pgdata, _ = stack._pg_paths()
+    return make_conninfo(host=str(pgdata), port=conn["port"], user=stack.PG_SUPERUSER, dbname=dbname)
 
 
 def recreate_campaign_database() -> None:
