@@ -465,7 +465,8 @@ def main() -> int:
         state = json.loads(state_file().read_text())
         state["ready"] = True
         state_file().write_text(json.dumps(state))
-        _banner(base, password, campaign_dag_ids(), time.monotonic() - started, psql_command(stack_env))
+        _banner(base, password, campaign_dag_ids(), time.monotonic() - started, psql_command(stack_env),
+                workers.removeprefix(", "))
 
         while True:
             time.sleep(2)
@@ -496,7 +497,7 @@ def psql_command(stack_env: dict[str, str]) -> str:
     return f"{stack._pg_bin('psql')} {stack._campaign_dsn(stack_env)}"
 
 
-def _banner(base: str, password: str, dag_ids: list[str], took: float, psql: str) -> None:
+def _banner(base: str, password: str, dag_ids: list[str], took: float, psql: str, workers: str = "") -> None:
     lines = [
         "",
         f"Airflow is up (in {took:.0f} s).",
@@ -507,6 +508,7 @@ def _banner(base: str, password: str, dag_ids: list[str], took: float, psql: str
         f"  REST API:        {base}/api/v2  (token: POST {base}/auth/token)",
         f"  campaign DB:     {psql}",
         f"  logs:            {log_dir()}/",
+        *([f"  executor:        CeleryExecutor, {workers} (Redis db 0 the broker)"] if workers else []),
         "",
         "Trigger a run from a campaign DAG's Trigger button (Params: dry_run, max_contacts, dispatch, notify),",
         "watch wait_for_completion poke in the Grid, open 'Campaign report' on generate_report.",
