@@ -2,16 +2,19 @@
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
-STAMP := $(VENV)/.installed-$(shell cat requirements.txt requirements-dev.txt constraints.txt | cksum | cut -d' ' -f1)
+STAMP := $(VENV)/.installed-$(shell cat requirements.txt requirements-celery.txt requirements-dev.txt constraints.txt | cksum | cut -d' ' -f1)
+# make airflow EXECUTOR=celery: two Celery workers instead of the LocalExecutor
+EXECUTOR ?= local
 export PYTHONPATH := $(CURDIR)
 
-.PHONY: install demo airflow bench test test-fast stack-start stack-stop stack-status migrate simulator blacklist-sync compliance-doc blacklist-import clean
+.PHONY: install demo airflow bench bench-fleet test test-fast stack-start stack-stop stack-status migrate simulator blacklist-sync compliance-doc blacklist-import clean
 
-$(STAMP): requirements.txt requirements-dev.txt constraints.txt
+$(STAMP): requirements.txt requirements-celery.txt requirements-dev.txt constraints.txt
 	@$(PYTHON) -c 'import sys; sys.exit("Python 3.11+ is required, found " + sys.version.split()[0]) if sys.version_info < (3, 11) else None'
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet -r requirements-dev.txt -c constraints.txt
+	$(BIN)/python -m pip install --quiet --no-deps -r requirements-celery.txt -c constraints.txt
 	@rm -f $(VENV)/.installed-* && touch $@
 
 install: $(STAMP)
@@ -19,13 +22,16 @@ install: $(STAMP)
 demo: install          ## a 2,400-contact campaign end to end on the embedded stack
 	$(BIN)/python -m dev.demo
 
-airflow: install       ## the full Airflow 3 stack and UI on the embedded stack; Ctrl-C stops it
-	$(BIN)/python -m dev.airflow_local
+airflow: install       ## the full Airflow 3 stack and UI on the embedded stack (EXECUTOR=celery: 2 workers); Ctrl-C stops it
+	AIRFLOW_LOCAL_EXECUTOR=$(EXECUTOR) $(BIN)/python -m dev.airflow_local
 
 bench: install         ## the benchmarks of issue 5 (own stack in .stack/bench, fauxqs from npm); under 15 min
 	@test -f .stack/bench/fauxqs/node_modules/fauxqs/package.json || npm install --prefix .stack/bench/fauxqs \
 		--no-audit --no-fund --loglevel=error fauxqs@1.9.2
 	CAMPAIGN_STACK_DIR=$(CURDIR)/.stack/bench $(BIN)/python -m benchmarks
+
+bench-fleet: install   ## N campaigns poking every 60 s under the real scheduler, LocalExecutor and Celery
+	CAMPAIGN_STACK_DIR=$(CURDIR)/.stack/bench-fleet $(BIN)/python -m benchmarks.fleet
 
 test: install          ## the whole suite; starts its own embedded stack under .stack/test
 	$(BIN)/python -m pytest

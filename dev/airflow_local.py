@@ -1,11 +1,14 @@
 """The whole Airflow 3 stack on one machine, on the embedded local services.
 
-    make airflow        (or: python -m dev.airflow_local)
+    make airflow                    (or: python -m dev.airflow_local)
+    make airflow EXECUTOR=celery    (or: AIRFLOW_LOCAL_EXECUTOR=celery python -m dev.airflow_local)
 
 Starts the embedded stack (PostgreSQL, Redis, moto), seeds the demo campaign when the catalog
 is empty, then runs `airflow api-server`, `airflow scheduler` (LocalExecutor), `airflow
 dag-processor`, `airflow triggerer` and the dialer simulator as child processes, each in its own
-process group, with their logs under ``<stack dir>/airflow-local/``. It prints the UI address
+process group, with their logs under ``<stack dir>/airflow-local/``. With the Celery executor
+the scheduler hands tasks to two `airflow celery worker` processes instead (dev.celery_local),
+configured as docker-compose.yaml configures its workers. It prints the UI address
 and the login, and stays in the foreground: Ctrl-C (or SIGTERM) stops every child and every
 process they started. The embedded services keep running; `make stack-stop` ends them.
 
@@ -13,6 +16,7 @@ Settings (environment):
     AIRFLOW_LOCAL_PORT      the API server / UI port (default 8080, or a free one if it is taken)
     AIRFLOW_LOCAL_PASSWORD  the admin password (default: generated once, kept in the stack dir)
     DEMO_MINUTES            how long the seeded demo campaign dials (default 10)
+    AIRFLOW_LOCAL_EXECUTOR  local (default) or celery
     CAMPAIGN_STACK_DIR      where the stack lives (default .stack/)
 """
 
@@ -120,9 +124,16 @@ def ensure_password() -> str:
     return wanted
 
 
-def airflow_env(stack_env: dict[str, str], port: int) -> dict[str, str]:
+def executor() -> str:
+    wanted = (os.environ.get("AIRFLOW_LOCAL_EXECUTOR") or "local").strip().lower()
+    if wanted not in ("local", "celery"):
+        raise SystemExit(f"AIRFLOW_LOCAL_EXECUTOR must be local or celery, not {wanted!r}")
+    return wanted
+
+
+def airflow_env(stack_env: dict[str, str], port: int, executor: str = "local") -> dict[str, str]:
     base = f"http://127.0.0.1:{port}"
-    return {
+    env = {
         **os.environ,
         **stack_env,
         "AIRFLOW__CORE__EXECUTOR": "LocalExecutor",
@@ -146,6 +157,11 @@ def airflow_env(stack_env: dict[str, str], port: int) -> dict[str, str]:
         "AIRFLOW__LOGGING__TRIGGER_LOG_SERVER_PORT": str(free_port()),
         "PYTHONUNBUFFERED": "1",
     }
+    if executor == "celery":
+        from dev import celery_local
+
+        env.update(celery_local.celery_env(env))
+    return env
 
 
 # Children ---------------------------------------------------------------------------------
@@ -184,13 +200,13 @@ class Children:
         self.env = env
         self.children: list[Child] = []
 
-    def start(self, name: str, argv: list[str]) -> Child:
+    def start(self, name: str, argv: list[str], env: dict[str, str] | None = None) -> Child:
         log = log_dir() / f"{name}.log"
         with open(log, "ab") as out:
             out.write(f"\n=== {datetime.now(timezone.utc).isoformat()} {' '.join(argv)}\n".encode())
             out.flush()
             proc = subprocess.Popen(argv, stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-                                    env=self.env, cwd=stack.ROOT, start_new_session=True)
+                                    env={**self.env, **(env or {})}, cwd=stack.ROOT, start_new_session=True)
         child = Child(name, proc, log)
         self.children.append(child)
         return child
@@ -345,6 +361,17 @@ def unpause_when_parsed(base: str, password: str, dag_id: str, children: Childre
 # Main -------------------------------------------------------------------------------------
 
 
+def start_components(children: Children, airflow: str, port: int, which: str = "local") -> None:
+    """The Airflow components, and with the Celery executor its workers, as children."""
+    for name, args in COMPONENTS.items():
+        children.start(name, [airflow, *(a.format(port=port) for a in args)])
+    if which == "celery":
+        from dev import celery_local
+
+        for name in celery_local.WORKERS:
+            celery_local.start_worker(children, airflow, name)
+
+
 class Stop(Exception):
     pass
 
@@ -395,15 +422,20 @@ def main() -> int:
 
         port = choose_port()
         password = ensure_password()
-        env = airflow_env(stack_env, port)
+        which = executor()
+        env = airflow_env(stack_env, port, which)
         base = f"http://127.0.0.1:{port}"
         log_dir().mkdir(parents=True, exist_ok=True)
         airflow = str(Path(sys.executable).parent / "airflow")
         children = Children(env)
-        say(f"Starting Airflow {_airflow_version()} (LocalExecutor): api-server, scheduler, dag-processor, triggerer, "
-            f"and the dialer simulator; logs in {log_dir()}/")
-        for name, args in COMPONENTS.items():
-            children.start(name, [airflow, *(a.format(port=port) for a in args)])
+        workers = ""
+        if which == "celery":
+            from dev import celery_local
+
+            workers = f", {len(celery_local.WORKERS)} Celery workers ({', '.join(celery_local.WORKERS)})"
+        say(f"Starting Airflow {_airflow_version()} ({env['AIRFLOW__CORE__EXECUTOR']}): api-server, scheduler, "
+            f"dag-processor, triggerer{workers} and the dialer simulator; logs in {log_dir()}/")
+        start_components(children, airflow, port, which)
         children.start("dialer-simulator", [sys.executable, "-m", "dev.dialer_simulator"])
         state_file().write_text(json.dumps({
             "pid": os.getpid(), "url": base, "username": USERNAME, "password_file": str(password_file()),
@@ -416,6 +448,11 @@ def main() -> int:
             if time.monotonic() - started > READY_TIMEOUT_S:
                 return _fail(children, f"Airflow was not healthy after {READY_TIMEOUT_S} s; see {log_dir()}/.")
             time.sleep(2)
+        if which == "celery":
+            from dev import celery_local
+
+            if not celery_local.wait_until_answering(celery_local.WORKERS, env, alive=lambda: not children.dead()):
+                return _fail(children, f"The Celery workers did not answer a ping; see {log_dir()}/.")
         children.remember_descendants()
         for dag_id in MAINTENANCE_DAGS:
             if not unpause_when_parsed(base, password, dag_id, children):
@@ -428,7 +465,8 @@ def main() -> int:
         state = json.loads(state_file().read_text())
         state["ready"] = True
         state_file().write_text(json.dumps(state))
-        _banner(base, password, campaign_dag_ids(), time.monotonic() - started, psql_command(stack_env))
+        _banner(base, password, campaign_dag_ids(), time.monotonic() - started, psql_command(stack_env),
+                workers.removeprefix(", "))
 
         while True:
             time.sleep(2)
@@ -459,7 +497,7 @@ def psql_command(stack_env: dict[str, str]) -> str:
     return f"{stack._pg_bin('psql')} {stack._campaign_dsn(stack_env)}"
 
 
-def _banner(base: str, password: str, dag_ids: list[str], took: float, psql: str) -> None:
+def _banner(base: str, password: str, dag_ids: list[str], took: float, psql: str, workers: str = "") -> None:
     lines = [
         "",
         f"Airflow is up (in {took:.0f} s).",
@@ -470,6 +508,7 @@ def _banner(base: str, password: str, dag_ids: list[str], took: float, psql: str
         f"  REST API:        {base}/api/v2  (token: POST {base}/auth/token)",
         f"  campaign DB:     {psql}",
         f"  logs:            {log_dir()}/",
+        *([f"  executor:        CeleryExecutor, {workers} (Redis db 0 the broker)"] if workers else []),
         "",
         "Trigger a run from a campaign DAG's Trigger button (Params: dry_run, max_contacts, dispatch, notify),",
         "watch wait_for_completion poke in the Grid, open 'Campaign report' on generate_report.",

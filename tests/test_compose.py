@@ -256,3 +256,78 @@ def test_the_aws_emulator_is_not_published(services):
 def test_the_api_server_is_still_reachable_from_this_machine(services):
     [port] = _published(services["airflow-apiserver"])
     assert port.endswith(":8080:8080")
+
+
+# The native Celery run (`make airflow EXECUTOR=celery`, dev/celery_local.py) is where these
+# settings are proven; compose must carry the same. Only what one machine forces may differ:
+# host names, ports, and each worker's host name, which a container has of its own.
+
+
+@pytest.fixture(scope="module")
+def native_env() -> dict:
+    from dev.airflow_local import airflow_env
+
+    return airflow_env({}, 8080, "celery")
+
+
+def test_the_native_celery_run_and_compose_run_the_same_executor_with_the_same_slots(native_env, common_env):
+    for key in ("AIRFLOW__CORE__EXECUTOR", "AIRFLOW__CELERY__WORKER_CONCURRENCY"):
+        assert native_env[key] == common_env[key], key
+    assert native_env["AIRFLOW__SCHEDULER__ENABLE_HEALTH_CHECK"].lower() == \
+        common_env["AIRFLOW__SCHEDULER__ENABLE_HEALTH_CHECK"].lower() == "true"
+
+
+def test_the_native_celery_run_uses_compose_broker_db_and_result_backend(native_env, common_env):
+    native_broker, broker = urlparse(native_env["AIRFLOW__CELERY__BROKER_URL"]), \
+        urlparse(common_env["AIRFLOW__CELERY__BROKER_URL"])
+    assert (native_broker.scheme, native_broker.path) == (broker.scheme, broker.path)
+    native_result, result = urlparse(native_env["AIRFLOW__CELERY__RESULT_BACKEND"]), \
+        urlparse(common_env["AIRFLOW__CELERY__RESULT_BACKEND"])
+    assert (native_result.scheme, native_result.path) == (result.scheme, result.path)
+    # Results go to the metadata database, in both.
+    assert native_result.path == urlparse(native_env["AIRFLOW__DATABASE__SQL_ALCHEMY_CONN"]).path
+    assert result.path == urlparse(common_env["AIRFLOW__DATABASE__SQL_ALCHEMY_CONN"]).path
+
+
+def test_the_native_celery_run_shares_one_jwt_secret_and_the_execution_api_path(native_env, common_env):
+    assert native_env.get("AIRFLOW__API_AUTH__JWT_SECRET"), "an unset secret is generated per process"
+    assert "AIRFLOW__API_AUTH__JWT_SECRET" in common_env
+    assert urlparse(native_env["AIRFLOW__CORE__EXECUTION_API_SERVER_URL"]).path == \
+        urlparse(common_env["AIRFLOW__CORE__EXECUTION_API_SERVER_URL"]).path
+
+
+def test_native_and_compose_workers_consume_the_same_queue_and_answer_the_same_health_check(services):
+    from dev import celery_local
+
+    class Recorder:
+        def start(self, name, argv, env=None):
+            self.argv = argv
+
+    native = Recorder()
+    celery_local.start_worker(native, "airflow", "worker-1")
+    compose_argv = services["airflow-worker"]["command"].split()
+    # Neither names a queue: both consume Airflow's default queue, where every task goes.
+    assert not {"-q", "--queues"} & set(native.argv[1:]) and not {"-q", "--queues"} & set(compose_argv)
+    assert native.argv[1:3] == compose_argv
+    health = " ".join(services["airflow-worker"]["healthcheck"]["test"])
+    assert f"--app {celery_local.CELERY_APP} inspect ping" in health
+    assert "--celery-hostname" not in compose_argv, "a container's worker is named after its host"
+
+
+def test_native_workers_report_their_own_host_names_on_task_instances(monkeypatch):
+    from dev import celery_local
+
+    hosts = set()
+    for name in celery_local.WORKERS:
+        env = celery_local.worker_env(name)
+        monkeypatch.setenv(celery_local.WORKER_NAME_ENV, env[celery_local.WORKER_NAME_ENV])
+        module, _, func = env["AIRFLOW__CORE__HOSTNAME_CALLABLE"].rpartition(".")
+        hosts.add(getattr(__import__(module, fromlist=[func]), func)())
+    assert hosts == set(celery_local.WORKERS)
+
+
+def test_the_native_and_compose_pools_come_from_airflow_settings(services):
+    # Compose's airflow-init imports them; the embedded stack's first start imports the same file.
+    assert "python -m dev.compose.import_pools" in services["airflow-init"]["command"][-1]
+    stack_source = (ROOT / "dev" / "stack.py").read_text()
+    assert "from dev.compose.import_pools import import_pools" in stack_source

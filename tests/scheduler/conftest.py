@@ -19,8 +19,9 @@ MAINTENANCE = ("campaign_blacklist_sync", "campaign_answer_model", "campaign_res
 
 
 class RealAirflow:
-    def __init__(self, base: str, password: str, children):
+    def __init__(self, base: str, password: str, children, airflow: str = "airflow", env: dict | None = None):
         self.base, self.password, self.children = base, password, children
+        self.airflow, self.env = airflow, env or {}
 
     def api(self, path: str, *, method: str = "GET", body: dict | None = None):
         from dev.airflow_local import _request, token
@@ -48,9 +49,10 @@ def _pause_earlier_campaign_dags() -> None:
 
 @pytest.fixture
 def real_airflow():
-    """Returns start(): it starts the four Airflow components on the test stack. They (and every
-    task process they started) are stopped when the test ends. Start them once the campaign
-    exists, so the dag-processor's first parse already builds its DAG."""
+    """Returns start(executor="local", env=None): it starts the four Airflow components on the test
+    stack, and with executor="celery" the two Celery workers of `make airflow EXECUTOR=celery`;
+    env adds settings. They (and every task process they started) are stopped when the test ends.
+    Start them once the campaign exists, so the dag-processor's first parse already builds its DAG."""
     # Imported here, not at the top: pytest imports this file before tests/conftest.py has pointed
     # Airflow at the test stack, and Airflow reads its configuration once, on first import.
     from dev import airflow_local
@@ -58,20 +60,20 @@ def real_airflow():
 
     started = []
 
-    def start() -> RealAirflow:
+    def start(executor: str = "local", env: dict[str, str] | None = None) -> RealAirflow:
         _pause_earlier_campaign_dags()
         port = airflow_local.free_port()
         password = airflow_local.ensure_password()
-        env = airflow_local.airflow_env({}, port)
+        extra, env = env or {}, airflow_local.airflow_env({}, port, executor)
         env[DEADLINE_ALERTS_ENV] = "on"                  # the production default
         env[MIN_POKE_ENV] = str(DEFAULT_MIN_POKE_S)      # the production floor (apache/airflow#71172)
+        env.update(extra)
         airflow_local.log_dir().mkdir(parents=True, exist_ok=True)
         airflow = str(Path(sys.executable).parent / "airflow")
         children = airflow_local.Children(env)
         started.append(children)
-        for name, args in airflow_local.COMPONENTS.items():
-            children.start(name, [airflow, *(a.format(port=port) for a in args)])
-        return RealAirflow(f"http://127.0.0.1:{port}", password, children)
+        airflow_local.start_components(children, airflow, port, executor)
+        return RealAirflow(f"http://127.0.0.1:{port}", password, children, airflow, env)
 
     yield start
     for children in started:
