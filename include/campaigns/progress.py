@@ -14,8 +14,8 @@ from dataclasses import asdict, dataclass
 from datetime import datetime, timedelta, timezone
 
 from include.campaigns import blacklist
-from include.campaigns.calling_window import split_key
-from include.campaigns.config import FINAL_OUTCOMES, parse_config
+from include.campaigns.calling_window import lockout_until, split_key
+from include.campaigns.config import FINAL_OUTCOMES, LOCKOUT_OUTCOMES, parse_config
 from include.campaigns.db import execute, fetch_all, fetch_one
 from include.campaigns.dispatch import dispatch, load_campaign
 from include.campaigns.run_end import RunFacts, Verdict, decide
@@ -63,9 +63,15 @@ def ingest(conn, campaign: dict, now: datetime | None = None) -> tuple[int, list
     keys = [r["window_key"] for r in fetch_all(conn, "campaign_window_keys", {"campaign_id": campaign["id"]})]
     reopen = {}
     for key in keys:
+        zone, jurisdiction = split_key(key)
         for outcome, delay in config.retry_delays_s.items():
             due = now + timedelta(seconds=delay)
-            opening = config.policy.next_opening(*split_key(key), due)
+            # A lockout (the law's where the number is, and the campaign's own) is a floor under the
+            # retry delay. It runs from the ingest, never earlier than the call: the safe side.
+            if outcome in LOCKOUT_OUTCOMES:
+                locked = lockout_until(zone, jurisdiction, outcome, now, config.lockouts.get(outcome))
+                due = max(due, locked) if locked else due
+            opening = config.policy.next_opening(zone, jurisdiction, due)
             reopen[f"{key}#{outcome}"] = (opening or due).isoformat()
     with conn.transaction():
         row = fetch_one(conn, "call_records_ingest", {
