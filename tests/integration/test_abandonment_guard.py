@@ -1,0 +1,74 @@
+"""The abandonment-rate guard: over the limit (3% of live answers over 30 days), the sensor stops
+topping up and alerts once; back under it, the top-up resumes."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from dev.seed import add_contacts, create_campaign
+from include.campaigns.dispatch import load_campaign
+from include.campaigns.progress import poke
+from tests.helpers import open_zone, us_numbers
+from tests.integration.conftest import drain
+from tests.integration.test_results_ingest import run_context
+
+pytestmark = pytest.mark.integration
+
+
+def calls(db, campaign_id: int, outcome: str, count: int, days_ago: float = 0) -> None:
+    """Past calls of the campaign, already applied (their contacts are elsewhere)."""
+    db.execute("INSERT INTO call_records (dial_attempt_id, campaign_id, contact_id, phone, outcome, started_at, "
+               "ended_at, duration_s, local_hour, ingested_at) "
+               "SELECT 'past-' || gen_random_uuid() || '-' || i, %(campaign_id)s, 0, '+12125550100', "
+               "%(outcome)s, now() - make_interval(days => %(days)s), now() - make_interval(days => %(days)s), 0, 12, "
+               "now() FROM generate_series(1, %(count)s) i",
+               {"outcome": outcome, "count": count, "campaign_id": campaign_id, "days": days_ago})
+
+
+def alerts(sqs, inbox) -> list[dict]:
+    found = []
+    for message in drain(sqs, inbox):
+        body = json.loads(message["Body"])
+        if body.get("MessageAttributes", {}).get("outcome", {}).get("Value") == "abandon_rate_exceeded":
+            found.append(body)
+    return found
+
+
+def test_an_abandonment_spike_stops_the_top_up_and_alerts_once_then_resumes_under_the_limit(
+        db, redis_client, dial_queue, sqs, topic_inbox):
+    campaign_id = create_campaign(db, "spike", status="active", config={
+        "dial_queue": dial_queue, "skip_public_holidays": False, "calling_window": {"start": "00:00", "end": "23:59"}})
+    add_contacts(db, campaign_id, [{"phone": p, "timezone": open_zone()} for p in us_numbers(5, seed=501)])
+    run = run_context(campaign_id)
+    calls(db, campaign_id, "answered", 96)
+    calls(db, campaign_id, "abandoned", 4)          # 4 of 100 live answers: 4% > 3%
+    calls(db, campaign_id, "abandoned", 50, days_ago=31)   # outside the 30 days: not counted
+
+    first = poke(db, campaign_id, run)
+    assert first.dispatched == 0
+    assert first.abandonment["exceeded"] and first.abandonment["rate"] == 0.04
+    assert first.abandonment["limit"] == 0.03 and first.abandonment["window_days"] == 30
+    second = poke(db, campaign_id, run)
+    assert second.dispatched == 0
+    assert len(alerts(sqs, topic_inbox)) == 1       # once per crossing, not per poke
+    assert db.execute("SELECT count(*) FROM dial_tasks").fetchone() == (0,)
+
+    calls(db, campaign_id, "answered", 50)          # 4 of 150: 2.7%, under the limit
+    third = poke(db, campaign_id, run)
+    assert not third.abandonment["exceeded"]
+    assert third.dispatched == 5
+    assert alerts(sqs, topic_inbox) == []
+
+
+def test_a_rate_exactly_at_the_limit_keeps_topping_up(db, redis_client, dial_queue, sqs, topic_inbox):
+    campaign_id = create_campaign(db, "at_limit", status="active", config={
+        "dial_queue": dial_queue, "skip_public_holidays": False, "calling_window": {"start": "00:00", "end": "23:59"}})
+    add_contacts(db, campaign_id, [{"phone": p, "timezone": open_zone()} for p in us_numbers(2, seed=502)])
+    calls(db, campaign_id, "answered", 97)
+    calls(db, campaign_id, "abandoned", 3)
+    result = poke(db, campaign_id, run_context(campaign_id))
+    assert result.abandonment["rate"] == 0.03 and not result.abandonment["exceeded"]
+    assert result.dispatched == 2
+    assert alerts(sqs, topic_inbox) == []
