@@ -30,7 +30,8 @@ FUNNEL_STEPS = (("contacts", "Contacts"), ("eligible", "Eligible"), ("dispatched
 
 BLOCK_LABELS = {"blacklist": "Blacklisted", "outside_window": "Outside calling window",
                 "legal_hours": "Outside legal hours", "cap": "Frequency cap",
-                "invalid_number": "Invalid number", "expired": "Expired, never reached"}
+                "invalid_number": "Invalid number", "expired": "Expired, never reached",
+                "no_consent": "No consent"}
 
 # Badge colour per run outcome; an outcome not listed here gets the neutral badge.
 OUTCOME_TONES = {"completed": "good", "cancelled": "muted", "failed": "bad",
@@ -140,6 +141,7 @@ def render_html(report: dict) -> str:
         _section("Funnel", "From every contact of the campaign to the calls that converted.",
                  _funnel_chart(report["funnel"])),
         _blocked_section(report["blocked"]),
+        _abandonment_section(report.get("abandonment")),
         _section("Answer rate by local hour",
                  "Share of dialed calls answered, by the contact's local hour. Hover a bar for the "
                  "calls dialed in that hour; hours with no calls have no bar.",
@@ -244,6 +246,22 @@ def _blocked_section(blocked: dict) -> str:
     chart = _hbar_chart("blocked", items, color=PALETTE["blocked"], title="Contacts blocked by reason", width=500)
     return _section("Blocked contacts", "Contacts the rules kept from being dialed, by reason.",
                     f'<div class="split"><div>{table}</div><div>{chart}</div></div>')
+
+
+def _abandonment_section(measured: dict | None) -> str:
+    if not measured:
+        return ""
+    state = "over the limit: no new dial tasks" if measured["exceeded"] else "within the limit"
+    rows = [("rate", [("Abandoned ÷ live answers", None)],
+             [("value", measured["rate"], fmt_pct(measured["rate"]))]),
+            ("limit", [(f"Limit ({measured['window_days']} days)", None)],
+             [("value", measured["limit"], fmt_pct(measured["limit"]))]),
+            ("abandoned", [("Abandoned calls", None)], [("value", measured["abandoned"], fmt_int(measured["abandoned"]))]),
+            ("live_answers", [("Live answers", None)],
+             [("value", measured["live_answers"], fmt_int(measured["live_answers"]))])]
+    table = _table("abandonment", ["Measure", "Value"], rows, empty="No calls.")
+    return _section("Abandonment rate", f"Rolling {measured['window_days']} days, {state}. Source: "
+                    f"{measured['source']}.", table)
 
 
 def _outcomes_section(calls: dict, contacts: dict) -> str:

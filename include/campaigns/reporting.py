@@ -13,7 +13,7 @@ from include.campaigns.calling_window import legal_rule, split_key
 from include.campaigns.config import ConfigError, parse_config
 from include.campaigns.db import execute, fetch_all, fetch_one, load_sql
 from include.campaigns.dispatch import load_campaign
-from include.campaigns.progress import status_counts
+from include.campaigns.progress import abandonment, status_counts
 from include.campaigns.report_render import RenderedCsv
 from include.campaigns.resources import AWS_CONN_ID, report_bucket
 from include.campaigns.runs import RunContext
@@ -83,6 +83,8 @@ def build_report(conn, campaign_id: int, run: RunContext, outcome: str, poke: di
                 "live": run.live, "dry_run": run.dry_run, "note": run.not_live_reason},
         "funnel": {k: funnel[k] for k in ("contacts", "eligible", "dispatched", "dialed", "answered", "converted")},
         "blocked": _blocked(conn, campaign, min(now, run.run_end)),
+        # The campaign's abandonment rate against the strictest limit where its contacts are.
+        "abandonment": abandonment(conn, campaign, now),
         # Rates are per call (ASR = answered calls / calls placed); the funnel counts contacts.
         "rates": {"asr": _ratio(funnel["calls_answered"], funnel["calls"]),
                   "acd_s": round(funnel["acd_s"], 1) if funnel["acd_s"] is not None else None,

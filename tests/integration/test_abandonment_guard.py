@@ -72,3 +72,22 @@ def test_a_rate_exactly_at_the_limit_keeps_topping_up(db, redis_client, dial_que
     assert result.abandonment["rate"] == 0.03 and not result.abandonment["exceeded"]
     assert result.dispatched == 2
     assert alerts(sqs, topic_inbox) == []
+
+
+def test_the_report_shows_the_abandonment_rate_and_its_limit(db, redis_client, dial_queue):
+    from include.campaigns.report_render import render_html
+    from include.campaigns.reporting import build_report
+
+    campaign_id = create_campaign(db, "report_rate", config={"dial_queue": dial_queue})
+    add_contacts(db, campaign_id, [{"phone": p, "timezone": open_zone()} for p in us_numbers(1, seed=503)])
+    from include.campaigns.dispatch import resolve_contacts
+
+    resolve_contacts(db, load_campaign(db, campaign_id))
+    calls(db, campaign_id, "answered", 45)
+    calls(db, campaign_id, "abandoned", 5)
+    report = build_report(db, campaign_id, run_context(campaign_id), "completed", None)
+    assert {k: report["abandonment"][k] for k in ("rate", "limit", "window_days", "exceeded")} == {
+        "rate": 0.1, "limit": 0.03, "window_days": 30, "exceeded": True}
+    assert "310.4(b)(4)(i)" in report["abandonment"]["source"]
+    html = render_html(report)
+    assert "Abandonment rate" in html and "10.0%" in html and "3.0%" in html
