@@ -147,11 +147,15 @@ def import_numbers(conn, numbers: Iterable[str] | Iterable[tuple[int, str]], *, 
     if valid:
         with conn.transaction():
             execute(conn, "blacklist_incoming_create")
-            with conn.cursor() as cur, cur.copy("COPY blacklist_incoming (phone, source, source_as_of) FROM STDIN") as copy:
-                for phone in valid:
-                    copy.write_row((phone, source, as_of))
+            with conn.cursor() as cur, cur.copy("COPY blacklist_incoming (phone) FROM STDIN") as copy:
+                copy.write("\n".join(valid) + "\n")
+            if source is not None:
+                execute(conn, "blacklist_provenance_stage")
             merged = fetch_one(conn, "blacklist_incoming_merge",
                                {"reason": reason, "campaign_id": campaign_id, "expires_at": expires_at})
+            if source is not None:
+                fetch_one(conn, "blacklist_provenance_apply",
+                          {"source": source, "as_of": as_of, "campaign_id": campaign_id})
         report.imported = merged["inserted"]
         report.already_present = merged["staged"] - merged["inserted"]
 
