@@ -91,3 +91,28 @@ def test_the_report_shows_the_abandonment_rate_and_its_limit(db, redis_client, d
     assert "310.4(b)(4)(i)" in report["abandonment"]["source"]
     html = render_html(report)
     assert "Abandonment rate" in html and "10.0%" in html and "3.0%" in html
+
+
+def test_an_abandonment_spike_in_a_real_run_stops_the_top_up_and_alerts_once(db, redis_client, dialer, dial_queue,
+                                                                           sqs, topic_inbox):
+    from datetime import datetime, timedelta, timezone
+
+    from tests.integration.test_exit_paths import campaign_dag, notifications, outcomes, report_of
+
+    now = datetime.now(timezone.utc)
+    campaign_id = create_campaign(db, "spike_run", poke_interval_s=1, max_in_flight=10,
+                                  start_at=now - timedelta(minutes=5), end_at=now + timedelta(seconds=25), config={
+                                      "dial_queue": dial_queue, "skip_public_holidays": False, "max_attempts": 1,
+                                      "calling_window": {"start": "00:00", "end": "23:59"}})
+    add_contacts(db, campaign_id, [{"phone": p, "timezone": open_zone()} for p in us_numbers(40, seed=504)])
+    dialer(dial_queue, {"abandoned": 0.5, "answered": 0.5}, seed=5)
+    run = campaign_dag("spike_run").test()
+    assert run.state == "success"
+    sent = db.execute("SELECT count(*) FROM dial_tasks").fetchone()[0]
+    assert 10 <= sent < 40, "the top-up stopped once the rate was over the limit"
+    messages = outcomes(notifications(sqs, topic_inbox, campaign_id))
+    assert messages.count("abandon_rate_exceeded") == 1
+    assert messages[-1] == "completed_at_end"
+    report = report_of(db, campaign_id, run.run_id)
+    assert report["abandonment"]["exceeded"] and report["abandonment"]["limit"] == 0.03
+    assert report["abandonment"]["rate"] > 0.03
