@@ -176,13 +176,24 @@ def abandonment(conn, campaign: dict, now: datetime) -> dict | None:
             "exceeded": rate > limit.max_rate}
 
 
-def abandonment_guard(conn, campaign: dict, run: RunContext, now: datetime) -> dict | None:
-    """Measure the rate and record a crossing; alert once when it goes over the limit.
+# An idle poke (nothing ingested, the guard not holding) measures the rate again only this often:
+# the rate moves with new results, which a poke measures at once, and with its window sliding.
+ABANDON_RATE_RECHECK = timedelta(seconds=60)
+
+
+def abandonment_guard(conn, campaign: dict, run: RunContext, now: datetime, ingested: int = 0) -> dict | None:
+    """Measure the rate and record a crossing; alert once when it goes over the limit. Returns
+    the measurement, or None when this poke had no need to measure (the guard is not holding).
 
     The alert is published inside the transaction that records the crossing: if SNS refuses it,
     the crossing is not recorded and the next poke alerts again, so it is never lost."""
     from include.campaigns.notification import publish
 
+    state = fetch_one(conn, "campaign_abandon_guard_get", {"campaign_id": campaign["id"]})
+    checked = state["abandon_rate_checked_at"]
+    if (not ingested and state["abandon_guard_since"] is None and checked is not None
+            and now - ABANDON_RATE_RECHECK < checked <= now):
+        return None
     measured = abandonment(conn, campaign, now)
     if measured is None:
         return None
@@ -213,7 +224,7 @@ def poke(conn, campaign_id: int, run: RunContext, *, now: datetime | None = None
     result = PokeResult(done=False, outcome=None, counts={}, ingested=ingested, expired_tasks=expired)
     status = campaign["status"]
     # Over the abandonment-rate limit, nothing new is sent until the rate is back under it.
-    result.abandonment = abandonment_guard(conn, campaign, run, now) if run.may_send else None
+    result.abandonment = abandonment_guard(conn, campaign, run, now, ingested) if run.may_send else None
     held_back = bool(result.abandonment and result.abandonment["exceeded"])
     if run.may_send and status not in ("cancelled", "paused") and now < run.run_end and not held_back:
         # The top-up claims only while the poke is young; the next poke goes on from there.
