@@ -77,6 +77,7 @@ class DialerSimulator:
         self.received: list[dict] = []
         self.dropped_late: list[str] = []
         self.dropped_version: list[str] = []
+        self._allowed = VERSION_OUTCOMES[max(VERSION_OUTCOMES)]   # what the task in hand's version allows
         self.stop_event = threading.Event()
         self._thread: threading.Thread | None = None
 
@@ -93,10 +94,10 @@ class DialerSimulator:
         conn.autocommit = True
         return sqs, conn
 
-    def pick_outcome(self, hour: int, version: int = 2) -> str:
+    def pick_outcome(self, hour: int) -> str:
         factor = hour_factor(hour)
-        allowed = VERSION_OUTCOMES[version]
-        weights = {o: w * (factor if o in ANSWERING else 1.0) for o, w in self.outcomes.items() if o in allowed}
+        weights = {o: w * (factor if o in ANSWERING else 1.0) for o, w in self.outcomes.items()
+                   if o in self._allowed}
         return self.random.choices(list(weights), weights=list(weights.values()))[0]
 
     def handle(self, conn, task: dict, now: datetime) -> str | None:
@@ -108,7 +109,8 @@ class DialerSimulator:
             self.dropped_late.append(task["dial_attempt_id"])
             return None
         hour = local_hour(task["phone"], now)
-        outcome = self.pick_outcome(hour, task["version"])
+        self._allowed = VERSION_OUTCOMES[task["version"]]
+        outcome = self.pick_outcome(hour)
         talk = int(self.random.uniform(20, 240)) if outcome in ANSWERING else 0
         conn.execute(INSERT_RECORD, {
             "dial_attempt_id": task["dial_attempt_id"], "campaign_id": task["campaign_id"],
