@@ -7,7 +7,7 @@ STAMP := $(VENV)/.installed-$(shell cat requirements.txt requirements-celery.txt
 EXECUTOR ?= local
 export PYTHONPATH := $(CURDIR)
 
-.PHONY: install demo airflow bench bench-fleet test test-fast stack-start stack-stop stack-status migrate simulator blacklist-sync compliance-doc blacklist-import clean
+.PHONY: install demo airflow bench bench-fleet test test-fast stack-start stack-stop stack-status migrate simulator blacklist-sync compliance-doc blacklist-import dnc-import clean
 
 $(STAMP): requirements.txt requirements-celery.txt requirements-dev.txt constraints.txt
 	@$(PYTHON) -c 'import sys; sys.exit("Python 3.11+ is required, found " + sys.version.split()[0]) if sys.version_info < (3, 11) else None'
@@ -64,6 +64,11 @@ blacklist-import: stack-start ## import a file of numbers onto the blacklist: FI
 	@test -n "$(FILE)" || { echo "usage: make blacklist-import FILE=numbers.csv [REASON=do_not_call] [CAMPAIGN=id] [EXPIRES=2027-01-01T00:00:00+00:00]"; exit 2; }
 	eval "$$($(BIN)/python -m dev.stack env)" && $(BIN)/python -m include.campaigns.blacklist_import "$(FILE)" \
 		--reason "$(or $(REASON),do_not_call)" $(if $(CAMPAIGN),--campaign-id "$(CAMPAIGN)") $(if $(EXPIRES),--expires-at "$(EXPIRES)")
+
+dnc-import: stack-start ## load a do-not-call registry or vendor extract onto the blacklist: FILE=... SOURCE=... AS_OF=YYYY-MM-DD
+	@test -n "$(FILE)" -a -n "$(SOURCE)" -a -n "$(AS_OF)" || { echo "usage: make dnc-import FILE=extract.csv SOURCE='National DNC Registry' AS_OF=2026-11-20"; exit 2; }
+	eval "$$($(BIN)/python -m dev.stack env)" && $(BIN)/python -m include.campaigns.blacklist_import "$(FILE)" \
+		--reason do_not_call --source "$(SOURCE)" --as-of "$(AS_OF)"
 
 clean: stack-stop
 	rm -rf .stack

@@ -5,6 +5,10 @@
 It honours the dial-task contract: a task past its ``not_after`` is dropped unanswered (the
 orchestrator expires it), and ``dial_attempt_id`` is the idempotency key, so a message delivered
 twice yields one call record. Answer rates depend on the contact's local hour, as real ones do.
+
+It takes messages of contract versions 1 and 2. Only version 2 lets the dialer report
+``abandoned`` and ``machine`` (give them a weight in ``--outcomes``); to a version 1 task it
+reports only the outcomes version 1 knows. A message of another version is not dialed.
 """
 
 from __future__ import annotations
@@ -23,6 +27,9 @@ log = logging.getLogger("dialer_simulator")
 DEFAULT_OUTCOMES = {"answered": 0.40, "converted": 0.10, "voicemail": 0.10, "busy": 0.10,
                     "no_answer": 0.20, "failed": 0.05, "opted_out": 0.05}
 ANSWERING = ("answered", "converted", "opted_out")
+# What each version of the dial-task contract lets the dialer report.
+VERSION_OUTCOMES = {1: ("answered", "converted", "voicemail", "busy", "no_answer", "failed", "opted_out")}
+VERSION_OUTCOMES[2] = VERSION_OUTCOMES[1] + ("abandoned", "machine")
 
 INSERT_RECORD = """
 INSERT INTO call_records (dial_attempt_id, campaign_id, contact_id, phone, outcome, started_at, ended_at,
@@ -69,6 +76,8 @@ class DialerSimulator:
         self.queue_url = queue_url
         self.received: list[dict] = []
         self.dropped_late: list[str] = []
+        self.dropped_version: list[str] = []
+        self._allowed = VERSION_OUTCOMES[max(VERSION_OUTCOMES)]   # what the task in hand's version allows
         self.stop_event = threading.Event()
         self._thread: threading.Thread | None = None
 
@@ -87,14 +96,20 @@ class DialerSimulator:
 
     def pick_outcome(self, hour: int) -> str:
         factor = hour_factor(hour)
-        weights = {o: w * (factor if o in ANSWERING else 1.0) for o, w in self.outcomes.items()}
+        weights = {o: w * (factor if o in ANSWERING else 1.0) for o, w in self.outcomes.items()
+                   if o in self._allowed}
         return self.random.choices(list(weights), weights=list(weights.values()))[0]
 
     def handle(self, conn, task: dict, now: datetime) -> str | None:
+        if task.get("version") not in VERSION_OUTCOMES:
+            self.dropped_version.append(task.get("dial_attempt_id"))
+            log.warning("Dial task of unknown contract version %r dropped", task.get("version"))
+            return None
         if now > datetime.fromisoformat(task["not_after"]):
             self.dropped_late.append(task["dial_attempt_id"])
             return None
         hour = local_hour(task["phone"], now)
+        self._allowed = VERSION_OUTCOMES[task["version"]]
         outcome = self.pick_outcome(hour)
         talk = int(self.random.uniform(20, 240)) if outcome in ANSWERING else 0
         conn.execute(INSERT_RECORD, {

@@ -20,9 +20,9 @@ DEMO_REGIONS = [
 
 CREATE_CAMPAIGN = """
 INSERT INTO campaigns (slug, name, campaign_type, status, timezone, schedule, start_at, end_at, owner, tags,
-                       poke_interval_s, max_in_flight, config)
+                       poke_interval_s, max_in_flight, config, dnc_scrubbed_at)
 VALUES (%(slug)s, %(name)s, %(campaign_type)s, %(status)s, %(timezone)s, %(schedule)s, %(start_at)s, %(end_at)s,
-        %(owner)s, %(tags)s, %(poke_interval_s)s, %(max_in_flight)s, %(config)s::jsonb)
+        %(owner)s, %(tags)s, %(poke_interval_s)s, %(max_in_flight)s, %(config)s::jsonb, %(dnc_scrubbed_at)s)
 RETURNING id
 """
 
@@ -31,7 +31,9 @@ def create_campaign(conn, slug: str, *, name: str | None = None, status: str = "
                     campaign_type: str = "outbound_ivr", tz: str = "UTC", schedule: str | None = None,
                     start_at: datetime | None = None, end_at: datetime | None = None, owner: str = "campaign-ops",
                     tags: list[str] | None = None, poke_interval_s: int = 2, max_in_flight: int = 500,
-                    config: dict | None = None) -> int:
+                    config: dict | None = None, dnc_scrubbed_at: datetime | None | str = "now") -> int:
+    """A campaign row; its list counts as scrubbed against the do-not-call registry just now
+    unless ``dnc_scrubbed_at`` says otherwise (None: never)."""
     now = datetime.now(timezone.utc)
     row = conn.execute(CREATE_CAMPAIGN, {
         "slug": slug, "name": name or slug.replace("_", " ").title(), "campaign_type": campaign_type,
@@ -39,6 +41,7 @@ def create_campaign(conn, slug: str, *, name: str | None = None, status: str = "
         "start_at": start_at or now - timedelta(minutes=5), "end_at": end_at or now + timedelta(hours=2),
         "owner": owner, "tags": tags or [], "poke_interval_s": poke_interval_s, "max_in_flight": max_in_flight,
         "config": json.dumps(config or {}),
+        "dnc_scrubbed_at": now if dnc_scrubbed_at == "now" else dnc_scrubbed_at,
     }).fetchone()
     return row[0]
 

@@ -3,7 +3,9 @@
 A FastAPI app mounted at /campaigns renders every campaign the caller may read (its DAG, as
 Airflow's auth manager decides) with its live progress (the latest snapshot the completion
 sensor wrote) and its latest report; /campaigns/api/campaigns serves the same data as JSON.
-The nav entry embeds the page in the Airflow UI.
+/campaigns/preview/<slug> (and /campaigns/api/campaigns/<slug>/preview as JSON) shows, for now,
+who a run would dial and who it would skip, by reason and by jurisdiction: the dry run's answer,
+read-only. The nav entry embeds the page in the Airflow UI.
 
 Every Airflow component imports the plugins folder, but only the API server mounts the app, so
 FastAPI and the database code are imported only when the app is built or a request is served.
@@ -111,6 +113,61 @@ def load_campaigns(include_archived: bool) -> list[dict]:
     return [campaign_view(row) for row in rows]
 
 
+def load_preview(campaign: dict) -> dict:
+    """The explained skips of a campaign the caller may read, for now; read-only (a dry run's
+    answer without its resolution of new contacts: those count as 'unresolved')."""
+    import psycopg
+
+    from include.campaigns.db import campaign_db
+    from include.campaigns.dispatch import load_campaign
+    from include.campaigns.reporting import skips
+
+    try:
+        with campaign_db(statement_timeout_ms=STATEMENT_TIMEOUT_MS) as conn:
+            row = load_campaign(conn, campaign["id"])
+            preview = skips(conn, row, datetime.now(timezone.utc))
+    except psycopg.OperationalError as exc:
+        log.warning("Campaigns page: campaign database unavailable: %s", exc)
+        raise CampaignDatabaseUnavailable(UNAVAILABLE_MESSAGE) from exc
+    # A run sends up to its hopper level at a time; the rest follow as calls end.
+    preview["first_top_up"] = min(preview["eligible"], row["max_in_flight"])
+    return {"slug": campaign["slug"], "dag_id": campaign["dag_id"], **preview}
+
+
+PREVIEW_LABELS = {"blacklist": "Blacklisted", "no_consent": "No consent", "invalid_number": "Invalid number",
+                  "expired": "Expired, never reached", "unresolved": "Not yet checked",
+                  "legal_hours": "Outside legal hours", "outside_window": "Outside calling window",
+                  "blackout": "Declared blackout", "cap": "Frequency cap", "lockout": "Lockout after an outcome",
+                  "retry_later": "Retry delay"}
+
+
+def render_preview(preview: dict) -> str:
+    reasons = sorted({r for counts in preview["skipped_by_jurisdiction"].values() for r in counts})
+    by_reason = "".join(f'<tr><td>{escape(PREVIEW_LABELS.get(r, r))}</td>'
+                        f'<td data-reason="{escape(r)}">{int(n)}</td></tr>'
+                        for r, n in preview["skipped_by_reason"].items()) or '<tr><td colspan="2">Nobody.</td></tr>'
+    head = "".join(f"<th>{escape(PREVIEW_LABELS.get(r, r))}</th>" for r in reasons)
+    by_code = "".join(
+        f'<tr><td>{escape(code)}</td><td data-code="{escape(code)}" data-reason="eligible">'
+        f'{int(preview["eligible_by_jurisdiction"].get(code, 0))}</td>'
+        + "".join(f'<td data-code="{escape(code)}" data-reason="{escape(r)}">{int(counts.get(r, 0))}</td>'
+                  for r in reasons) + "</tr>"
+        for code, counts in sorted({**{c: {} for c in preview["eligible_by_jurisdiction"]},
+                                    **preview["skipped_by_jurisdiction"]}.items()))
+    nav = (f'<a href="../">all campaigns</a> · '
+           f'<a href="../api/campaigns/{escape(quote(preview["slug"], safe=""))}/preview">JSON</a>')
+    body = (f'<h2>Preview: {escape(preview["slug"])}</h2>'
+            f'<div class="meta">Who a run would dial at {escape(_when(preview["at"]))}, and who it would skip.</div>'
+            f'<p>Eligible now: <strong data-kpi="eligible">{int(preview["eligible"])}</strong> '
+            f'(the first top-up sends <strong data-kpi="first_top_up">{int(preview["first_top_up"])}</strong>); '
+            f'skipped: <strong data-kpi="skipped">{int(preview["skipped"])}</strong>.</p>'
+            f'<h3>Skipped, by reason</h3><table><thead><tr><th>Reason</th><th>Contacts</th></tr></thead>'
+            f'<tbody>{by_reason}</tbody></table>'
+            f'<h3>By jurisdiction</h3><table><thead><tr><th>Jurisdiction</th><th>Eligible</th>{head}</tr></thead>'
+            f'<tbody>{by_code}</tbody></table>')
+    return _page(body, include_archived=False, nav=nav)
+
+
 PAGE_CSS = """
 body { font: 14px/1.4 system-ui, sans-serif; margin: 16px; color: #1a202c; }
 h1 { font-size: 20px; margin: 0 0 4px; }
@@ -186,22 +243,24 @@ def _campaign_row(c: dict) -> str:
         f'<td>{_progress_cell(c["progress"])}</td>'
         f'<td>{_snapshot_cell(c["progress"])}</td>'
         f'<td>{_report_cell(c["latest_report"])}</td>'
-        f'<td><a href="{escape(dag_href)}" target="_top">{escape(c["dag_id"])}</a></td>'
+        f'<td><a href="{escape(dag_href)}" target="_top">{escape(c["dag_id"])}</a>'
+        f'<div class="small"><a href="preview/{escape(quote(c["slug"], safe=""))}">preview now</a></div></td>'
         "</tr>"
     )
 
 
-def _page(body: str, include_archived: bool) -> str:
+def _page(body: str, include_archived: bool, nav: str | None = None) -> str:
     toggle = ('<a href="./">hide archived</a>' if include_archived
               else '<a href="./?include_archived=true">show archived</a>')
+    links = nav if nav is not None else f'{toggle} · <a href="api/campaigns">JSON</a>'
+
     generated = datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M:%S UTC")
     return (
         "<!DOCTYPE html><html lang=\"en\"><head><meta charset=\"utf-8\">"
         f'<meta http-equiv="refresh" content="{REFRESH_SECONDS}">'
         f"<title>Campaigns</title><style>{PAGE_CSS}</style></head><body>"
         "<h1>Campaigns</h1>"
-        f'<div class="meta">Refreshed every {REFRESH_SECONDS} s · {generated} · {toggle} · '
-        '<a href="api/campaigns">JSON</a></div>'
+        f'<div class="meta">Refreshed every {REFRESH_SECONDS} s · {generated} · {links}</div>'
         f"{body}</body></html>"
     )
 
@@ -239,6 +298,27 @@ def create_app() -> "FastAPI":
         except CampaignDatabaseUnavailable as exc:
             return HTMLResponse(render_unavailable(str(exc), include_archived), status_code=503)
         return HTMLResponse(render_campaigns(campaigns, include_archived))
+
+    def readable_campaign(user, slug: str) -> dict:
+        # The same answer as the list: a campaign the caller may not read is one that is not there.
+        found = [c for c in readable_by(user, load_campaigns(True)) if c["slug"] == slug]
+        if not found:
+            raise HTTPException(status_code=404, detail="No such campaign")
+        return found[0]
+
+    @app.get("/api/campaigns/{slug}/preview")
+    def preview_json(slug: str, user=Depends(get_user)) -> dict[str, Any]:
+        try:
+            return load_preview(readable_campaign(user, slug))
+        except CampaignDatabaseUnavailable as exc:
+            raise HTTPException(status_code=503, detail=str(exc)) from exc
+
+    @app.get("/preview/{slug}", response_class=HTMLResponse)
+    def preview_page(slug: str, user=Depends(get_user)) -> HTMLResponse:
+        try:
+            return HTMLResponse(render_preview(load_preview(readable_campaign(user, slug))))
+        except CampaignDatabaseUnavailable as exc:
+            return HTMLResponse(render_unavailable(str(exc), False), status_code=503)
 
     @app.get("/api/campaigns")
     def campaigns_json(include_archived: bool = False, user=Depends(get_user)) -> dict[str, Any]:

@@ -3,12 +3,17 @@
     python -m include.campaigns.blacklist_import FILE [--reason do_not_call] [--campaign-id N]
                                                       [--expires-at 2027-01-01T00:00:00Z]
                                                       [--column "Phone Number"] [--default-region US]
+                                                      [--source "National DNC Registry" --as-of 2026-11-20]
 
 The file is a CSV whose header names a phone column (``phone``, ``phone number``, ``mobile``,
 ``tel``, ``msisdn``, ``number``; or ``--column``), or one number per line. Every number goes
 through ``phones.normalize``; the valid ones are copied into a temporary table and merged with
 one INSERT ... ON CONFLICT. A number already listed keeps its entry, lasting the longer of the
 two expiries. Global entries reach the Redis opt-out set at once.
+
+A do-not-call registry or vendor extract is the same import with its provenance: ``--source``
+names the list and ``--as-of`` the date it was drawn (``make dnc-import``). Each entry keeps
+the source and date of the latest extract that listed it.
 """
 
 from __future__ import annotations
@@ -18,7 +23,7 @@ import io
 import logging
 from collections import Counter
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import date, datetime, timezone
 from pathlib import Path
 from typing import Iterable, Iterator
 
@@ -111,8 +116,13 @@ def read_numbers(path: Path, column: str | None = None) -> Iterator[tuple[int, s
 
 def import_numbers(conn, numbers: Iterable[str] | Iterable[tuple[int, str]], *, reason: str = "do_not_call",
                    campaign_id: int | None = None, expires_at: datetime | None = None,
-                   default_region: str | None = DEFAULT_REGION) -> ImportReport:
-    """Normalize and merge numbers onto the blacklist in one transaction; return the counts."""
+                   default_region: str | None = DEFAULT_REGION, source: str | None = None,
+                   as_of: date | None = None) -> ImportReport:
+    """Normalize and merge numbers onto the blacklist in one transaction; return the counts.
+
+    ``source`` and ``as_of`` (both or neither) record the list the numbers came from and its date."""
+    if (source is None) != (as_of is None) or (source is not None and not source.strip()):
+        raise ValueError("a list's source and its as-of date go together, and the source needs a name")
     from include.campaigns.db import execute, fetch_one
 
     report = ImportReport()
@@ -139,8 +149,13 @@ def import_numbers(conn, numbers: Iterable[str] | Iterable[tuple[int, str]], *, 
             execute(conn, "blacklist_incoming_create")
             with conn.cursor() as cur, cur.copy("COPY blacklist_incoming (phone) FROM STDIN") as copy:
                 copy.write("\n".join(valid) + "\n")
+            if source is not None:
+                execute(conn, "blacklist_provenance_stage")
             merged = fetch_one(conn, "blacklist_incoming_merge",
                                {"reason": reason, "campaign_id": campaign_id, "expires_at": expires_at})
+            if source is not None:
+                fetch_one(conn, "blacklist_provenance_apply",
+                          {"source": source, "as_of": as_of, "campaign_id": campaign_id})
         report.imported = merged["inserted"]
         report.already_present = merged["staged"] - merged["inserted"]
 
@@ -176,7 +191,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--column", help="the CSV header of the phone column")
     parser.add_argument("--default-region", default=DEFAULT_REGION,
                         help="the country of numbers written without a country code (default %(default)s)")
+    parser.add_argument("--source", help="the list the numbers come from, e.g. 'National DNC Registry'")
+    parser.add_argument("--as-of", type=date.fromisoformat, help="the date the list was drawn, YYYY-MM-DD")
     args = parser.parse_args(argv)
+    if (args.source is None) != (args.as_of is None):
+        parser.error("--source and --as-of go together")
     if args.expires_at is not None and args.expires_at.tzinfo is None:
         parser.error("--expires-at needs a UTC offset, e.g. 2027-01-01T00:00:00+00:00")
 
@@ -184,7 +203,8 @@ def main(argv: list[str] | None = None) -> int:
 
     with campaign_db() as conn:
         report = import_file(conn, args.file, column=args.column, reason=args.reason, campaign_id=args.campaign_id,
-                             expires_at=args.expires_at, default_region=args.default_region or None)
+                             expires_at=args.expires_at, default_region=args.default_region or None,
+                             source=args.source, as_of=args.as_of)
     print(report.summary())
     for line_no, masked, why in report.refused_sample:
         print(f"  refused line {line_no}: {masked} ({why})")

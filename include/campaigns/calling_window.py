@@ -325,3 +325,50 @@ def open_keys(policy: WindowPolicy, keys: set[str] | list[str], instant: datetim
             continue
         result[key] = min([closes, *ahead])
     return result
+
+
+@dataclass(frozen=True)
+class LockoutRule:
+    """No redial for ``hours`` after an outcome and, with ``rest_of_local_day``, not again on
+    the called party's local day of it either."""
+
+    hours: int = 0
+    rest_of_local_day: bool = False
+
+    def until(self, zone: str, instant: datetime) -> datetime | None:
+        ends = [instant + timedelta(hours=self.hours)] if self.hours else []
+        if self.rest_of_local_day:
+            local = instant.astimezone(ZoneInfo(zone))
+            midnight = datetime.combine(local.date() + timedelta(days=1), time(0), tzinfo=local.tzinfo)
+            ends.append(midnight.astimezone(timezone.utc))
+        return max(ends) if ends else None
+
+
+def lockout_until(zone: str, jurisdiction: str, outcome: str, instant: datetime,
+                  campaign: LockoutRule | None = None) -> datetime | None:
+    """The first instant a number of ``jurisdiction`` ringing in ``zone`` may be dialed again after
+    ``outcome`` at ``instant``: the latest end of every lockout in force there and the campaign's
+    own (which can only add to them), or None when nothing locks it out."""
+    day = instant.astimezone(ZoneInfo(zone)).date()
+    rules = [LockoutRule(e.lockouts[outcome].hours, e.lockouts[outcome].rest_of_local_day)
+             for e in entries_in_force(jurisdiction, day) if outcome in e.lockouts]
+    if campaign is not None:
+        rules.append(campaign)
+    ends = [end for rule in rules if (end := rule.until(zone, instant)) is not None]
+    return max(ends) if ends else None
+
+
+@dataclass(frozen=True)
+class AbandonLimit:
+    max_rate: float
+    window_days: int
+    citation: str
+
+
+def abandon_limit(jurisdictions: Iterable[str], on: date) -> AbandonLimit | None:
+    """The strictest limit on a campaign's abandonment rate among the jurisdictions its contacts
+    are in (the lowest rate; of equal rates, the longest window), or None when none sets one."""
+    limits = {AbandonLimit(e.abandon_rate.max_rate, e.abandon_rate.window_days, e.source.citation
+                           if e.abandon_rate.source is None else e.abandon_rate.source.citation)
+              for j in set(jurisdictions) | {"*"} for e in entries_in_force(j, on) if e.abandon_rate}
+    return min(limits, key=lambda l: (l.max_rate, -l.window_days, l.citation)) if limits else None

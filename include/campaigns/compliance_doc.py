@@ -118,6 +118,23 @@ def render(entries=ENTRIES) -> str:
                 _place(entry.jurisdiction), _dates(entry), entry.summary, _hours(entry), _bans(entry), _cap(entry),
                 entry.kind, "yes" if entry.verified else "no",
                 f"[{entry.source.citation}]({entry.source.url})")) + " |")
+        outcome_rules = [e for e in entries if e.jurisdiction.split("-")[0] == country
+                         and (e.lockouts or e.abandon_rate)]
+        if outcome_rules:
+            lines += ["", "Lockouts after an outcome, and the abandonment-rate limit (a campaign may be "
+                      "stricter, never looser):", ""]
+            for entry in sorted(outcome_rules, key=lambda e: (e.jurisdiction, str(e.effective_from))):
+                for outcome, lock in sorted(entry.lockouts.items()):
+                    span = " and ".join(filter(None, [f"{lock.hours} h" if lock.hours else "",
+                                                      "the rest of the local day" if lock.rest_of_local_day else ""]))
+                    lines.append(f"- `{entry.jurisdiction}` after `{outcome}`: no redial for {span} "
+                                 f"([{lock.source.citation}]({lock.source.url}); verified: "
+                                 f"{'yes' if lock.verified else 'no'}){': ' + lock.note if lock.note else ''}")
+                if entry.abandon_rate:
+                    rate = entry.abandon_rate
+                    lines.append(f"- `{entry.jurisdiction}` abandonment rate: at most {rate.max_rate:.0%} over "
+                                 f"{rate.window_days} days per {rate.per} ({rate.counts}; "
+                                 f"[{rate.source.citation}]({rate.source.url}))")
         notes = [e for e in entries if e.jurisdiction.split("-")[0] == country and e.note]
         if notes:
             lines += ["", "Notes:", ""]

@@ -6,19 +6,24 @@ import re
 from dataclasses import dataclass, field
 from datetime import date
 
-from include.campaigns.calling_window import CallingWindow, WindowPolicy
+from include.campaigns.calling_window import CallingWindow, LockoutRule, WindowPolicy
 
-# The outcomes a dialer reports, and what each means for the contact.
+# The outcomes a dialer reports, and what each means for the contact. 'abandoned' (answered, no
+# agent or message in time) and 'machine' (answering-machine detection) came with version 2 of
+# the dial-task contract; each retries no sooner than its lockout allows.
 FINAL_OUTCOMES = ("answered", "converted")
-RETRY_OUTCOMES = ("busy", "no_answer", "failed", "voicemail")
+RETRY_OUTCOMES = ("busy", "no_answer", "failed", "voicemail", "abandoned", "machine")
+LOCKOUT_OUTCOMES = ("abandoned", "machine")
 OPT_OUT_OUTCOME = "opted_out"
 OUTCOMES = FINAL_OUTCOMES + RETRY_OUTCOMES + (OPT_OUT_OUTCOME,)
 
-DEFAULT_RETRY_DELAYS_S = {"busy": 30 * 60, "no_answer": 2 * 3600, "failed": 3600, "voicemail": 4 * 3600}
+DEFAULT_RETRY_DELAYS_S = {"busy": 30 * 60, "no_answer": 2 * 3600, "failed": 3600, "voicemail": 4 * 3600,
+                          "abandoned": 4 * 3600, "machine": 4 * 3600}
 KNOWN_KEYS = {
     "calling_window", "max_attempts", "retry_delays_s", "max_attempts_per_24h", "blackout_dates",
     "skip_public_holidays", "holiday_overrides", "caller_id", "ivr_flow", "audio", "dial_queue",
     "notification_topic", "expiry_grace_s", "expected_duration_s", "dispatch_shards", "max_call_duration_s",
+    "lockouts", "requires_consent",
 }
 # Mapped dispatch tasks per run; more than the workers or PostgreSQL cores could serve only adds
 # contention on the same index pages.
@@ -36,6 +41,8 @@ RANGES = {
     # The longest call a campaign expects: a dial task with no result is expired only once a call
     # that started at its not_after could have ended, so a contact still talking is never redialed.
     "max_call_duration_s": (1, 4 * 3600),
+    # A campaign's own lockout after an outcome, on top of the law's.
+    "lockouts": (0, 366 * 24),
 }
 # Lengths of the strings that name things: an SQS queue URL or name, an SNS topic ARN, an S3 key
 # or URI (S3 keys are at most 1024 bytes).
@@ -66,6 +73,9 @@ class CampaignConfig:
     expected_duration_s: int | None = None
     dispatch_shards: int = 1
     max_call_duration_s: int = 3600
+    # Outcome -> the campaign's own lockout; it adds to the jurisdictions', never replaces them.
+    lockouts: dict[str, LockoutRule] = field(default_factory=dict)
+    requires_consent: bool = False
 
 
 def _in_range(value, key: str) -> bool:
@@ -119,6 +129,34 @@ def _dates(raw: dict, key: str, problems: list[str]) -> frozenset[date]:
         except ValueError:
             problems.append(f"config.{key} has {value!r}, which is not a YYYY-MM-DD date")
     return frozenset(parsed)
+
+
+def _lockouts(raw: dict, problems: list[str]) -> dict[str, LockoutRule]:
+    value = raw.get("lockouts")
+    if value is None:
+        return {}
+    shape = (f"an object mapping {' or '.join(LOCKOUT_OUTCOMES)} to {{\"hours\": {_range_text('lockouts')}, "
+             f"\"rest_of_local_day\": true or false}}")
+    if not isinstance(value, dict):
+        problems.append(f"config.lockouts must be {shape}")
+        return {}
+    rules = {}
+    for outcome, rule in value.items():
+        if outcome not in LOCKOUT_OUTCOMES:
+            problems.append(f"config.lockouts: {outcome!r} is not an outcome with a lockout {LOCKOUT_OUTCOMES}")
+            continue
+        if not isinstance(rule, dict) or set(rule) - {"hours", "rest_of_local_day"} or not rule:
+            problems.append(f"config.lockouts.{outcome} must be {{\"hours\": ..., \"rest_of_local_day\": ...}}, "
+                            f"got {_shown(rule)}")
+            continue
+        hours, rest = rule.get("hours", 0), rule.get("rest_of_local_day", False)
+        if not _in_range(hours, "lockouts"):
+            problems.append(f"config.lockouts.{outcome}.hours must be {_range_text('lockouts')}, got {_shown(hours)}")
+        elif not isinstance(rest, bool):
+            problems.append(f"config.lockouts.{outcome}.rest_of_local_day must be true or false")
+        else:
+            rules[outcome] = LockoutRule(hours, rest)
+    return rules
 
 
 def parse_config(raw: object) -> CampaignConfig:
@@ -177,6 +215,11 @@ def parse_config(raw: object) -> CampaignConfig:
         problems.append(f"config.caller_id must be an E.164 number such as +12125550100, got {_shown(caller_id)}")
         caller_id = None
 
+    requires_consent = raw.get("requires_consent", False)
+    if not isinstance(requires_consent, bool):
+        problems.append("config.requires_consent must be true or false")
+        requires_consent = False
+
     config = CampaignConfig(
         policy=WindowPolicy(
             window=window,
@@ -196,6 +239,8 @@ def parse_config(raw: object) -> CampaignConfig:
         expected_duration_s=_bounded_int(raw, "expected_duration_s", None, problems),
         dispatch_shards=_bounded_int(raw, "dispatch_shards", 1, problems),
         max_call_duration_s=_bounded_int(raw, "max_call_duration_s", 3600, problems),
+        lockouts=_lockouts(raw, problems),
+        requires_consent=requires_consent,
     )
     if problems:
         raise ConfigError(problems)

@@ -35,7 +35,7 @@ from include.campaigns.runs import RunContext
 
 log = logging.getLogger(__name__)
 
-MESSAGE_VERSION = 1
+MESSAGE_VERSION = 2
 SQS_BATCH = 10                  # the SendMessageBatch maximum
 CLAIM_CHUNK = 1000              # contacts claimed per statement
 BUDGETED_CLAIM_CHUNK = 250      # ... under a time budget: a finer step overshoots the budget less
@@ -137,6 +137,8 @@ def resolve_contacts(conn, campaign: dict) -> dict[str, int]:
             if ok["ids"]:
                 duplicates = fetch_one(conn, "contacts_resolve", ok)["duplicates"]
                 execute(conn, "contacts_mark_blacklisted_ids", {"ids": ok["ids"]})
+                if parse_config(campaign["config"]).requires_consent:
+                    execute(conn, "contacts_mark_no_consent_ids", {"ids": ok["ids"]})
             if bad["ids"]:
                 execute(conn, "contacts_mark_invalid", bad)
         resolved += len(ok["ids"]) - duplicates
@@ -159,7 +161,7 @@ def legal_caps(keys) -> dict[str, int]:
 
 
 class DialTaskEncoder:
-    """The dial-task contract with the dialer (version 1; see the README) as JSON.
+    """The dial-task contract with the dialer (version 2; see the README) as JSON.
 
     What every task of a run shares (the campaign, caller id, IVR flow, audio, run) is encoded
     once; an IVR flow can be a large graph, and encoding it per message would cost more than

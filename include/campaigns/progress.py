@@ -14,8 +14,8 @@ from dataclasses import asdict, dataclass
 from datetime import datetime, timedelta, timezone
 
 from include.campaigns import blacklist
-from include.campaigns.calling_window import split_key
-from include.campaigns.config import FINAL_OUTCOMES, parse_config
+from include.campaigns.calling_window import abandon_limit, lockout_until, split_key
+from include.campaigns.config import FINAL_OUTCOMES, LOCKOUT_OUTCOMES, parse_config
 from include.campaigns.db import execute, fetch_all, fetch_one
 from include.campaigns.dispatch import dispatch, load_campaign
 from include.campaigns.run_end import RunFacts, Verdict, decide
@@ -39,6 +39,7 @@ class PokeResult:
     expired_tasks: int = 0
     dispatched: int = 0
     note: str | None = None
+    abandonment: dict | None = None   # the rate, its limit, and whether the top-up is held back
     campaign_ended: bool = False   # this run was the campaign's last; its report is the final one
 
     def as_dict(self) -> dict:
@@ -63,9 +64,15 @@ def ingest(conn, campaign: dict, now: datetime | None = None) -> tuple[int, list
     keys = [r["window_key"] for r in fetch_all(conn, "campaign_window_keys", {"campaign_id": campaign["id"]})]
     reopen = {}
     for key in keys:
+        zone, jurisdiction = split_key(key)
         for outcome, delay in config.retry_delays_s.items():
             due = now + timedelta(seconds=delay)
-            opening = config.policy.next_opening(*split_key(key), due)
+            # A lockout (the law's where the number is, and the campaign's own) is a floor under the
+            # retry delay. It runs from the ingest, never earlier than the call: the safe side.
+            if outcome in LOCKOUT_OUTCOMES:
+                locked = lockout_until(zone, jurisdiction, outcome, now, config.lockouts.get(outcome))
+                due = max(due, locked) if locked else due
+            opening = config.policy.next_opening(zone, jurisdiction, due)
             reopen[f"{key}#{outcome}"] = (opening or due).isoformat()
     with conn.transaction():
         row = fetch_one(conn, "call_records_ingest", {
@@ -154,6 +161,58 @@ def _apply(conn, campaign_id: int, verdict: Verdict) -> None:
                                                   "from_statuses": list(verdict.settles_from)})
 
 
+def abandonment(conn, campaign: dict, now: datetime) -> dict | None:
+    """The campaign's abandonment rate over the window of the strictest limit where its contacts
+    are (abandoned calls / live answers), the limit and its source; None when no rule sets one."""
+    keys = [r["window_key"] for r in fetch_all(conn, "campaign_window_keys", {"campaign_id": campaign["id"]})]
+    limit = abandon_limit((split_key(k)[1] for k in keys), now.date())
+    if limit is None:
+        return None
+    counts = fetch_one(conn, "campaign_abandon_rate", {
+        "campaign_id": campaign["id"], "since": now - timedelta(days=limit.window_days)})
+    rate = counts["abandoned"] / counts["live"] if counts["live"] else 0.0
+    return {"abandoned": counts["abandoned"], "live_answers": counts["live"], "rate": round(rate, 4),
+            "limit": limit.max_rate, "window_days": limit.window_days, "source": limit.citation,
+            "exceeded": rate > limit.max_rate}
+
+
+# An idle poke (nothing ingested, the guard not holding) measures the rate again only this often:
+# the rate moves with new results, which a poke measures at once, and with its window sliding.
+ABANDON_RATE_RECHECK = timedelta(seconds=60)
+
+
+def abandonment_guard(conn, campaign: dict, run: RunContext, now: datetime, ingested: int = 0) -> dict | None:
+    """Measure the rate and record a crossing; alert once when it goes over the limit. Returns
+    the measurement, or None when this poke had no need to measure (the guard is not holding).
+
+    The alert is published inside the transaction that records the crossing: if SNS refuses it,
+    the crossing is not recorded and the next poke alerts again, so it is never lost."""
+    from include.campaigns.notification import publish
+
+    state = fetch_one(conn, "campaign_abandon_guard_get", {"campaign_id": campaign["id"]})
+    checked = state["abandon_rate_checked_at"]
+    if (not ingested and state["abandon_guard_since"] is None and checked is not None
+            and now - ABANDON_RATE_RECHECK < checked <= now):
+        return None
+    measured = abandonment(conn, campaign, now)
+    if measured is None:
+        return None
+    with conn.transaction():
+        change = fetch_one(conn, "campaign_abandon_guard_set",
+                           {"campaign_id": campaign["id"], "exceeded": measured["exceeded"]})
+        if change["crossed"]:
+            publish(campaign=campaign, run_id=run.run_id, outcome="abandon_rate_exceeded",
+                    summary=(f"abandonment rate {measured['rate']:.1%} is over the {measured['limit']:.0%} limit "
+                             f"over {measured['window_days']} days; no new dial tasks until it is back under"),
+                    details=measured)
+    if change["crossed"]:
+        log.warning("Campaign %s: abandonment rate %.2f%% over its %.0f%% limit; top-ups held back",
+                    campaign["slug"], 100 * measured["rate"], 100 * measured["limit"])
+    elif change["cleared"]:
+        log.info("Campaign %s: abandonment rate back under its limit; top-ups resume", campaign["slug"])
+    return measured
+
+
 def poke(conn, campaign_id: int, run: RunContext, *, now: datetime | None = None) -> PokeResult:
     started = time.monotonic()
     now = now or datetime.now(timezone.utc)
@@ -164,7 +223,10 @@ def poke(conn, campaign_id: int, run: RunContext, *, now: datetime | None = None
 
     result = PokeResult(done=False, outcome=None, counts={}, ingested=ingested, expired_tasks=expired)
     status = campaign["status"]
-    if run.may_send and status not in ("cancelled", "paused") and now < run.run_end:
+    # Over the abandonment-rate limit, nothing new is sent until the rate is back under it.
+    result.abandonment = abandonment_guard(conn, campaign, run, now, ingested) if run.may_send else None
+    held_back = bool(result.abandonment and result.abandonment["exceeded"])
+    if run.may_send and status not in ("cancelled", "paused") and now < run.run_end and not held_back:
         # The top-up claims only while the poke is young; the next poke goes on from there.
         budget = max(0.0, TOP_UP_CLAIMS_UNTIL_S - (time.monotonic() - started))
         sent = dispatch(conn, campaign, run, now=now, time_budget_s=budget)

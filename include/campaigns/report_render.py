@@ -30,7 +30,9 @@ FUNNEL_STEPS = (("contacts", "Contacts"), ("eligible", "Eligible"), ("dispatched
 
 BLOCK_LABELS = {"blacklist": "Blacklisted", "outside_window": "Outside calling window",
                 "legal_hours": "Outside legal hours", "cap": "Frequency cap",
-                "invalid_number": "Invalid number", "expired": "Expired, never reached"}
+                "invalid_number": "Invalid number", "expired": "Expired, never reached",
+                "no_consent": "No consent", "lockout": "Lockout after an outcome",
+                "retry_later": "Retry delay", "blackout": "Declared blackout", "unresolved": "Not yet checked"}
 
 # Badge colour per run outcome; an outcome not listed here gets the neutral badge.
 OUTCOME_TONES = {"completed": "good", "cancelled": "muted", "failed": "bad",
@@ -139,7 +141,8 @@ def render_html(report: dict) -> str:
         _kpi_section(report),
         _section("Funnel", "From every contact of the campaign to the calls that converted.",
                  _funnel_chart(report["funnel"])),
-        _blocked_section(report["blocked"]),
+        _blocked_section(report["blocked"], report.get("blocked_by_jurisdiction")),
+        _abandonment_section(report.get("abandonment")),
         _section("Answer rate by local hour",
                  "Share of dialed calls answered, by the contact's local hour. Hover a bar for the "
                  "calls dialed in that hour; hours with no calls have no bar.",
@@ -198,9 +201,20 @@ def _dry_run_section(dry_run: dict | None) -> str:
     phones = "".join(f'<li data-meta="sample">{_text(phone)}</li>' for phone in sample)
     listing = f'<ul class="phones">{phones}</ul>' if phones else '<p class="empty">No sample.</p>'
     tile = _kpi_tile("would_dispatch", "Would dispatch", fmt_int(dry_run.get("would_dispatch")))
+    skipped = ""
+    if "skipped_by_reason" in dry_run:
+        tile += _kpi_tile("eligible", "Eligible now", fmt_int(dry_run.get("eligible")))
+        tile += _kpi_tile("skipped", "Skipped", fmt_int(dry_run.get("skipped")))
+        rows = [(reason, [(BLOCK_LABELS.get(reason, _label(reason)), None)], [("contacts", n, fmt_int(n))])
+                for reason, n in dry_run["skipped_by_reason"].items()]
+        skipped = (f'<h3>Skipped at {_text(dry_run.get("at", ""))}, by reason</h3>'
+                   + _table("skipped", ["Reason", "Contacts"], rows, empty="Nobody is skipped.")
+                   + "<h3>Skipped, by jurisdiction</h3>"
+                   + _by_jurisdiction_table("skipped_by_jurisdiction", dry_run["skipped_by_jurisdiction"],
+                                            empty="Nobody is skipped."))
     return _section(
         "Dry run", "Contacts were selected as a live run would, and nothing was sent.",
-        f'<div class="kpis">{tile}</div><h3>Sample of numbers that would be dialed</h3>{listing}',
+        f'<div class="kpis">{tile}</div>{skipped}<h3>Sample of numbers that would be dialed</h3>{listing}',
         tone="warn")
 
 
@@ -236,14 +250,45 @@ def _funnel_chart(funnel: dict) -> str:
     return _hbar_chart("funnel", items, color=PALETTE["funnel"], title="Campaign funnel")
 
 
-def _blocked_section(blocked: dict) -> str:
+def _blocked_section(blocked: dict, by_jurisdiction: dict | None = None) -> str:
     items = [(key, BLOCK_LABELS.get(key, _label(key)), value) for key, value in blocked.items()]
     rows = [(key, [(label, None)], [("contacts", value, fmt_int(value))]) for key, label, value in items]
     table = _table("blocked", ["Reason", "Contacts"], rows, empty="Nothing was blocked.")
     # Narrower drawing: it shares the row with the table, and its labels must stay legible there.
     chart = _hbar_chart("blocked", items, color=PALETTE["blocked"], title="Contacts blocked by reason", width=500)
+    extra = ""
+    if by_jurisdiction is not None:
+        extra = ("<h3>By jurisdiction, now</h3>"
+                 + _by_jurisdiction_table("blocked_by_jurisdiction", by_jurisdiction, empty="Nothing is blocked now."))
     return _section("Blocked contacts", "Contacts the rules kept from being dialed, by reason.",
-                    f'<div class="split"><div>{table}</div><div>{chart}</div></div>')
+                    f'<div class="split"><div>{table}</div><div>{chart}</div></div>{extra}')
+
+
+def _by_jurisdiction_table(name: str, by_jurisdiction: dict, *, empty: str) -> str:
+    """One row per jurisdiction, one column per reason it has contacts for."""
+    reasons = sorted({reason for counts in by_jurisdiction.values() for reason in counts})
+    headers = ["Jurisdiction", *(BLOCK_LABELS.get(r, _label(r)) for r in reasons), "Total"]
+    rows = [(code, [(code, None)],
+             [(r, counts.get(r, 0), fmt_int(counts.get(r, 0))) for r in reasons]
+             + [("total", sum(counts.values()), fmt_int(sum(counts.values())))])
+            for code, counts in sorted(by_jurisdiction.items())]
+    return _table(name, headers, rows, empty=empty)
+
+
+def _abandonment_section(measured: dict | None) -> str:
+    if not measured:
+        return ""
+    state = "over the limit: no new dial tasks" if measured["exceeded"] else "within the limit"
+    rows = [("rate", [("Abandoned ÷ live answers", None)],
+             [("value", measured["rate"], fmt_pct(measured["rate"]))]),
+            ("limit", [(f"Limit ({measured['window_days']} days)", None)],
+             [("value", measured["limit"], fmt_pct(measured["limit"]))]),
+            ("abandoned", [("Abandoned calls", None)], [("value", measured["abandoned"], fmt_int(measured["abandoned"]))]),
+            ("live_answers", [("Live answers", None)],
+             [("value", measured["live_answers"], fmt_int(measured["live_answers"]))])]
+    table = _table("abandonment", ["Measure", "Value"], rows, empty="No calls.")
+    return _section("Abandonment rate", f"Rolling {measured['window_days']} days, {state}. Source: "
+                    f"{measured['source']}.", table)
 
 
 def _outcomes_section(calls: dict, contacts: dict) -> str:

@@ -9,11 +9,12 @@ import re
 from datetime import datetime, timezone
 from typing import Iterator
 
+from include.campaigns.blackouts import current_blackouts
 from include.campaigns.calling_window import legal_rule, split_key
 from include.campaigns.config import ConfigError, parse_config
 from include.campaigns.db import execute, fetch_all, fetch_one, load_sql
 from include.campaigns.dispatch import load_campaign
-from include.campaigns.progress import status_counts
+from include.campaigns.progress import abandonment, status_counts
 from include.campaigns.report_render import RenderedCsv
 from include.campaigns.resources import AWS_CONN_ID, report_bucket
 from include.campaigns.runs import RunContext
@@ -57,6 +58,46 @@ def _blocked(conn, campaign: dict, at: datetime) -> dict[str, int]:
     return {k: int(v) for k, v in row.items()}
 
 
+def skips(conn, campaign: dict, at: datetime) -> dict:
+    """Who could be dialed at ``at``, and why each of the others cannot, by reason and by
+    jurisdiction: the explained skips of a dry run and of the Campaigns page's preview.
+
+    Reasons: blacklist, no_consent, invalid_number, expired, unresolved (not checked yet),
+    legal_hours, outside_window, blackout (the first closed key of the contact's), cap (24 h),
+    lockout (after abandoned or machine), retry_later (a retry delay). ``eligible`` is every
+    contact the claim could take now; a run sends up to its hopper level of them at a time.
+    """
+    try:
+        config = parse_config(campaign["config"])
+    except ConfigError:
+        config = parse_config({})
+    keys = [r["window_key"] for r in fetch_all(conn, "campaign_window_keys", {"campaign_id": campaign["id"]})]
+    blackouts = [b for b in current_blackouts(conn, at) if b.starts_at <= at < b.ends_at]
+    reasons = {}
+    for key in keys:
+        zone, jurisdiction = split_key(key)
+        if any(b.covers(jurisdiction) for b in blackouts):
+            reasons[key] = "blackout"
+        elif reason := config.policy.closed_reason(zone, jurisdiction, at):
+            reasons[key] = reason
+    caps = {j: c for k in keys if (c := legal_rule(j := split_key(k)[1]).max_attempts_24h) is not None}
+    rows = fetch_all(conn, "contacts_skips", {
+        "campaign_id": campaign["id"], "reasons": json.dumps(reasons), "at": at,
+        "cap_24h": config.max_attempts_per_24h, "legal_caps": json.dumps(caps)})
+    by_reason: dict[str, int] = {}
+    by_jurisdiction: dict[str, dict[str, int]] = {}
+    eligible: dict[str, int] = {}
+    for row in rows:
+        if row["reason"] is None:
+            eligible[row["jurisdiction"]] = int(row["contacts"])
+            continue
+        by_reason[row["reason"]] = by_reason.get(row["reason"], 0) + int(row["contacts"])
+        by_jurisdiction.setdefault(row["jurisdiction"], {})[row["reason"]] = int(row["contacts"])
+    return {"at": at.isoformat(), "eligible": sum(eligible.values()), "eligible_by_jurisdiction": eligible,
+            "skipped": sum(by_reason.values()), "skipped_by_reason": dict(sorted(by_reason.items())),
+            "skipped_by_jurisdiction": dict(sorted(by_jurisdiction.items()))}
+
+
 def build_report(conn, campaign_id: int, run: RunContext, outcome: str, poke: dict | None,
                  dry_run: dict | None = None) -> dict:
     campaign = load_campaign(conn, campaign_id)
@@ -83,6 +124,8 @@ def build_report(conn, campaign_id: int, run: RunContext, outcome: str, poke: di
                 "live": run.live, "dry_run": run.dry_run, "note": run.not_live_reason},
         "funnel": {k: funnel[k] for k in ("contacts", "eligible", "dispatched", "dialed", "answered", "converted")},
         "blocked": _blocked(conn, campaign, min(now, run.run_end)),
+        # The campaign's abandonment rate against the strictest limit where its contacts are.
+        "abandonment": abandonment(conn, campaign, now),
         # Rates are per call (ASR = answered calls / calls placed); the funnel counts contacts.
         "rates": {"asr": _ratio(funnel["calls_answered"], funnel["calls"]),
                   "acd_s": round(funnel["acd_s"], 1) if funnel["acd_s"] is not None else None,
@@ -103,8 +146,12 @@ def build_report(conn, campaign_id: int, run: RunContext, outcome: str, poke: di
         "quarantined_results": {r["reason"]: r["n"] for r in fetch_all(conn, "report_quarantined", scope)},
         "last_poke": poke,
     }
+    # The contacts kept from dialing at the report's instant, by jurisdiction and reason.
+    explained = skips(conn, campaign, min(now, run.run_end))
+    report["blocked_by_jurisdiction"] = explained["skipped_by_jurisdiction"]
     if dry_run is not None:
-        report["dry_run"] = {"would_dispatch": dry_run.get("would_dispatch", 0), "sample": dry_run.get("sample", [])}
+        report["dry_run"] = {"would_dispatch": dry_run.get("would_dispatch", 0), "sample": dry_run.get("sample", []),
+                             **explained}
     return report
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import re
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 
 from include.campaigns.calling_window import legal_rule
 from include.campaigns.config import CampaignConfig, ConfigError, parse_config
@@ -232,6 +232,27 @@ def destination_problems(config: CampaignConfig, *, own_queue_url=None, own_topi
     return problems
 
 
+# 16 CFR § 310.4(b)(3)(iv): a call to a US number needs a version of the National Do Not Call
+# Registry obtained no more than 31 days before the call.
+DNC_MAX_AGE = timedelta(days=31)
+
+
+def dnc_problems(row: dict, now: datetime) -> list[str]:
+    """A campaign that may still dial a US contact needs its list scrubbed against the national
+    registry within the last 31 days; the whole campaign is refused, not its US contacts alone,
+    so an operator sees it before the run rather than a silent partial run."""
+    if not row["has_us_contacts"]:
+        return []
+    scrubbed = row["dnc_scrubbed_at"]
+    if scrubbed is None:
+        return ["dnc_scrubbed_at is not set, and the campaign has US contacts: scrub the list against the "
+                "National Do Not Call Registry (16 CFR 310.4(b)(3)(iv)) and record the date"]
+    if now - scrubbed > DNC_MAX_AGE:
+        return [f"dnc_scrubbed_at {scrubbed.isoformat()} is more than 31 days old, and the campaign has US "
+                f"contacts: 16 CFR 310.4(b)(3)(iv) needs the registry accessed no more than 31 days before a call"]
+    return []
+
+
 def validate(conn, campaign: dict, *, live: bool, now: datetime | None = None) -> dict:
     """Validate a campaign for a run; store and raise every problem, or return a summary."""
     from include.campaigns.dispatch import resolve_contacts
@@ -251,6 +272,12 @@ def validate(conn, campaign: dict, *, live: bool, now: datetime | None = None) -
             problems.extend(f"audio file {ref} does not exist in S3" for ref in missing)
     if not problems:
         resolution = resolve_contacts(conn, campaign)
+        if config.requires_consent:
+            with conn.transaction():
+                resolution["no_consent"] = fetch_one(conn, "contacts_mark_no_consent",
+                                                     {"campaign_id": campaign["id"]})["marked"]
+        problems.extend(dnc_problems(fetch_one(conn, "campaign_dnc_check", {"campaign_id": campaign["id"]}),
+                                     now or datetime.now(timezone.utc)))
     counts = fetch_one(conn, "contacts_dispatchable_count", {"campaign_id": campaign["id"]})
     # Nobody callable (now, or ever again, or no contacts yet) is not a fault of the campaign: the
     # run ends with its own outcome (nothing_to_do, or completed with every contact finished),

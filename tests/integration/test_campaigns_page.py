@@ -252,3 +252,59 @@ def test_a_stored_date_python_cannot_hold_shows_as_unknown_not_a_500(client, cam
     assert found["page_fresh"]["start_at"] is None
     page = client.get("/")
     assert page.status_code == 200 and "page_running" in page.text
+
+
+# --- the preview: who a run would dial now, and who it would skip ---------------------------------
+
+@pytest.fixture
+def preview_campaign(db):
+    from dev.seed import add_blacklist, add_contacts, create_campaign
+    from include.campaigns.dispatch import load_campaign, resolve_contacts
+    from tests.helpers import open_zone, us_numbers
+
+    campaign_id = create_campaign(db, "page_preview", status="active", max_in_flight=1, config={
+        "skip_public_holidays": False, "calling_window": {"start": "00:00", "end": "23:59"}})
+    phones = us_numbers(3, seed=9) + us_numbers(1, seed=10, area="512")
+    add_contacts(db, campaign_id, [{"phone": p, "timezone": open_zone()} for p in phones])
+    add_blacklist(db, [phones[0]])
+    resolve_contacts(db, load_campaign(db, campaign_id))
+    return campaign_id
+
+
+def test_the_preview_shows_who_would_be_dialed_now_and_who_is_skipped_by_reason_and_jurisdiction(
+        client, preview_campaign, db):
+    from include.campaigns.dispatch import load_campaign
+    from include.campaigns.reporting import skips
+
+    response = client.get("/api/campaigns/page_preview/preview")
+    assert response.status_code == 200, response.text
+    preview = response.json()
+    assert preview["eligible"] == 3 and preview["first_top_up"] == 1
+    assert preview["skipped_by_reason"] == {"blacklist": 1}
+    assert preview["skipped_by_jurisdiction"] == {"US-NY": {"blacklist": 1}}
+    assert preview["eligible_by_jurisdiction"] == {"US-NY": 2, "US-TX": 1}
+    # The same answer as the dry run's, for the same instant.
+    same = skips(db, load_campaign(db, preview_campaign), datetime.fromisoformat(preview["at"]))
+    assert {k: v for k, v in preview.items() if k in same} == same
+    page = client.get("/preview/page_preview")
+    assert page.status_code == 200
+    assert '<strong data-kpi="eligible">3</strong>' in page.text
+    assert '<td data-code="US-NY" data-reason="blacklist">1</td>' in page.text
+    assert '<td data-code="US-TX" data-reason="eligible">1</td>' in page.text
+    assert 'href="preview/page_preview"' in client.get("/").text
+
+
+def test_the_preview_of_a_campaign_the_user_may_not_read_is_not_found(auth_manager, as_user, preview_campaign):
+    auth_manager["renewals_team"] = {"campaign_page_running"}
+    client = as_user("renewals_team")
+    assert client.get("/api/campaigns/page_preview/preview").status_code == 404
+    assert client.get("/preview/page_preview").status_code == 404
+    assert client.get("/api/campaigns/no_such/preview").status_code == 404
+
+
+def test_the_preview_refuses_anonymous_callers(preview_campaign):
+    from fastapi.testclient import TestClient
+
+    app = _registered_app_dict()["app"]
+    assert TestClient(app).get("/api/campaigns/page_preview/preview").status_code == 401
+    assert TestClient(app).get("/preview/page_preview").status_code == 401

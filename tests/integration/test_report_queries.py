@@ -165,7 +165,7 @@ def blocked(db, campaign_id: int, *, cap_24h=None, legal_caps=None) -> dict:
     return {k: int(v) for k, v in row.items()}
 
 
-STATES = {"blacklist": 1, "invalid_number": 1, "expired": 2, "outside_window": 3, "legal_hours": 1}
+STATES = {"blacklist": 1, "no_consent": 0, "invalid_number": 1, "expired": 2, "outside_window": 3, "legal_hours": 1}
 
 
 @pytest.mark.parametrize("cap_24h, legal_caps, capped", [

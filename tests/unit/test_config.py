@@ -8,7 +8,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from include.campaigns.calling_window import CallingWindow, WindowPolicy
+from include.campaigns.calling_window import LockoutRule, CallingWindow, WindowPolicy
 from include.campaigns.config import (
     DEFAULT_RETRY_DELAYS_S,
     KNOWN_KEYS,
@@ -37,7 +37,9 @@ def test_an_empty_config_gives_the_defaults(raw):
                                          blackout_dates=frozenset(), skip_public_holidays=True,
                                          holiday_overrides=frozenset())
     assert config.max_attempts == 3
-    assert config.retry_delays_s == {"busy": 1800, "no_answer": 7200, "failed": 3600, "voicemail": 14400}
+    assert config.retry_delays_s == {"busy": 1800, "no_answer": 7200, "failed": 3600, "voicemail": 14400,
+                                     "abandoned": 14400, "machine": 14400}
+    assert config.lockouts == {} and config.requires_consent is False
     assert config.max_attempts_per_24h is None
     assert config.expiry_grace_s == 300
     assert config.expected_duration_s is None
@@ -106,6 +108,8 @@ BAD_SETTINGS = {
     "expiry_grace_s": (-1, "expiry_grace_s"),
     "expected_duration_s": (1.5, "expected_duration_s"),
     "dispatch_shards": (0, "dispatch_shards"),
+    "lockouts": ({"abandoned": {"hours": -1}}, "lockouts.abandoned.hours"),
+    "requires_consent": ("yes", "requires_consent"),
     "colour": ("blue", "unknown keys: colour"),
 }
 GOOD_SETTINGS = {
@@ -123,6 +127,8 @@ GOOD_SETTINGS = {
     "caller_id": "+15555550100",
     "dispatch_shards": 2,
     "max_call_duration_s": 600,
+    "lockouts": {"abandoned": {"hours": 96}, "machine": {"rest_of_local_day": True}},
+    "requires_consent": True,
 }
 
 
@@ -410,3 +416,25 @@ def test_retry_delays_of_the_wrong_type_are_a_problem_even_when_empty(value):
 def test_dates_must_be_written_yyyy_mm_dd(value):
     assert problems_of({"blackout_dates": [value]}) == [
         f"config.blackout_dates has {value!r}, which is not a YYYY-MM-DD date"]
+
+
+# --------------------------------------------------------------------------------------------
+# Lockouts and consent
+# --------------------------------------------------------------------------------------------
+
+def test_a_campaign_lockout_names_an_outcome_with_a_lockout_and_its_hours_or_day():
+    config = parse_config({"lockouts": {"abandoned": {"hours": 96}, "machine": {"hours": 2, "rest_of_local_day": True}}})
+    assert config.lockouts == {"abandoned": LockoutRule(96, False), "machine": LockoutRule(2, True)}
+    assert problems_of({"lockouts": {"busy": {"hours": 1}}}) == [
+        "config.lockouts: 'busy' is not an outcome with a lockout ('abandoned', 'machine')"]
+    assert problems_of({"lockouts": {"abandoned": {"days": 1}}})[0].startswith("config.lockouts.abandoned must be")
+    assert problems_of({"lockouts": {"abandoned": {"hours": 8785}}}) == [
+        "config.lockouts.abandoned.hours must be an integer from 0 to 8784, got 8785"]
+    assert problems_of({"lockouts": {"machine": {"rest_of_local_day": 1}}}) == [
+        "config.lockouts.machine.rest_of_local_day must be true or false"]
+    assert problems_of({"lockouts": []})[0].startswith("config.lockouts must be")
+
+
+def test_requires_consent_is_true_or_false():
+    assert parse_config({"requires_consent": True}).requires_consent is True
+    assert problems_of({"requires_consent": "yes"}) == ["config.requires_consent must be true or false"]

@@ -3,7 +3,9 @@
 Each ``<country>.json`` beside this module is a list of entries. An entry is one jurisdiction's
 rule over a span of dates: its hours per day of the week (local to the called party), whether it
 bans Sundays, public holidays (and in which ``holidays`` calendar) or calls during declared
-emergencies, its attempt cap, the dates it is in force, and where it comes from. ``kind`` says
+emergencies, its attempt cap, its lockouts (no redial for a while after an ``abandoned`` or ``machine`` outcome, each with
+its own source), its limit on a campaign's abandonment rate, the dates it is in force, and
+where it comes from. ``kind`` says
 whether the entry is the law (``statute``: an act or a regulation made under one) or a
 deliberate choice stricter than the law (``conservative``); ``verified`` is false where the text
 of the law itself could not be read, and such an entry keeps to the safe side.
@@ -74,6 +76,39 @@ class Source(_Strict):
     url: str = Field(pattern=r"^https?://\S+$")
 
 
+LOCKOUT_OUTCOMES = ("abandoned", "machine")
+
+
+class Lockout(_Strict):
+    """After an outcome, no redial of the number for ``hours``, and with ``rest_of_local_day``
+    not again on the local day of the call either; both may hold, the later end wins."""
+
+    hours: Annotated[int, Field(ge=0, le=24 * 366)] = 0
+    rest_of_local_day: bool = False
+    source: Source
+    verified: bool
+    note: Optional[str] = None
+
+    @model_validator(mode="after")
+    def _says_something(self) -> "Lockout":
+        if not self.hours and not self.rest_of_local_day:
+            raise ValueError("a lockout needs hours or rest_of_local_day")
+        if not self.verified and not self.note:
+            raise ValueError("an unverified lockout needs a note saying what could not be verified")
+        return self
+
+
+class AbandonRateLimit(_Strict):
+    """At most ``max_rate`` of a campaign's live answers abandoned, over a rolling ``window_days``."""
+
+    max_rate: Annotated[float, Field(gt=0, le=1)]
+    window_days: Annotated[int, Field(ge=1, le=366)]
+    per: Literal["campaign"]
+    counts: str = Field(min_length=1, description="what the law counts, in its words")
+    source: Source
+    verified: bool
+
+
 class Entry(_Strict):
     jurisdiction: str
     effective_from: Optional[date]        # required; null: long in force, its start date not recorded
@@ -86,6 +121,8 @@ class Entry(_Strict):
     holiday_calendar: Optional[str] = None
     emergency_ban: bool = False
     cap: Optional[Cap] = None
+    lockouts: dict[Literal["abandoned", "machine"], Lockout] = {}
+    abandon_rate: Optional[AbandonRateLimit] = None
     source: Source
     verified: bool
     note: Optional[str] = None

@@ -103,8 +103,9 @@ WITH candidates AS (
             ELSE c.status END,
         next_attempt_at = CASE p.action
             WHEN 'final' THEN NULL
-            -- The retry waits its delay, then rolls over any closed hours to when every one of the
-            -- contact's windows has opened again (precomputed per window key and outcome).
+            -- The retry waits its delay and any lockout after its outcome (abandoned, machine),
+            -- then rolls over any closed hours to when every one of the contact's windows has
+            -- opened again (precomputed per window key and outcome).
             WHEN 'retry' THEN GREATEST(
                 now() + make_interval(secs => coalesce((%(retry_delays)s::jsonb ->> p.outcome)::int, 3600)),
                 (SELECT max((%(reopen_at)s::jsonb ->> (k || '#' || p.outcome))::timestamptz)
