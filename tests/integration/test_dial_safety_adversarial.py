@@ -178,3 +178,24 @@ def test_a_blacklist_entry_written_by_hand_in_another_shape_is_refused(db):
         with pytest.raises(psycopg.errors.CheckViolation):
             db.execute("INSERT INTO blacklist (phone, reason) VALUES (%s, 'do_not_call')", (shape,))
     assert db.execute("SELECT count(*) FROM blacklist").fetchone()[0] == 0
+
+
+def test_a_late_result_not_yet_ingested_counts_against_the_24h_cap_of_every_campaign(
+        db, redis_client, sqs, dial_queue):
+    """A dial task expired (no result in time), then its result came: that call happened. Until
+    it is ingested, another campaign's claim of the same number must count it, or the number is
+    dialed over the cap."""
+    shared, other = us_numbers(2, seed=916)
+    first = new_campaign(db, dial_queue, [shared], slug="adv_cap_a", max_attempts_per_24h=1)
+    dispatch(db, first, run_ctx(first["id"]))
+    (body,) = sent(sqs, dial_queue)
+    db.execute("UPDATE dial_tasks SET not_after = now() - interval '3 hours'")
+    assert expire_tasks(db, first) == 1
+    db.execute("INSERT INTO call_records (dial_attempt_id, campaign_id, contact_id, phone, outcome, started_at, "
+               "ended_at, duration_s, local_hour) VALUES (%s, %s, %s, %s, 'busy', now(), now(), 30, 13)",
+               (body["dial_attempt_id"], body["campaign_id"], body["contact_id"], body["phone"]))
+
+    second = new_campaign(db, dial_queue, [shared, other], slug="adv_cap_b", max_attempts_per_24h=1)
+    dispatch(db, second, run_ctx(second["id"]))
+
+    assert [b["phone"] for b in sent(sqs, dial_queue)] == [other]
