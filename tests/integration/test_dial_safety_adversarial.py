@@ -201,10 +201,6 @@ def test_a_late_result_not_yet_ingested_counts_against_the_24h_cap_of_every_camp
     assert [b["phone"] for b in sent(sqs, dial_queue)] == [other]
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "a number's legal 24 h cap is taken from the claiming campaign's own view of where its person "
-    "lives; another campaign that places the same number elsewhere applies its own (none), so the "
-    "strictest cap any live contact of the number carries is not enforced yet"))
 def test_a_legal_cap_holds_for_a_number_two_campaigns_place_in_different_jurisdictions(
         db, redis_client, sqs, dial_queue):
     """A New York number whose person lives in Florida (campaign A has the address) may be called 3

@@ -28,7 +28,9 @@ WITH picked AS (
           WHERE t.phone = c.phone AND t.status = 'expired' AND t.claimed_at > now() - interval '24 hours'
             AND EXISTS (SELECT 1 FROM call_records r WHERE r.dial_attempt_id = t.dial_attempt_id)
       ) < LEAST(coalesce(%(cap_24h)s::int, 2147483647),
-                coalesce((%(legal_caps)s::jsonb ->> c.jurisdiction)::int, 2147483647)))
+                -- The lowest legal cap of any contact of the number, in any campaign.
+                coalesce((SELECT min((%(legal_caps)s::jsonb ->> o.jurisdiction)::int)
+                          FROM contacts o WHERE o.phone = c.phone), 2147483647)))
       -- A result of an earlier, expired attempt that has come but is not ingested yet may be the
       -- contact's conversion or opt-out: the contact waits for it to be applied.
       AND NOT EXISTS (
