@@ -10,7 +10,6 @@ from datetime import datetime, timedelta, timezone
 import pytest
 
 from dev.seed import add_contacts, create_campaign
-from include.campaigns.db import fetch_one
 from include.campaigns.dispatch import dispatch, load_campaign
 from include.campaigns.progress import expire_tasks, ingest
 from include.campaigns.runs import RunContext
@@ -56,35 +55,6 @@ def together(*jobs) -> list[BaseException]:
     for t in threads:
         t.join()
     return errors
-
-
-def test_late_opt_outs_are_ingested_while_dispatch_marks_blacklisted_contacts_without_deadlock(
-        db, redis_client, sqs, dial_queue):
-    """Late opt-outs put their numbers on the blacklist at once (the trigger); the next dispatch
-    marks the campaign's waiting contacts with those numbers blacklisted while the maintenance
-    ingest opts the same contacts out. Both update many contacts at once: neither may deadlock."""
-    # Numbers in the reverse order of the contacts' ids: the two statements meet the rows in
-    # different orders unless both lock them in one order.
-    phones = sorted(us_numbers(60, seed=911), reverse=True)
-    campaign = new_campaign(db, dial_queue, phones)
-    failures = []
-    for round_ in range(3):
-        db.execute("UPDATE contacts SET status = 'pending', attempts = 0, next_attempt_at = NULL "
-                   "WHERE campaign_id = %s", (campaign["id"],))
-        db.execute("DELETE FROM blacklist")
-        db.execute("UPDATE campaigns SET blacklist_checked_at = NULL WHERE id = %s", (campaign["id"],))
-        dispatch(db, load_campaign(db, campaign["id"]), run_ctx(campaign["id"], f"r{round_}"))
-        drain(sqs, dial_queue, rounds=1)
-        db.execute("UPDATE dial_tasks SET not_after = now() - interval '3 hours' WHERE status = 'sent'")
-        expire_tasks(db, campaign)
-        db.execute("INSERT INTO call_records (dial_attempt_id, campaign_id, contact_id, phone, outcome, started_at, "
-                   "ended_at, duration_s, local_hour) SELECT dial_attempt_id, campaign_id, contact_id, phone, "
-                   "'opted_out', now(), now(), 20, 13 FROM dial_tasks WHERE status = 'expired'")
-        failures += together(lambda conn: ingest(conn, campaign),
-                             lambda conn: fetch_one(conn, "contacts_mark_blacklisted", {"campaign_id": campaign["id"]}))
-        db.execute("DELETE FROM call_records")
-        db.execute("DELETE FROM dial_tasks")
-    assert not failures, failures
 
 
 def national(e164: str) -> str:
