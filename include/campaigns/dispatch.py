@@ -319,15 +319,20 @@ class Claimer:
                  page: int = 1000):
         self.conn, self.page = conn, page
         caps = legal_caps(opened)
+        # Another campaign may place one of these numbers where a stricter legal cap applies (it
+        # has the person's address): the cap of the number is the lowest any of its contacts has.
+        elsewhere = legal_caps(f"|{r['jurisdiction']}" for r in fetch_all(conn, "dial_tasks_claim_jurisdictions"))
         self.rules = {
             "campaign_id": campaign["id"], "max_attempts": config.max_attempts, "open_keys": sorted(opened),
-            "no_caps": config.max_attempts_per_24h is None and not caps, "cap_24h": config.max_attempts_per_24h,
-            "legal_caps": json.dumps(caps), "shard": shard, "shard_count": shard_count,
+            "no_caps": config.max_attempts_per_24h is None and not caps and not elsewhere,
+            "cap_24h": config.max_attempts_per_24h,
+            "legal_caps": json.dumps({**elsewhere, **caps}), "shard": shard, "shard_count": shard_count,
         }
         self.task = {"run_id": run.run_id, "run_end": run.run_end, "max_contacts": run.max_contacts,
                      "closes_at": json.dumps({k: v.isoformat() for k, v in opened.items()})}
         self.locks = {"campaign_id": campaign["id"], "run_id": run.run_id, "max_contacts": run.max_contacts,
-                      "own_cap": config.max_attempts_per_24h is not None, "capped_jurisdictions": sorted(caps)}
+                      "own_cap": config.max_attempts_per_24h is not None,
+                      "capped_jurisdictions": sorted(caps.keys() | elsewhere.keys())}
         self.step = (LOCKED_CLAIM_STEP if not self.rules["no_caps"]
                      or fetch_one(conn, "campaigns_capped_live")["capped"] else None)
         zones = sorted({split_key(k)[0] for k in opened})

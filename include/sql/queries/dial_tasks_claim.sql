@@ -19,11 +19,18 @@ WITH picked AS (
           WHERE b.phone = c.phone
             AND (b.campaign_id IS NULL OR b.campaign_id = c.campaign_id)
             AND (b.expires_at IS NULL OR b.expires_at > now()))
+      -- An expired task whose result has come was a call after all: it counts before its ingest.
       AND (%(no_caps)s::boolean OR (
           SELECT count(*) FROM dial_tasks t
           WHERE t.phone = c.phone AND t.status <> 'expired' AND t.claimed_at > now() - interval '24 hours'
+      ) + (
+          SELECT count(*) FROM dial_tasks t
+          WHERE t.phone = c.phone AND t.status = 'expired' AND t.claimed_at > now() - interval '24 hours'
+            AND EXISTS (SELECT 1 FROM call_records r WHERE r.dial_attempt_id = t.dial_attempt_id)
       ) < LEAST(coalesce(%(cap_24h)s::int, 2147483647),
-                coalesce((%(legal_caps)s::jsonb ->> c.jurisdiction)::int, 2147483647)))
+                -- The lowest legal cap of any contact of the number, in any campaign.
+                coalesce((SELECT min((%(legal_caps)s::jsonb ->> o.jurisdiction)::int)
+                          FROM contacts o WHERE o.phone = c.phone), 2147483647)))
       -- A result of an earlier, expired attempt that has come but is not ingested yet may be the
       -- contact's conversion or opt-out: the contact waits for it to be applied.
       AND NOT EXISTS (

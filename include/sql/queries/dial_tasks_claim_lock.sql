@@ -4,7 +4,8 @@
 --    campaigns, other shards, other dispatchers) count one after the other, never both 0. Claims
 --    of different numbers take different locks and never wait for each other. A number needs one
 --    when the claiming campaign has its own 24 h cap, when any campaign that may be dialing has
---    one (it counts this claim's tasks too), or when its jurisdiction has a legal cap;
+--    one (it counts this claim's tasks too), or when a contact of it, in any campaign, is placed
+--    in a jurisdiction with a legal cap;
 --  * one lock on the run, when the run has a contact limit: the shards of a run take the limit's
 --    room one after the other.
 -- Transaction-level advisory locks, all taken in one sorted order, so no two claims deadlock; a
@@ -17,7 +18,8 @@ FROM (
         FROM contacts c
         WHERE c.id = ANY(%(ids)s::bigint[])
           AND (%(own_cap)s::boolean
-               OR c.jurisdiction = ANY(%(capped_jurisdictions)s::text[])
+               OR EXISTS (SELECT 1 FROM contacts o
+                          WHERE o.phone = c.phone AND o.jurisdiction = ANY(%(capped_jurisdictions)s::text[]))
                OR EXISTS (SELECT 1 FROM campaigns k
                           WHERE k.status IN ('scheduled', 'active', 'paused')
                             AND jsonb_typeof(k.config -> 'max_attempts_per_24h') = 'number'))
