@@ -94,19 +94,23 @@ def main() -> int:
         print((log_dir / "dag_test.log").read_text()[-6000:])
         print(f"The demo run failed (exit {result.returncode}); full log in {log_dir}/dag_test.log", file=sys.stderr)
         return 1
+    print(summary(row[0], row[1]))
+    print(f"\nDemo finished in {time.monotonic() - started:.0f} s.")
+    return 0
+
+
+def summary(run_id: str, report: dict) -> str:
+    """The run's headline figures and a link that opens its report in a browser."""
     from include.campaigns.reporting import headline
 
     sys.path.insert(0, str(stack.ROOT / "plugins"))
     from campaign_reports import report_url
 
-    figures = headline(row[1])
-    print(f"\nCampaign {SLUG}, run {row[0]}:")
-    for key, value in figures.items():
-        print(f"  {key:20} {value}")
-    link = report_url(figures["report"])
-    print(f"\nDemo finished in {time.monotonic() - started:.0f} s.")
-    print(f"Report: {figures['report']}\nOpen it (link valid 1 h, while the stack runs): {link}")
-    return 0
+    figures = headline(report)
+    lines = [f"\nCampaign {SLUG}, run {run_id}:"] + [f"  {key:20} {value}" for key, value in figures.items()]
+    link = report_url(figures["report"], slug=SLUG)
+    lines.append(f"Report: {figures['report']}\nOpen it (link valid 1 h, while the stack runs): {link}")
+    return "\n".join(lines)
 
 
 if __name__ == "__main__":
