@@ -128,10 +128,14 @@ def test_two_celery_workers_share_a_run_and_a_worker_killed_mid_dispatch_loses_n
             ledger = _ledger(db, campaign_id)
             marked = [i for i, (contact, status) in ledger.items() if contact % SHARDS == shard and status != "claimed"]
             running = {m: host for m, _, state, host in _tis(dag_id, "dispatch_contacts") if state == "running"}
-            if marked or shard not in running:
+            if marked:
                 pytest.fail(f"the kill came too late: shard {shard} had {len(marked)} rows marked sent; "
                             f"running shards {running}")
-            assert sorted(running.values()) == sorted(celery_local.WORKERS), running
+            if sorted(running.values()) != sorted(celery_local.WORKERS):
+                # The other shard's task instance may not say `running` yet although its worker has
+                # it: look again while this shard is still between its first send and its first mark.
+                time.sleep(0.05)
+                continue
             celery_local.kill_worker(children, running[shard])
             killed, survivor = running[shard], running[1 - shard]
             seen_on_queue = {b["dial_attempt_id"] for b in bodies if b["contact_id"] % SHARDS == shard}
