@@ -27,15 +27,15 @@ CREATE INDEX call_records_quarantine_campaign_idx ON call_records_quarantine (ca
 
 -- An opt-out binds the moment the dialer records it, whatever state any run is in and whether or
 -- not a poke ever ingests the record: the number DIALED (the dial task's, never the record's own
--- phone string) goes on the global blacklist in the dialer's own transaction. A global entry that
--- had expired is made permanent again. It acts even on a record that is later quarantined: a
--- number wrongly blocked costs a call, one wrongly dialed after an opt-out costs a lawsuit.
-CREATE FUNCTION call_records_blacklist_opt_outs() RETURNS trigger LANGUAGE plpgsql AS $$
-BEGIN
+-- phone string) goes on the global blacklist in the dialer's own transaction. It acts even on a
+-- record that is later quarantined: a number wrongly blocked costs a call, one wrongly dialed
+-- after an opt-out costs a lawsuit.
+--
+-- Numbers that opted out go on the global blacklist for good: a global entry that had expired is
+-- made permanent again. Shared by every trigger that records an opt-out.
+CREATE FUNCTION blacklist_opt_outs(phones text[]) RETURNS void LANGUAGE sql AS $$
     WITH opted AS (
-        SELECT DISTINCT t.phone
-        FROM new_rows n JOIN dial_tasks t ON t.dial_attempt_id = n.dial_attempt_id
-        WHERE n.outcome = 'opted_out'
+        SELECT DISTINCT p AS phone FROM unnest(phones) AS p
     ), renewed AS (
         UPDATE blacklist b SET expires_at = NULL, reason = 'opted_out'
         FROM opted o
@@ -46,6 +46,14 @@ BEGIN
     SELECT o.phone, NULL, 'opted_out' FROM opted o
     WHERE NOT EXISTS (SELECT 1 FROM renewed r WHERE r.phone = o.phone)
     ON CONFLICT DO NOTHING;
+$$;
+
+CREATE FUNCTION call_records_blacklist_opt_outs() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    PERFORM blacklist_opt_outs(ARRAY(
+        SELECT t.phone
+        FROM new_rows n JOIN dial_tasks t ON t.dial_attempt_id = n.dial_attempt_id
+        WHERE n.outcome = 'opted_out'));
     RETURN NULL;
 END;
 $$;

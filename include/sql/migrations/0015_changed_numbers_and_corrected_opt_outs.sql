@@ -33,23 +33,13 @@ ALTER TABLE contacts ENABLE ALWAYS TRIGGER contacts_phone_change;
 -- marking records never renews an entry an operator has since ended.
 CREATE FUNCTION call_records_blacklist_corrected_opt_outs() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
-    WITH opted AS (
-        SELECT DISTINCT t.phone
+    PERFORM blacklist_opt_outs(ARRAY(
+        SELECT t.phone
         FROM new_rows n
         JOIN old_rows o ON o.id = n.id
         JOIN dial_tasks t ON t.dial_attempt_id = n.dial_attempt_id
         WHERE n.outcome = 'opted_out'
-          AND (o.outcome IS DISTINCT FROM 'opted_out' OR o.dial_attempt_id IS DISTINCT FROM n.dial_attempt_id)
-    ), renewed AS (
-        UPDATE blacklist b SET expires_at = NULL, reason = 'opted_out'
-        FROM opted o
-        WHERE b.phone = o.phone AND b.campaign_id IS NULL AND b.expires_at IS NOT NULL
-        RETURNING b.phone
-    )
-    INSERT INTO blacklist (phone, campaign_id, reason)
-    SELECT o.phone, NULL, 'opted_out' FROM opted o
-    WHERE NOT EXISTS (SELECT 1 FROM renewed r WHERE r.phone = o.phone)
-    ON CONFLICT DO NOTHING;
+          AND (o.outcome IS DISTINCT FROM 'opted_out' OR o.dial_attempt_id IS DISTINCT FROM n.dial_attempt_id)));
     RETURN NULL;
 END;
 $$;
