@@ -46,3 +46,29 @@ def run_context(campaign_id: int, run_id: str = "run-1", **overrides):
                   run_end=now + timedelta(days=1), live=True)
     values.update(overrides)
     return RunContext(**values)
+
+
+def together(*jobs) -> list[BaseException]:
+    """Each job on its own campaign-database connection, all released at the same instant; the
+    errors they raised."""
+    import threading
+
+    from include.campaigns.db import campaign_db
+
+    barrier = threading.Barrier(len(jobs))
+    errors: list[BaseException] = []
+
+    def run(job):
+        try:
+            with campaign_db() as conn:
+                barrier.wait()
+                job(conn)
+        except Exception as exc:  # surfaced in the test's thread
+            errors.append(exc)
+
+    threads = [threading.Thread(target=run, args=(job,)) for job in jobs]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    return errors

@@ -4,25 +4,20 @@ would try them, each against the real embedded services (PostgreSQL, Redis, SQS)
 from __future__ import annotations
 
 import json
-import threading
-from datetime import datetime, timedelta, timezone
 
 import pytest
 
 from dev.seed import add_contacts, create_campaign
 from include.campaigns.dispatch import dispatch, load_campaign
 from include.campaigns.progress import expire_tasks, ingest
-from include.campaigns.runs import RunContext
-from tests.helpers import open_zone, us_numbers
+from tests.helpers import open_zone, run_context, together, us_numbers
 from tests.integration.conftest import drain
 
 pytestmark = pytest.mark.integration
 
 
-def run_ctx(campaign_id: int, run_id: str = "adv") -> RunContext:
-    now = datetime.now(timezone.utc)
-    return RunContext(campaign_id=campaign_id, run_id=run_id, run_start=now - timedelta(minutes=1),
-                      run_end=now + timedelta(days=1), live=True)
+def run_ctx(campaign_id: int, run_id: str = "adv"):
+    return run_context(campaign_id, run_id)
 
 
 def new_campaign(db, dial_queue, phones: list[str], slug: str = "adv", **config) -> dict:
@@ -32,29 +27,6 @@ def new_campaign(db, dial_queue, phones: list[str], slug: str = "adv", **config)
         "calling_window": {"start": "08:00", "end": "21:00"}, **config})
     add_contacts(db, campaign_id, [{"phone": p, "timezone": zone} for p in phones])
     return load_campaign(db, campaign_id)
-
-
-def together(*jobs) -> list[BaseException]:
-    """Each job on its own connection, released at the same instant; the errors they raised."""
-    from include.campaigns.db import campaign_db
-
-    barrier = threading.Barrier(len(jobs))
-    errors: list[BaseException] = []
-
-    def run(job):
-        try:
-            with campaign_db() as conn:
-                barrier.wait()
-                job(conn)
-        except Exception as exc:
-            errors.append(exc)
-
-    threads = [threading.Thread(target=run, args=(job,)) for job in jobs]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
-    return errors
 
 
 def national(e164: str) -> str:

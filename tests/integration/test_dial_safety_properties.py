@@ -16,9 +16,8 @@ from __future__ import annotations
 
 import json
 import random
-import threading
 from collections import Counter, defaultdict
-from datetime import datetime, timedelta, timezone
+from datetime import datetime
 
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -28,8 +27,7 @@ from dev.seed import add_contacts, create_campaign
 from include.campaigns.dispatch import dispatch, load_campaign
 from include.campaigns.progress import expire_tasks
 from include.campaigns.results import ingest_all
-from include.campaigns.runs import RunContext
-from tests.helpers import open_zone, us_numbers
+from tests.helpers import open_zone, run_context, together, us_numbers
 from tests.integration.conftest import CAMPAIGN_TABLES, drain
 
 pytestmark = pytest.mark.integration
@@ -39,35 +37,6 @@ FLORIDA = us_numbers(6, seed=302, area="305")
 FLORIDA_CAP = 3
 OUTCOMES = ["answered", "converted", "busy", "no_answer", "failed", "voicemail", "opted_out"]
 FINAL = {"answered", "converted"}
-
-
-def run_context(campaign_id: int, run_id: str) -> RunContext:
-    now = datetime.now(timezone.utc)
-    return RunContext(campaign_id=campaign_id, run_id=run_id, run_start=now - timedelta(minutes=1),
-                      run_end=now + timedelta(days=1), live=True)
-
-
-def together(jobs) -> None:
-    """Each job on its own connection, all released at once."""
-    from include.campaigns.db import campaign_db
-
-    barrier = threading.Barrier(len(jobs))
-    errors = []
-
-    def run(job):
-        try:
-            with campaign_db() as conn:
-                barrier.wait()
-                job(conn)
-        except Exception as exc:  # surfaced in the test's thread
-            errors.append(exc)
-
-    threads = [threading.Thread(target=run, args=(job,)) for job in jobs]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
-    assert not errors, errors
 
 
 def dispatch_round(campaigns: list[dict], shards: dict[int, int], top_up: int | None, run_id: str,
@@ -80,7 +49,8 @@ def dispatch_round(campaigns: list[dict], shards: dict[int, int], top_up: int | 
         jobs.append(lambda conn: dispatch(conn, load_campaign(conn, c["id"]), run_context(c["id"], run_id)))
     if also is not None:
         jobs.append(also)
-    together(jobs)
+    errors = together(*jobs)
+    assert not errors, errors
 
 
 def write_result(db, task: dict, outcome: str) -> datetime | None:
