@@ -217,7 +217,6 @@ def poke(conn, campaign_id: int, run: RunContext, *, now: datetime | None = None
     started = time.monotonic()
     now = now or datetime.now(timezone.utc)
     campaign = load_campaign(conn, campaign_id)
-    config = parse_config(campaign["config"])
     ingested, _ = ingest(conn, campaign, now)
     expired = expire_tasks(conn, campaign)
 
