@@ -7,7 +7,7 @@ import uuid
 import pytest
 
 CAMPAIGN_TABLES = ["campaign_runs", "campaign_reports", "campaign_progress", "call_records", "call_records_quarantine",
-                   "dial_tasks", "blacklist", "calling_blackouts", "blacklist_rejected",
+                   "dial_tasks", "number_lockouts", "blacklist", "calling_blackouts", "blacklist_rejected",
                    "campaign_window_keys", "contacts", "campaigns"]
 
 

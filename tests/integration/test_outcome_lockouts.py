@@ -11,7 +11,7 @@ import pytest
 from dev.seed import add_contacts, create_campaign
 from include.campaigns.dispatch import dispatch, load_campaign
 from include.campaigns.progress import ingest
-from tests.helpers import open_zone, us_numbers
+from tests.helpers import open_zone, together, us_numbers
 from tests.integration.test_results_ingest import contact, record, run_context, task_of
 
 pytestmark = pytest.mark.integration
@@ -73,3 +73,92 @@ def test_a_campaign_can_lock_out_machine_answered_us_numbers_for_the_day(db, red
                                    retry_delays_s={"machine": 0}, lockouts={"machine": {"rest_of_local_day": True}})
     local = now.astimezone(ZoneInfo(zone))
     assert state["next_attempt_at"] >= datetime.combine(local.date() + timedelta(days=1), time(0), tzinfo=local.tzinfo)
+
+
+# --- the lockout binds the number, in every campaign and every contact row of it -----------------
+
+def campaign_with(db, dial_queue, slug: str, phone: str, zone: str, **config) -> dict:
+    campaign_id = create_campaign(db, slug, config={
+        "dial_queue": dial_queue, "skip_public_holidays": False,
+        "calling_window": {"start": "00:00", "end": "23:59"}, "max_attempts": 5, **config})
+    add_contacts(db, campaign_id, [{"phone": phone, "timezone": zone}])
+    return load_campaign(db, campaign_id)
+
+
+def sent_by(db, campaign: dict) -> int:
+    return dispatch(db, load_campaign(db, campaign["id"]), run_context(campaign["id"])).sent
+
+
+def lockout_written_hours_ago(db, phone: str, hours: float) -> None:
+    """The number's lockout outcome as if its result had been written this long ago."""
+    assert db.execute("UPDATE number_lockouts SET outcome_at = now() - make_interval(secs => %s) WHERE phone = %s",
+                      (hours * 3600, phone)).rowcount == 1
+
+
+def test_an_abandoned_call_locks_the_number_out_of_every_campaign_for_72_hours(db, redis_client, dial_queue):
+    phone = us_numbers(1, seed=311)[0]
+    _, _, zone = called_once(db, dial_queue, phone, "abandoned", retry_delays_s={"abandoned": 0})
+    other = campaign_with(db, dial_queue, "lockout_other", phone, zone)
+    assert sent_by(db, other) == 0
+    lockout_written_hours_ago(db, phone, 71.5)
+    assert sent_by(db, other) == 0
+    lockout_written_hours_ago(db, phone, 72.5)
+    assert sent_by(db, other) == 1
+
+
+def test_an_abandoned_call_locks_the_number_out_before_its_result_is_ingested(db, redis_client, dial_queue):
+    phone = us_numbers(1, seed=312)[0]
+    zone = open_zone()
+    first = campaign_with(db, dial_queue, "lockout_first", phone, zone)
+    assert sent_by(db, first) == 1
+    record(db, task_of(db, first["id"]), "abandoned", campaign_id=first["id"])
+    assert sent_by(db, campaign_with(db, dial_queue, "lockout_second", phone, zone)) == 0
+
+
+def test_a_machine_answered_uk_number_is_locked_out_of_every_campaign_for_the_local_day(db, redis_client, dial_queue):
+    _, now, zone = called_once(db, dial_queue, UK_NUMBER, "machine", retry_delays_s={"machine": 0})
+    other = campaign_with(db, dial_queue, "lockout_other_uk", UK_NUMBER, zone)
+    assert sent_by(db, other) == 0
+    local = datetime.now(timezone.utc).astimezone(ZoneInfo(zone))
+    since_midnight = (local - local.replace(hour=0, minute=0, second=0, microsecond=0)).total_seconds() / 3600
+    lockout_written_hours_ago(db, UK_NUMBER, since_midnight + 0.5)   # yesterday, local
+    assert sent_by(db, other) == 1
+
+
+def test_a_machine_answered_us_number_is_not_locked_out_of_other_campaigns(db, redis_client, dial_queue):
+    phone = us_numbers(1, seed=313)[0]
+    _, _, zone = called_once(db, dial_queue, phone, "machine", retry_delays_s={"machine": 0})
+    assert sent_by(db, campaign_with(db, dial_queue, "lockout_other_us", phone, zone)) == 1
+
+
+def test_an_abandoned_number_re_imported_as_a_new_contact_is_not_redialed(db, redis_client, dial_queue):
+    phone = us_numbers(1, seed=314)[0]
+    state, _, zone = called_once(db, dial_queue, phone, "abandoned", retry_delays_s={"abandoned": 0})
+    campaign_id = db.execute("SELECT campaign_id FROM contacts WHERE phone = %s", (phone,)).fetchone()[0]
+    db.execute("DELETE FROM contacts WHERE campaign_id = %s", (campaign_id,))
+    add_contacts(db, campaign_id, [{"phone": phone, "timezone": zone}])
+    campaign = load_campaign(db, campaign_id)
+    assert sent_by(db, campaign) == 0
+    lockout_written_hours_ago(db, phone, 73)
+    assert sent_by(db, campaign) == 1
+
+
+def test_a_campaign_lockout_binds_its_own_dials_only_whoever_made_the_call(db, redis_client, dial_queue):
+    phone = us_numbers(1, seed=315)[0]
+    _, _, zone = called_once(db, dial_queue, phone, "abandoned", retry_delays_s={"abandoned": 0})
+    lockout_written_hours_ago(db, phone, 80)     # past the law's 72 h, inside a campaign's own 96 h
+    stricter = campaign_with(db, dial_queue, "lockout_stricter", phone, zone, lockouts={"abandoned": {"hours": 96}})
+    plain = campaign_with(db, dial_queue, "lockout_plain", phone, zone)
+    assert sent_by(db, stricter) == 0
+    assert sent_by(db, plain) == 1
+
+
+def test_campaigns_claiming_a_number_at_once_never_dial_it_inside_its_lockout(db, redis_client, dial_queue):
+    phone = us_numbers(1, seed=316)[0]
+    _, _, zone = called_once(db, dial_queue, phone, "abandoned", retry_delays_s={"abandoned": 0})
+    others = [campaign_with(db, dial_queue, f"lockout_race_{i}", phone, zone) for i in range(3)]
+    sent = []
+    errors = together(*(lambda conn, c=c: sent.append(
+        dispatch(conn, load_campaign(conn, c["id"]), run_context(c["id"])).sent) for c in others))
+    assert not errors and sent == [0, 0, 0]
+    assert db.execute("SELECT count(*) FROM dial_tasks WHERE phone = %s", (phone,)).fetchone()[0] == 1
