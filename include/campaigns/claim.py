@@ -11,6 +11,7 @@ from include.campaigns.calling_window import legal_rule, split_key
 from include.campaigns.campaign import Campaign
 from include.campaigns.config import CampaignConfig
 from include.campaigns.db import fetch_all, fetch_one
+from include.campaigns.number_lockouts import claim_params as lockout_params
 from include.campaigns.runs import RunContext
 
 # Contacts claimed per transaction when the claim locks its numbers: each number is one entry in
@@ -49,14 +50,17 @@ class Claimer:
                  page: int = 1000):
         self.conn, self.page = conn, page
         caps = legal_caps(opened)
-        # Another campaign may place one of these numbers where a stricter legal cap applies (it
-        # has the person's address): the cap of the number is the lowest any of its contacts has.
-        elsewhere = legal_caps(f"|{r['jurisdiction']}" for r in fetch_all(conn, "dial_tasks_claim_jurisdictions"))
+        # Another campaign may place one of these numbers where stricter law applies (it has the
+        # person's address): the cap of the number is the lowest any of its contacts has, and its
+        # lockouts after an outcome the longest.
+        everywhere = [r["window_key"] for r in fetch_all(conn, "dial_tasks_claim_window_keys")]
+        elsewhere = legal_caps(everywhere)
         self.rules = {
             "campaign_id": campaign.id, "max_attempts": config.max_attempts, "open_keys": sorted(opened),
             "no_caps": config.max_attempts_per_24h is None and not caps and not elsewhere,
             "cap_24h": config.max_attempts_per_24h,
             "legal_caps": json.dumps({**elsewhere, **caps}), "shard": shard, "shard_count": shard_count,
+            **lockout_params([*everywhere, *opened], config.lockouts, now),
         }
         self.task = {"run_id": run.run_id, "run_end": run.run_end, "max_contacts": run.max_contacts,
                      "closes_at": json.dumps({k: v.isoformat() for k, v in opened.items()})}
@@ -104,6 +108,9 @@ class Claimer:
             with self.conn.transaction():
                 fetch_one(self.conn, "dial_tasks_claim_lock", {**self.locks, "ids": some})
                 rows += fetch_all(self.conn, "dial_tasks_claim", {**self.rules, **self.task, "ids": some})
+        # In the order picked, so the queue receives the best contacts first.
+        picked = {contact_id: n for n, contact_id in enumerate(ids)}
+        rows.sort(key=lambda row: picked[row["contact_id"]])
         if self.task["max_contacts"] is not None and len(rows) < len(ids) and not self.exhausted:
             # Short: taken by someone else, changed since read, or the run's limit is reached.
             counts = fetch_one(self.conn, "dial_tasks_open_count", {

@@ -78,7 +78,7 @@ def test_a_campaign_can_lock_out_machine_answered_us_numbers_for_the_day(db, red
 
 # --- the lockout binds the number, in every campaign and every contact row of it -----------------
 
-def campaign_with(db, dial_queue, slug: str, phone: str, zone: str, **config) -> dict:
+def campaign_with(db, dial_queue, slug: str, phone: str, zone: str, **config):
     campaign_id = create_campaign(db, slug, config={
         "dial_queue": dial_queue, "skip_public_holidays": False,
         "calling_window": {"start": "00:00", "end": "23:59"}, "max_attempts": 5, **config})
@@ -86,8 +86,8 @@ def campaign_with(db, dial_queue, slug: str, phone: str, zone: str, **config) ->
     return load_campaign(db, campaign_id)
 
 
-def sent_by(db, campaign: dict) -> int:
-    return dispatch(db, load_campaign(db, campaign["id"]), run_context(campaign["id"])).sent
+def sent_by(db, campaign) -> int:
+    return dispatch(db, load_campaign(db, campaign.id), run_context(campaign.id)).sent
 
 
 def lockout_written_hours_ago(db, phone: str, hours: float) -> None:
@@ -112,7 +112,7 @@ def test_an_abandoned_call_locks_the_number_out_before_its_result_is_ingested(db
     zone = open_zone()
     first = campaign_with(db, dial_queue, "lockout_first", phone, zone)
     assert sent_by(db, first) == 1
-    record(db, task_of(db, first["id"]), "abandoned", campaign_id=first["id"])
+    record(db, task_of(db, first.id), "abandoned", campaign_id=first.id)
     assert sent_by(db, campaign_with(db, dial_queue, "lockout_second", phone, zone)) == 0
 
 
@@ -160,6 +160,6 @@ def test_campaigns_claiming_a_number_at_once_never_dial_it_inside_its_lockout(db
     others = [campaign_with(db, dial_queue, f"lockout_race_{i}", phone, zone) for i in range(3)]
     sent = []
     errors = together(*(lambda conn, c=c: sent.append(
-        dispatch(conn, load_campaign(conn, c["id"]), run_context(c["id"])).sent) for c in others))
+        dispatch(conn, load_campaign(conn, c.id), run_context(c.id)).sent) for c in others))
     assert not errors and sent == [0, 0, 0]
     assert db.execute("SELECT count(*) FROM dial_tasks WHERE phone = %s", (phone,)).fetchone()[0] == 1
