@@ -67,14 +67,15 @@ def _hot(conn) -> tuple[int, int]:
 
 
 def profile(conn, campaign_id: int, config: dict, chunk: int) -> dict:
-    from include.campaigns import dispatch as d
     from include.campaigns.calling_window import open_keys
+    from include.campaigns.campaign import load_campaign
+    from include.campaigns.claim import Claimer
     from include.campaigns.config import parse_config
     from include.campaigns.db import fetch_all, load_sql
     from include.campaigns.runs import RunContext
 
     conn.execute("UPDATE campaigns SET config = %s WHERE id = %s", (json.dumps(config), campaign_id))
-    campaign = d.load_campaign(conn, campaign_id)
+    campaign = load_campaign(conn, campaign_id)
     parsed = parse_config(config)
     now = datetime.now(timezone.utc)
     run = RunContext(campaign_id=campaign_id, run_id="bench", run_start=now, run_end=now + timedelta(days=1), live=True)
@@ -82,7 +83,7 @@ def profile(conn, campaign_id: int, config: dict, chunk: int) -> dict:
     opened = open_keys(parsed.policy, keys, now)
     out: dict = {}
     with conn.transaction(force_rollback=True):
-        claimer = d.Claimer(conn, campaign, parsed, run, opened, now, page=chunk)
+        claimer = Claimer(conn, campaign, parsed, run, opened, now, page=chunk)
         started = time.perf_counter()
         ids = [key[3] for key in itertools.islice(claimer._next, chunk)]
         out["walk_ms"] = 1000 * (time.perf_counter() - started)
@@ -101,8 +102,9 @@ def profile(conn, campaign_id: int, config: dict, chunk: int) -> dict:
 
 
 def measure(contacts: int = 20_000, chunk: int = 1000) -> dict:
+    from include.campaigns.campaign import load_campaign
     from include.campaigns.db import campaign_db
-    from include.campaigns.dispatch import load_campaign, resolve_contacts
+    from include.campaigns.resolution import resolve_contacts
 
     with campaign_db() as conn:
         campaign_id = _campaign(conn, contacts)

@@ -116,17 +116,18 @@ def _campaign(conn, contacts: int) -> int:
 def _rate(conn, campaign_id: int, at: datetime, chunk: int = 1000) -> tuple[float, int]:
     from include.campaigns import dispatch as d
     from include.campaigns.calling_window import open_keys
-    from include.campaigns.config import parse_config
+    from include.campaigns.campaign import load_campaign
+    from include.campaigns.claim import Claimer
     from include.campaigns.db import fetch_all
     from include.campaigns.runs import RunContext
 
-    campaign = d.load_campaign(conn, campaign_id)
-    config = parse_config(campaign["config"])
+    campaign = load_campaign(conn, campaign_id)
+    config = campaign.config
     run = RunContext(campaign_id=campaign_id, run_id="bench", run_start=at, run_end=at + timedelta(days=1), live=True)
     keys = [r["window_key"] for r in fetch_all(conn, "campaign_window_keys", {"campaign_id": campaign_id})]
     claimed, started = 0, time.perf_counter()
     opened = open_keys(config.policy, keys, at)
-    claimer = d.Claimer(conn, campaign, config, run, opened, at, page=d.WALK_PAGE)
+    claimer = Claimer(conn, campaign, config, run, opened, at, page=d.WALK_PAGE)
     while not claimer.exhausted:
         with conn.transaction(force_rollback=True):
             claimed += len(claimer.claim(chunk))
@@ -136,8 +137,9 @@ def _rate(conn, campaign_id: int, at: datetime, chunk: int = 1000) -> tuple[floa
 def measure(contacts: int = 20_000, rounds: int = 3) -> dict:
     """Claim rates under the full rules and the minimal set, one list each, the two of a round
     moments apart; and how many contacts each claimed."""
+    from include.campaigns.campaign import load_campaign
     from include.campaigns.db import campaign_db
-    from include.campaigns.dispatch import load_campaign, resolve_contacts
+    from include.campaigns.resolution import resolve_contacts
 
     minimal = _minimal_entries()
     at = ordinary_wednesday(datetime.now(timezone.utc).date())

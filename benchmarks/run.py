@@ -422,6 +422,10 @@ class Bench:
             self.series_of("claim_locked/nolock").add(held / free)
         log(f"claim locks: {statistics.median(rates[locked]):,.0f}/s locked vs "
             f"{statistics.median(rates[nolock]):,.0f}/s not")
+        from benchmarks import claim_profile, claim_rules
+
+        claim_rules.record(self, claim_rules.measure(self.s.lock_contacts, self.s.runs))
+        self.notes += claim_profile.notes(claim_profile.measure(self.s.lock_contacts))
 
     def memory(self) -> None:
         """Peak RSS of a dispatch process sending the same number of dial tasks from a small and from
@@ -579,6 +583,12 @@ class Bench:
         row(f"2. Claim, {s.lock_contacts:,} contacts, no cap: nothing locked", S("claim_nolock"), rate, "")
         row("2. Same with a 24 h cap: every number locked (per-phone serialization)", S("claim_locked"), rate, "")
         row("2. Claim with per-phone locks ÷ without (same round)", S("claim_locked/nolock"), ratio, "")
+        row("2. Claim under the full calling rules (mixed US states, composite keys, CA, GB)", S("claim_rules_full"),
+            rate, "")
+        row("2. Same contacts under a minimal set equal to the old flat legal-hours file", S("claim_rules_minimal"),
+            rate, "")
+        row("2. Claim, full rules ÷ minimal (same round)", S("claim_rules_full/minimal"), ratio, "≥ 0.90x",
+            lambda v: v >= 0.9)
         small, big = self.facts.get("rss_mem_small"), self.facts.get("rss_big")
         if small and big:
             grew = big["peak_mb"] / small["peak_mb"]
