@@ -56,3 +56,18 @@ def test_a_claim_reads_only_the_contacts_it_picks_even_when_a_join_would_read_th
     plan = (json.loads(raw) if isinstance(raw, str) else raw)[0]
     assert len(ids) == 20
     assert max(contacts_read(plan)) <= len(ids), contacts_read(plan)
+
+
+def test_deleting_a_contact_deletes_its_dial_tasks(db, redis_client, dial_queue):
+    """A dial task has no foreign key to its contact (the claim holds the contact's row lock when
+    it writes one); deleting the contact still deletes its dial tasks."""
+    from include.campaigns.dispatch import dispatch
+    from tests.helpers import run_context
+
+    campaign_id = create_campaign(db, "claim_delete", config={
+        "dial_queue": dial_queue, "skip_public_holidays": False, "calling_window": {"start": "08:00", "end": "21:00"}})
+    ids = add_contacts(db, campaign_id, [{"phone": p, "timezone": open_zone()} for p in us_numbers(3, seed=42)])
+    assert dispatch(db, load_campaign(db, campaign_id), run_context(campaign_id)).sent == 3
+    db.execute("DELETE FROM contacts WHERE id = %s", (ids[0],))
+    left = {r[0] for r in db.execute("SELECT contact_id FROM dial_tasks").fetchall()}
+    assert left == set(ids[1:])
