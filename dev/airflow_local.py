@@ -156,6 +156,9 @@ def airflow_env(stack_env: dict[str, str], port: int, executor: str = "local") -
         "AIRFLOW__LOGGING__WORKER_LOG_SERVER_PORT": str(free_port()),
         "AIRFLOW__LOGGING__TRIGGER_LOG_SERVER_PORT": str(free_port()),
         "PYTHONUNBUFFERED": "1",
+        # The project root, as compose's PYTHONPATH: `include`, `dev`, and airflow_local_settings.py,
+        # which preloads what a campaign task imports into the processes that fork task processes.
+        "PYTHONPATH": os.pathsep.join(p for p in (str(stack.ROOT), os.environ.get("PYTHONPATH")) if p),
     }
     if executor == "celery":
         from dev import celery_local
