@@ -271,7 +271,8 @@ def native_env() -> dict:
 
 
 def test_the_native_celery_run_and_compose_run_the_same_executor_with_the_same_slots(native_env, common_env):
-    for key in ("AIRFLOW__CORE__EXECUTOR", "AIRFLOW__CELERY__WORKER_CONCURRENCY"):
+    for key in ("AIRFLOW__CORE__EXECUTOR", "AIRFLOW__CELERY__WORKER_CONCURRENCY", "AIRFLOW__CORE__PARALLELISM",
+                "AIRFLOW__DAG_PROCESSOR__MIN_FILE_PROCESS_INTERVAL"):
         assert native_env[key] == common_env[key], key
     assert native_env["AIRFLOW__SCHEDULER__ENABLE_HEALTH_CHECK"].lower() == \
         common_env["AIRFLOW__SCHEDULER__ENABLE_HEALTH_CHECK"].lower() == "true"

@@ -73,3 +73,23 @@ def test_a_poke_and_its_dag_parse_import_nothing_heavy_that_the_executor_did_not
     imported = json.loads(done.stdout.strip().splitlines()[-1])
     heavy = sorted(m for m in imported if m.split(".")[0] in HEAVY or m.startswith("airflow.providers."))
     assert heavy == [], f"imported in every task process, not preloaded: {heavy}"
+
+
+def test_a_poke_takes_a_free_task_slot_before_any_other_task_of_any_campaign():
+    """The scheduler queues scheduled task instances by priority weight: with a batch of new
+    campaigns validating and dispatching, the running campaigns' pokes must not wait behind them."""
+    from types import SimpleNamespace
+
+    from airflow.task.priority_strategy import validate_and_load_priority_weight_strategy
+
+    from include.campaigns.dag_factory import build_campaign_dag
+    from tests.unit.test_dag_builder import spec
+
+    def weight(task) -> int:  # as the scheduler weighs a task instance when it creates it
+        return validate_and_load_priority_weight_strategy(task.weight_rule).get_weight(SimpleNamespace(task=task))
+
+    for shards in (1, 4):
+        dag = build_campaign_dag(spec(dispatch_shards=shards))
+        poke = weight(dag.get_task("wait_for_completion"))
+        others = {t.task_id: weight(t) for t in dag.tasks if t.task_id != "wait_for_completion"}
+        assert all(poke > w for w in others.values()), (poke, others)
