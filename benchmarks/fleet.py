@@ -18,7 +18,9 @@ measured:
     scheduler CPU     the scheduler process's own CPU, in cores
     scheduler loop    the scheduler's "Ran scheduling loop" times (its module logs at DEBUG)
     DB connections    connections to the campaign database, sampled
-    our code          one poke's work (include.campaigns.progress.poke) timed in this process
+    our code          one poke's work (include.campaigns.progress.poke) timed in this process, warm:
+                      its modules already imported, as in a task process forked from a preloading
+                      parent (airflow_local_settings.py)
 
 Settings (environment):
     FLEET_SIZES         campaign counts, ascending (default 25,50,100)

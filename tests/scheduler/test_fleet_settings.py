@@ -68,7 +68,7 @@ def test_a_poke_and_its_dag_parse_import_nothing_heavy_that_the_executor_did_not
 
     done = subprocess.run([sys.executable, "-c", POKE_IN_A_TASK_PROCESS, str(campaign_id), "campaign_preloaded"],
                           env={**os.environ, "PYTHONPATH": str(ROOT)}, cwd=ROOT, capture_output=True, text=True,
-                          timeout=120)
+                          timeout=300)
     assert done.returncode == 0, done.stderr[-3000:]
     imported = json.loads(done.stdout.strip().splitlines()[-1])
     heavy = sorted(m for m in imported if m.split(".")[0] in HEAVY or m.startswith("airflow.providers."))
