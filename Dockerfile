@@ -15,7 +15,7 @@ COPY --chown=airflow:0 dags/ /opt/airflow/dags/
 COPY --chown=airflow:0 include/ /opt/airflow/include/
 COPY --chown=airflow:0 plugins/ /opt/airflow/plugins/
 COPY --chown=airflow:0 dev/ /opt/airflow/dev/
-COPY --chown=airflow:0 airflow_settings.yaml /opt/airflow/
+COPY --chown=airflow:0 airflow_settings.yaml airflow_local_settings.py /opt/airflow/
 
 # The project root holds the `include` and `dev` packages.
 ENV PYTHONPATH=/opt/airflow

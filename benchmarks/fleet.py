@@ -18,7 +18,9 @@ measured:
     scheduler CPU     the scheduler process's own CPU, in cores
     scheduler loop    the scheduler's "Ran scheduling loop" times (its module logs at DEBUG)
     DB connections    connections to the campaign database, sampled
-    our code          one poke's work (include.campaigns.progress.poke) timed in this process
+    our code          one poke's work (include.campaigns.progress.poke) timed in this process, warm:
+                      its modules already imported, as in a task process forked from a preloading
+                      parent (airflow_local_settings.py)
 
 Settings (environment):
     FLEET_SIZES         campaign counts, ascending (default 25,50,100)
@@ -260,6 +262,7 @@ def measure(conn, children, which: str, dag_ids: list[str], window_s: float, sch
     pids = executor_pids(children, which)
     scheduler = next(c for c in children.children if c.name == "scheduler").proc.pid
     cpu0, sched0, machine0 = tree_cpu(pids), own_cpu(scheduler), psutil.cpu_times()
+    load0 = os.getloadavg()[0]
     conns, pokes_seen = [], set()
     end = time.monotonic() + window_s
     while time.monotonic() < end:
@@ -290,6 +293,8 @@ def measure(conn, children, which: str, dag_ids: list[str], window_s: float, sch
         "loop_p50_ms": _pct(loops, 0.5), "loop_p95_ms": _pct(loops, 0.95), "loop_samples": len(loops),
         "db_conns_max": max(conns) if conns else None,
         "db_conns_mean": statistics.mean(conns) if conns else None,
+        # The machine is shared: its 1-minute load average as the window opened and closed.
+        "load_start": round(load0, 1), "load_end": round(os.getloadavg()[0], 1),
     }
 
 
@@ -359,14 +364,16 @@ def _f(value, spec: str) -> str:
 
 def table(rows: list[dict]) -> str:
     lines = ["| executor | N | pokes (expected) | lag p50 / p95 s | poke wall p50 s | CPU per poke s | "
-             "our code CPU s | scheduler cores | machine busy cores | loop p50 / p95 ms | campaign DB conns max (mean) |",
-             "|---|---|---|---|---|---|---|---|---|---|---|"]
+             "our code CPU s | scheduler cores | machine busy cores | load 1 min | loop p50 / p95 ms | "
+             "campaign DB conns max (mean) |",
+             "|---|---|---|---|---|---|---|---|---|---|---|---|"]
     for r in rows:
         lines.append(
             f"| {r['executor']} | {r['campaigns']} | {r['pokes']} ({r['expected_pokes']}) | "
             f"{_f(r['lag_p50_s'], '.1f')} / {_f(r['lag_p95_s'], '.1f')} | {_f(r['poke_wall_p50_s'], '.1f')} | "
             f"{_f(r['cpu_per_poke_s'], '.2f')} | {_f(r['our_poke_cpu_s'], '.3f')} | "
-            f"{_f(r['scheduler_cores'], '.2f')} | {_f(r['machine_busy_cores'], '.2f')} | {_f(r['loop_p50_ms'], '.0f')} / {_f(r['loop_p95_ms'], '.0f')} | "
+            f"{_f(r['scheduler_cores'], '.2f')} | {_f(r['machine_busy_cores'], '.2f')} | "
+            f"{_f(r.get('load_start'), '.1f')}–{_f(r.get('load_end'), '.1f')} | {_f(r['loop_p50_ms'], '.0f')} / {_f(r['loop_p95_ms'], '.0f')} | "
             f"{_f(r['db_conns_max'], 'd')} ({_f(r['db_conns_mean'], '.0f')}) |")
     return "\n".join(lines)
 

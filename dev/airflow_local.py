@@ -145,9 +145,12 @@ def airflow_env(stack_env: dict[str, str], port: int, executor: str = "local") -
         "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_USERS": f"{USERNAME}:{ROLE}",
         "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_PASSWORDS_FILE": str(password_file()),
         "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_ALL_ADMINS": "False",
-        # Two cores: a modest executor, and the campaign file re-parsed every 30 s, so a new
-        # campaign row becomes a DAG within about half a minute.
-        "AIRFLOW__CORE__PARALLELISM": "8",
+        # As in docker-compose.yaml (tests/test_compose.py checks they agree). 16 task instances
+        # at once: a poke mostly waits on the API and the databases, and with 8 a fleet's pokes
+        # queued behind each other on a busy machine; 16 is also the two Celery workers' slots.
+        "AIRFLOW__CORE__PARALLELISM": "16",
+        # The campaign files re-parsed every 30 s, so a new campaign row becomes a DAG within
+        # about half a minute.
         "AIRFLOW__DAG_PROCESSOR__MIN_FILE_PROCESS_INTERVAL": "30",
         # The scheduler's and the triggerer's log servers (the UI reads running tasks' logs from
         # them) on ports free at start, so two stacks on one machine never clash. Airflow 3.3.2
@@ -156,6 +159,9 @@ def airflow_env(stack_env: dict[str, str], port: int, executor: str = "local") -
         "AIRFLOW__LOGGING__WORKER_LOG_SERVER_PORT": str(free_port()),
         "AIRFLOW__LOGGING__TRIGGER_LOG_SERVER_PORT": str(free_port()),
         "PYTHONUNBUFFERED": "1",
+        # The project root, as compose's PYTHONPATH: `include`, `dev`, and airflow_local_settings.py,
+        # which preloads what a campaign task imports into the processes that fork task processes.
+        "PYTHONPATH": os.pathsep.join(p for p in (str(stack.ROOT), os.environ.get("PYTHONPATH")) if p),
     }
     if executor == "celery":
         from dev import celery_local

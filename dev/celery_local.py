@@ -111,8 +111,9 @@ def stop_worker(children, name: str, timeout: float = 60) -> None:
     children.children.remove(child)
 
 
-def ping(name: str, env: dict[str, str], timeout: float = 20) -> bool:
-    """Compose's worker health check: `celery inspect ping` of this worker."""
+def ping(name: str, env: dict[str, str], timeout: float = 60) -> bool:
+    """Compose's worker health check: `celery inspect ping` of this worker. The command imports
+    Airflow before it asks, which takes far longer than the answer on a busy machine."""
     celery = str(Path(sys.executable).parent / "celery")
     try:
         done = subprocess.run([celery, "--app", CELERY_APP, "inspect", "ping", "-d", celery_host(name)],

@@ -271,7 +271,8 @@ def native_env() -> dict:
 
 
 def test_the_native_celery_run_and_compose_run_the_same_executor_with_the_same_slots(native_env, common_env):
-    for key in ("AIRFLOW__CORE__EXECUTOR", "AIRFLOW__CELERY__WORKER_CONCURRENCY"):
+    for key in ("AIRFLOW__CORE__EXECUTOR", "AIRFLOW__CELERY__WORKER_CONCURRENCY", "AIRFLOW__CORE__PARALLELISM",
+                "AIRFLOW__DAG_PROCESSOR__MIN_FILE_PROCESS_INTERVAL"):
         assert native_env[key] == common_env[key], key
     assert native_env["AIRFLOW__SCHEDULER__ENABLE_HEALTH_CHECK"].lower() == \
         common_env["AIRFLOW__SCHEDULER__ENABLE_HEALTH_CHECK"].lower() == "true"
@@ -331,3 +332,15 @@ def test_the_native_and_compose_pools_come_from_airflow_settings(services):
     assert "python -m dev.compose.import_pools" in services["airflow-init"]["command"][-1]
     stack_source = (ROOT / "dev" / "stack.py").read_text()
     assert "from dev.compose.import_pools import import_pools" in stack_source
+
+
+def test_native_and_compose_airflow_processes_import_the_same_local_settings(services, native_env):
+    """airflow_local_settings.py preloads what a campaign task imports into the processes that fork
+    task processes; both runs must put it on the path of every Airflow process."""
+    assert str(ROOT) in native_env["PYTHONPATH"].split(":")
+    for name in AIRFLOW_SERVICES:
+        assert mounts(services[name]).get(f"{PROJECT_ROOT_IN_IMAGE}/airflow_local_settings.py") == \
+            "./airflow_local_settings.py", name
+    dockerfile = (ROOT / "Dockerfile").read_text()
+    assert any(line.startswith("COPY") and "airflow_local_settings.py" in line and line.rstrip().endswith("/opt/airflow/")
+               for line in dockerfile.splitlines())

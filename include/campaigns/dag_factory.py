@@ -30,6 +30,9 @@ DEFAULT_ARGS = {
     "retry_exponential_backoff": 2.0,
     "max_retry_delay": timedelta(minutes=2),
     "execution_timeout": timedelta(minutes=10),
+    # Each task weighs what it says (Airflow's default adds every downstream task's weight, which
+    # would put a validation, upstream of the poke, ahead of it: see POKE_PRIORITY).
+    "weight_rule": "absolute",
 }
 # No task holds a worker slot for ever (DEFAULT_ARGS covers the others). Validation resolves every new contact's number, dispatch
 # and the report scale with the campaign; a poke is one round of ingest, expiry and top-up.
@@ -45,6 +48,8 @@ DEADLINE_MARGIN = timedelta(minutes=30)
 END_DATE_MARGIN = timedelta(seconds=1)
 DEADLINE_ALERTS_ENV = "CAMPAIGN_DEADLINE_ALERTS"
 MIN_POKE_ENV, DEFAULT_MIN_POKE_S = "CAMPAIGN_MIN_POKE_INTERVAL_S", 15
+# Above every other task of a campaign DAG (each weighs 1).
+POKE_PRIORITY = 10
 
 RUN_PARAMS = {
     "dry_run": Param(False, type="boolean", title="Dry run",
@@ -202,9 +207,12 @@ def build_campaign_dag(spec: CampaignSpec) -> DAG:
                 campaign, run = _run_context(conn, campaign_id, context)
                 return dispatch(conn, campaign, run, shard=shard, shard_count=shards).as_dict()
 
+        # A poke takes a task slot ahead of any validation or dispatch: when a batch of campaigns
+        # starts at once, the running campaigns keep their pokes (ingest, expiry, top-up) on time.
         @task.sensor(poke_interval=poke_interval(spec), timeout=sensor_timeout.total_seconds(),
                      mode="reschedule", on_failure_callback=alert,
-                     execution_timeout=EXECUTION_TIMEOUTS["wait_for_completion"])
+                     execution_timeout=EXECUTION_TIMEOUTS["wait_for_completion"],
+                     priority_weight=POKE_PRIORITY)
         def wait_for_completion(**context):
             """Ingest results, top the queue up, and finish when the campaign's run is over."""
             from airflow.sdk import PokeReturnValue
