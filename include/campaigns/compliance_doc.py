@@ -9,6 +9,7 @@ The page is never edited by hand: a test fails when it differs from what the dat
 from __future__ import annotations
 
 import sys
+from datetime import date
 from pathlib import Path
 
 from include.campaigns.rules import DAYS, ENTRIES, Entry
@@ -113,7 +114,7 @@ def render(entries=ENTRIES) -> str:
                   "| Jurisdiction | In force | Rule | Hours (local) | Bans | Cap | Kind | Verified | Source |",
                   "|---|---|---|---|---|---|---|---|---|"]
         for entry in sorted((e for e in entries if e.jurisdiction.split("-")[0] == country),
-                            key=lambda e: (e.jurisdiction != country, e.jurisdiction, str(e.effective_from))):
+                            key=lambda e: (e.jurisdiction != country, e.jurisdiction, e.effective_from or date.min)):
             lines.append("| " + " | ".join(_cell(x) for x in (
                 _place(entry.jurisdiction), _dates(entry), entry.summary, _hours(entry), _bans(entry), _cap(entry),
                 entry.kind, "yes" if entry.verified else "no",
@@ -123,7 +124,7 @@ def render(entries=ENTRIES) -> str:
         if outcome_rules:
             lines += ["", "Lockouts after an outcome, and the abandonment-rate limit (a campaign may be "
                       "stricter, never looser):", ""]
-            for entry in sorted(outcome_rules, key=lambda e: (e.jurisdiction, str(e.effective_from))):
+            for entry in sorted(outcome_rules, key=lambda e: (e.jurisdiction, e.effective_from or date.min)):
                 for outcome, lock in sorted(entry.lockouts.items()):
                     span = " and ".join(filter(None, [f"{lock.hours} h" if lock.hours else "",
                                                       "the rest of the local day" if lock.rest_of_local_day else ""]))
@@ -138,13 +139,13 @@ def render(entries=ENTRIES) -> str:
         notes = [e for e in entries if e.jurisdiction.split("-")[0] == country and e.note]
         if notes:
             lines += ["", "Notes:", ""]
-            for entry in sorted(notes, key=lambda e: (e.jurisdiction, str(e.effective_from))):
+            for entry in sorted(notes, key=lambda e: (e.jurisdiction, e.effective_from or date.min)):
                 lines.append(f"- `{entry.jurisdiction}` ({entry.source.citation}): {entry.note}")
         lines.append("")
     lines += ["## Not verified", "",
               "The rules below could not be checked against the text of the law; each keeps the safe side as",
               "its note says.", ""]
-    for entry in sorted(unverified, key=lambda e: (e.jurisdiction, str(e.effective_from))):
+    for entry in sorted(unverified, key=lambda e: (e.jurisdiction, e.effective_from or date.min)):
         lines.append(f"- `{entry.jurisdiction}` — {entry.summary} ({entry.kind})")
     return "\n".join(lines).rstrip() + "\n"
 

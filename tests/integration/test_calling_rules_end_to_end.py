@@ -1,6 +1,7 @@
 """End to end with dag.test(): contacts under Texas, Washington, Florida-number-with-Georgia-
-address, UK and Canadian rules, each in zones whose local clock sits an hour either side of
-every edge of those rules. The run must dial exactly the contacts the statutes allow now.
+address, New York, Maine, UK and Canadian rules, each in zones whose local clock sits an hour
+either side of every edge of those rules. The run must dial exactly the contacts the statutes
+allow now.
 
 The expectation comes from the statute-written oracle of the unit tests, not from the code.
 """
@@ -24,9 +25,13 @@ pytestmark = pytest.mark.integration
 
 # (number prefix, digits after it, address state, the jurisdiction that must result)
 PLACES = [("+1512", 7, None, "US-TX"), ("+1206", 7, None, "US-WA"), ("+1305", 7, "GA", "US-FL+US-GA"),
-          ("+4420", 8, None, "GB"), ("+1416", 7, None, "CA")]
-# Every hour on either side of an edge of those rules: 08, 09, 10, 12, 18, 20, 21.
-LOCAL_HOURS = [7, 8, 9, 10, 11, 12, 17, 18, 19, 20, 21]
+          ("+4420", 8, None, "GB"), ("+1416", 7, None, "CA"),
+          # N.Y. Gen. Bus. Law 399-z(2): 08:00-21:00, not the 09:00-20:00 once guessed from its neighbours.
+          ("+1212", 7, None, "US-NY"),
+          # 10 M.R.S. 1498(3): weekdays 09:00-17:00 only.
+          ("+1207", 7, None, "US-ME")]
+# Every hour on either side of an edge of those rules: 08, 09, 10, 12, 17, 18, 20, 21.
+LOCAL_HOURS = [7, 8, 9, 10, 11, 12, 16, 17, 18, 19, 20, 21]
 
 
 def _away_from_the_hour() -> datetime:

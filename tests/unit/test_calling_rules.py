@@ -46,6 +46,23 @@ def test_every_us_state_dc_the_territories_canada_and_the_uk_have_a_sourced_rule
     assert len(US_PLACES) == 56
 
 
+def test_a_verified_rule_cites_the_law_itself_not_a_summary_or_a_neighbour():
+    for entry in ENTRIES:
+        if entry.verified and entry.jurisdiction != "*":
+            citation = entry.source.citation
+            assert "as summarised" not in citation and "neighbouring" not in citation, citation
+            assert entry.kind == "statute", citation
+
+
+def test_a_state_whose_hours_law_was_read_keeps_no_guess_from_its_neighbours():
+    # Once a state's own calling-hours provision is read, the neighbours' strictest hours are dropped.
+    guessed = {e.jurisdiction for e in ENTRIES if "neighbouring states" in e.source.citation}
+    read = {"US-NY", "US-VA", "US-TN", "US-MO", "US-NJ", "US-WI"}
+    assert not guessed & read, sorted(guessed & read)
+    for code in read:
+        assert any(e.verified and e.kind == "statute" and e.hours for e in ENTRIES if e.jurisdiction == code), code
+
+
 def test_every_jurisdiction_in_the_data_is_open_some_time_every_week():
     for code in {e.jurisdiction for e in ENTRIES}:
         week = [cw.legal_rule(code, date(2026, 6, 8 + d)).hours_on(d) for d in range(7)]

@@ -51,9 +51,10 @@ DST_ZONES = [
     "America/Santiago", "Asia/Tehran", "Pacific/Chatham", "America/St_Johns", "Africa/Casablanca",
 ]
 SINGLE_JURISDICTIONS = ["US", "US-FL", "US-OK", "US-MD", "US-AL", "US-LA", "US-MS", "US-TX", "US-WA", "US-UT",
-                        "US-RI", "CA", "GB", "JP", "ZZ"]
+                        "US-RI", "US-NY", "US-VA", "US-ME", "CA", "GB", "JP", "ZZ"]
 # Several jurisdictions at once: an address state beside the number's state or country.
-JURISDICTIONS = SINGLE_JURISDICTIONS + ["US-FL+US-GA", "US-TX+US-WA", "CA+US-FL", "GB+US-AL", "US-MS+US-OK"]
+JURISDICTIONS = SINGLE_JURISDICTIONS + ["US-FL+US-GA", "US-TX+US-WA", "CA+US-FL", "GB+US-AL", "US-MS+US-OK",
+                                        "US-NY+US-ME"]
 
 FIRST_DAY, LAST_DAY = date(2020, 1, 1), date(2035, 12, 31)
 HORIZON_DAYS = 14
@@ -98,7 +99,8 @@ LAW = {
     "US-OK": [Law(_every("09:00", "21:00")), Law(_every("08:00", "20:00"), since=date(2022, 11, 1), cap=3)],
     # Stop the Spam Calls Act of 2023, in force 1 Jan 2024.
     "US-MD": [Law(_every("08:00", "20:00"), since=date(2024, 1, 1), cap=3)],
-    # Alabama: 08:00-20:00 Monday to Saturday, no Sundays, no Alabama holidays (kept though unverified).
+    # Ala. Admin. Code r. 770-X-5-.17(1)(b) (automated solicitation calls): none on Sundays or holidays,
+    # none before 08:00 or after 20:00 on the other days.
     "US-AL": [Law(_days(H("08:00", "20:00"), H("08:00", "20:00"), None), holidays="US-AL")],
     # La. PSC General Order R-29617: no calls 20:00-08:00 Monday to Saturday, none on Sundays or legal holidays.
     "US-LA": [Law(_days(H("08:00", "20:00"), H("08:00", "20:00"), None), holidays="US-LA")],
@@ -114,7 +116,15 @@ LAW = {
     "US-UT": [Law(_days(H("08:00", "21:00"), H("08:00", "21:00"), None), holidays="US-UT")],
     # R.I. Gen. Laws 5-61-2(2): weekdays 09:00-18:00 except holidays, Saturday 10:00-17:00, no Sundays.
     "US-RI": [Law(_days(H("09:00", "18:00"), H("10:00", "17:00"), None), holidays="US-RI")],
-    # Georgia has no rule of its own; its neighbours Florida and Alabama end at 20:00 (conservative).
+    # N.Y. Gen. Bus. Law 399-z(2), in force from 13 Jan 2011: only between 08:00 and 21:00.
+    "US-NY": [Law(_every("08:00", "21:00"), since=date(2011, 1, 13))],
+    # Va. Code 59.1-511: only between 08:00 and 21:00.
+    "US-VA": [Law(_every("08:00", "21:00"))],
+    # 10 M.R.S. 1498(3) (automated calling devices): weekdays 09:00-17:00 only, one call per 8 hours
+    # (kept as one per rolling 24 hours, the only window the claim counts).
+    "US-ME": [Law(_days(H("09:00", "17:00"), None, None), cap=1)],
+    # Georgia: only O.C.G.A. 46-5-187(3) (telecommunications companies, 08:00-21:00) was found; the
+    # neighbours' 20:00 end is kept (conservative).
     "US-GA": [Law(_every("08:00", "20:00"))],
     # CRTC Unsolicited Telecommunications Rules: weekdays 09:00-21:30, weekends 10:00-18:00.
     "CA": [Law(_days(H("09:00", "21:30"), H("10:00", "18:00"), H("10:00", "18:00")))],
@@ -281,9 +291,11 @@ def zoned_instants(draw, jurisdiction: str, window: CallingWindow) -> tuple[str,
     if kind == "random":
         return zone, draw(random_instants)
     if kind == "effective_date":  # the days around a law coming into force, at its edges
-        since = draw(st.sampled_from([date(2021, 7, 1), date(2022, 11, 1), date(2024, 1, 1)]))
+        since = draw(st.sampled_from([date(2011, 1, 13), date(2021, 7, 1), date(2022, 11, 1), date(2024, 1, 1),
+                                      date(2025, 9, 1)]))
         day = since + timedelta(days=draw(st.integers(-2, 1)))
-        wall = draw(st.sampled_from([time(19, 59), time(20), time(20, 30), time(8, 30), time(9)]))
+        wall = draw(st.sampled_from([time(19, 59), time(20), time(20, 30), time(8, 30), time(9), time(16, 59),
+                                     time(17)]))
         return zone, at_local(zone, day, wall)
     day = draw(random_days)
     if kind == "holiday":
@@ -590,6 +602,38 @@ def test_florida_and_maryland_end_at_20_00_from_the_day_their_laws_took_effect(s
     day_before = since - timedelta(days=1)
     assert WHOLE_DAY.is_open(NY, state, at_local(NY, day_before, time(20, 30)))
     assert not WHOLE_DAY.is_open(NY, state, at_local(NY, since, time(20, 30)))
+
+
+@pytest.mark.parametrize("state", ["US-NY", "US-VA", "US-TN", "US-MO", "US-NJ"])
+def test_new_york_virginia_tennessee_missouri_and_new_jersey_allow_calls_from_08_00_until_21_00(state):
+    # N.Y. Gen. Bus. Law 399-z(2); Va. Code 59.1-511; Tenn. Comp. R. & Regs. 1220-04-11-.02(1);
+    # Mo. Rev. Stat. 407.1076(5); N.J.S.A. 56:8-128(d). Their neighbours' shorter hours no longer apply.
+    for day in (WEDNESDAY_2026_06_10, SATURDAY_2026_06_13, SUNDAY_2026_06_14):
+        assert WHOLE_DAY.is_open(NY, state, at_local(NY, day, time(8)))
+        assert WHOLE_DAY.closes_at(NY, state, at_local(NY, day, time(20, 30))) == at_local(NY, day, time(21))
+        assert not WHOLE_DAY.is_open(NY, state, at_local(NY, day, time(7, 59)))
+
+
+def test_maine_is_called_on_weekdays_from_09_00_until_17_00_and_never_at_weekends():
+    # 10 M.R.S. 1498(3): automated calling devices only on weekdays between 9 a.m. and 5 p.m.
+    assert WHOLE_DAY.is_open(NY, "US-ME", at_local(NY, WEDNESDAY_2026_06_10, time(9)))
+    assert WHOLE_DAY.closes_at(NY, "US-ME", at_local(NY, WEDNESDAY_2026_06_10, time(16))) == at_local(
+        NY, WEDNESDAY_2026_06_10, time(17))
+    for day in (SATURDAY_2026_06_13, SUNDAY_2026_06_14):
+        assert not WHOLE_DAY.is_open(NY, "US-ME", at_local(NY, day, time(12)))
+    assert WHOLE_DAY.next_opening(NY, "US-ME", at_local(NY, SATURDAY_2026_06_13, time(12))) == at_local(
+        NY, date(2026, 6, 15), time(9))
+    assert legal_rule("US-ME", WEDNESDAY_2026_06_10).max_attempts_24h == 1
+
+
+def test_texas_sb_140_is_dated_1_september_2025_and_keeps_the_hours_of_section_301_051():
+    texas = [e for e in cw.ENTRIES if e.jurisdiction == "US-TX"]
+    assert sorted(((e.effective_from, e.until) for e in texas), key=lambda span: span[0] or date.min) == [
+        (None, date(2025, 9, 1)), (date(2025, 9, 1), None)]
+    for day in (date(2025, 8, 31), date(2025, 9, 1)):
+        assert [e.until for e in cw.entries_in_force("US-TX", day) if e.jurisdiction == "US-TX"] == (
+            [date(2025, 9, 1)] if day < date(2025, 9, 1) else [None])
+    assert legal_rule("US-TX", date(2025, 8, 31)).hours == legal_rule("US-TX", date(2025, 9, 7)).hours
 
 
 def test_a_law_can_be_loaded_before_its_date_and_applies_only_from_it():
