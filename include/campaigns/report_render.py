@@ -20,6 +20,8 @@ from datetime import date, datetime
 from html import escape
 from typing import IO, Iterable, Iterator
 
+from include.campaigns.outcomes import tone_of
+
 CSV_COLUMNS = ("contact_id", "external_ref", "phone_masked", "status", "attempts",
                "last_outcome", "last_attempt_at", "status_reason")
 
@@ -33,10 +35,6 @@ BLOCK_LABELS = {"blacklist": "Blacklisted", "outside_window": "Outside calling w
                 "invalid_number": "Invalid number", "expired": "Expired, never reached",
                 "no_consent": "No consent", "lockout": "Lockout after an outcome",
                 "retry_later": "Retry delay", "blackout": "Declared blackout", "unresolved": "Not yet checked"}
-
-# Badge colour per run outcome; an outcome not listed here gets the neutral badge.
-OUTCOME_TONES = {"completed": "good", "cancelled": "muted", "failed": "bad",
-                 "validation_failed": "bad", "timed_out": "warn"}
 
 PALETTE = {"funnel": "#2563eb", "blocked": "#b45309", "hours": "#0f766e", "attempts": "#4f46e5"}
 
@@ -166,7 +164,7 @@ def render_html(report: dict) -> str:
 def _header(report: dict) -> str:
     campaign, run = report["campaign"], report["run"]
     outcome = report["outcome"]
-    tone = OUTCOME_TONES.get(outcome, "neutral")
+    tone = tone_of(outcome)
     badges = [f'<span class="badge {tone}" data-meta="outcome">{_text(outcome)}</span>']
     if run.get("dry_run"):
         badges.append('<span class="badge warn">Dry run</span>')
