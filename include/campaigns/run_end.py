@@ -95,7 +95,8 @@ def decide(f: RunFacts) -> Verdict:
     if f.now >= f.run_end:
         # The next fire time came (a paused run ends here too; the next run waits the same way).
         return Verdict(True, Outcome.INTERVAL_ENDED if sent else Outcome.NOTHING_TO_DO,
-                       campaign_status="scheduled", note="the run's interval ended; contacts still waiting carry over to the next run")
+                       campaign_status="scheduled",
+                       note="the run's interval ended; contacts still waiting carry over to the next run")
     if f.status == "paused":
         return Verdict(False, note="campaign paused: waiting, dispatching nothing")
 

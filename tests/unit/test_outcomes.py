@@ -31,8 +31,10 @@ OUTCOME_TESTS = {
     Outcome.COMPLETED: "tests/integration/test_exit_paths.py::test_completed_when_nothing_is_pending_or_in_flight",
     Outcome.COMPLETED_AT_END:
         "tests/integration/test_exit_paths.py::test_completed_at_end_time_counts_unreached_contacts_as_expired",
-    Outcome.INTERVAL_ENDED: "tests/unit/test_runs.py::test_a_runs_interval_end_leaves_waiting_contacts_for_the_next_run",
-    Outcome.LIMIT_REACHED: "tests/unit/test_runs.py::test_a_run_with_max_contacts_ends_once_its_dial_tasks_have_results",
+    Outcome.INTERVAL_ENDED:
+        "tests/unit/test_runs.py::test_a_runs_interval_end_leaves_waiting_contacts_for_the_next_run",
+    Outcome.LIMIT_REACHED:
+        "tests/unit/test_runs.py::test_a_run_with_max_contacts_ends_once_its_dial_tasks_have_results",
     Outcome.NOTHING_TO_DO: "tests/unit/test_runs.py::"
                            "test_a_run_that_found_nobody_callable_ends_nothing_to_do_and_keeps_the_campaign_scheduled",
     Outcome.VALIDATION_FAILED:
