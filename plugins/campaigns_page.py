@@ -136,14 +136,10 @@ def load_preview(campaign: dict) -> dict:
     return {"slug": campaign["slug"], "dag_id": campaign["dag_id"], **preview}
 
 
-PREVIEW_LABELS = {"blacklist": "Blacklisted", "no_consent": "No consent", "invalid_number": "Invalid number",
-                  "expired": "Expired, never reached", "unresolved": "Not yet checked",
-                  "legal_hours": "Outside legal hours", "outside_window": "Outside calling window",
-                  "blackout": "Declared blackout", "cap": "Frequency cap", "lockout": "Lockout after an outcome",
-                  "retry_later": "Retry delay"}
-
-
 def render_preview(preview: dict) -> str:
+    # The report's own names for the reasons, so the preview and the dry run's report read alike.
+    from include.campaigns.report_render import BLOCK_LABELS
+
     reasons = sorted({r for counts in preview["skipped_by_jurisdiction"].values() for r in counts})
     codes = sorted({**{c: {} for c in preview["eligible_by_jurisdiction"]},
                     **preview["skipped_by_jurisdiction"]}.items())
@@ -151,8 +147,8 @@ def render_preview(preview: dict) -> str:
         "slug": preview["slug"], "json_href": f'../api/campaigns/{quote(preview["slug"], safe="")}/preview',
         "at": _when(preview["at"]), "eligible": int(preview["eligible"]),
         "first_top_up": int(preview["first_top_up"]), "skipped": int(preview["skipped"]),
-        "by_reason": [(PREVIEW_LABELS.get(r, r), r, int(n)) for r, n in preview["skipped_by_reason"].items()],
-        "reasons": [(r, PREVIEW_LABELS.get(r, r)) for r in reasons],
+        "by_reason": [(BLOCK_LABELS.get(r, r), r, int(n)) for r, n in preview["skipped_by_reason"].items()],
+        "reasons": [(r, BLOCK_LABELS.get(r, r)) for r in reasons],
         "by_code": [{"code": code, "eligible": int(preview["eligible_by_jurisdiction"].get(code, 0)),
                      "counts": [(r, int(counts.get(r, 0))) for r in reasons]} for code, counts in codes],
     })

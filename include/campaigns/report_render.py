@@ -299,8 +299,9 @@ def _hbar_chart(series: str, items: list, *, color: str, title: str, width: int 
         length = _scale(value, top, area)
         bars.append(_bar(series, key, value, label=label, shown=fmt_int(value), middle=f"{middle:.1f}",
                          bar_y=f"{bar_y:.1f}", length=f"{length:.2f}", value_x=f"{HBAR_LABEL + length + 8:.2f}"))
-    return {"width": width, "height": len(items) * HBAR_ROW + 8, "title": title, "color": color,
-            "label_x": HBAR_LABEL, "label_end": HBAR_LABEL - 10, "area": area, "thick": HBAR_THICK, "bars": bars}
+    return {"width": width, "height": len(items) * HBAR_ROW + 8, "title": title, "color": color, "gridlines": [],
+            "axis": None, "label_x": HBAR_LABEL, "label_end": HBAR_LABEL - 10, "area": area, "thick": HBAR_THICK,
+            "bars": bars}
 
 
 VBAR_WIDTH, VBAR_HEIGHT, VBAR_LEFT, VBAR_RIGHT, VBAR_TOP, VBAR_BOTTOM = 720, 250, 48, 12, 16, 36
