@@ -7,8 +7,11 @@ sensor wrote) and its latest report; /campaigns/api/campaigns serves the same da
 who a run would dial and who it would skip, by reason and by jurisdiction: the dry run's answer,
 read-only. The nav entry embeds the page in the Airflow UI.
 
+The markup is in include/templates/campaigns*.html.j2 and campaign_preview.html.j2, rendered with
+autoescape; this module gathers and shapes what they show.
+
 Every Airflow component imports the plugins folder, but only the API server mounts the app, so
-FastAPI and the database code are imported only when the app is built or a request is served.
+FastAPI, Jinja2 and the database code are imported only when the app is built or a request is served.
 """
 
 from __future__ import annotations
@@ -16,7 +19,6 @@ from __future__ import annotations
 import logging
 from datetime import datetime, timezone
 from functools import cached_property
-from html import escape
 from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
@@ -134,57 +136,22 @@ def load_preview(campaign: dict) -> dict:
     return {"slug": campaign["slug"], "dag_id": campaign["dag_id"], **preview}
 
 
-PREVIEW_LABELS = {"blacklist": "Blacklisted", "no_consent": "No consent", "invalid_number": "Invalid number",
-                  "expired": "Expired, never reached", "unresolved": "Not yet checked",
-                  "legal_hours": "Outside legal hours", "outside_window": "Outside calling window",
-                  "blackout": "Declared blackout", "cap": "Frequency cap", "lockout": "Lockout after an outcome",
-                  "retry_later": "Retry delay"}
-
-
 def render_preview(preview: dict) -> str:
+    # The report's own names for the reasons, so the preview and the dry run's report read alike.
+    from include.campaigns.report_render import BLOCK_LABELS
+
     reasons = sorted({r for counts in preview["skipped_by_jurisdiction"].values() for r in counts})
-    by_reason = "".join(f'<tr><td>{escape(PREVIEW_LABELS.get(r, r))}</td>'
-                        f'<td data-reason="{escape(r)}">{int(n)}</td></tr>'
-                        for r, n in preview["skipped_by_reason"].items()) or '<tr><td colspan="2">Nobody.</td></tr>'
-    head = "".join(f"<th>{escape(PREVIEW_LABELS.get(r, r))}</th>" for r in reasons)
-    by_code = "".join(
-        f'<tr><td>{escape(code)}</td><td data-code="{escape(code)}" data-reason="eligible">'
-        f'{int(preview["eligible_by_jurisdiction"].get(code, 0))}</td>'
-        + "".join(f'<td data-code="{escape(code)}" data-reason="{escape(r)}">{int(counts.get(r, 0))}</td>'
-                  for r in reasons) + "</tr>"
-        for code, counts in sorted({**{c: {} for c in preview["eligible_by_jurisdiction"]},
-                                    **preview["skipped_by_jurisdiction"]}.items()))
-    nav = (f'<a href="../">all campaigns</a> · '
-           f'<a href="../api/campaigns/{escape(quote(preview["slug"], safe=""))}/preview">JSON</a>')
-    body = (f'<h2>Preview: {escape(preview["slug"])}</h2>'
-            f'<div class="meta">Who a run would dial at {escape(_when(preview["at"]))}, and who it would skip.</div>'
-            f'<p>Eligible now: <strong data-kpi="eligible">{int(preview["eligible"])}</strong> '
-            f'(the first top-up sends <strong data-kpi="first_top_up">{int(preview["first_top_up"])}</strong>); '
-            f'skipped: <strong data-kpi="skipped">{int(preview["skipped"])}</strong>.</p>'
-            f'<h3>Skipped, by reason</h3><table><thead><tr><th>Reason</th><th>Contacts</th></tr></thead>'
-            f'<tbody>{by_reason}</tbody></table>'
-            f'<h3>By jurisdiction</h3><table><thead><tr><th>Jurisdiction</th><th>Eligible</th>{head}</tr></thead>'
-            f'<tbody>{by_code}</tbody></table>')
-    return _page(body, include_archived=False, nav=nav)
-
-
-PAGE_CSS = """
-body { font: 14px/1.4 system-ui, sans-serif; margin: 16px; color: #1a202c; }
-h1 { font-size: 20px; margin: 0 0 4px; }
-.meta { color: #718096; margin-bottom: 12px; }
-table { border-collapse: collapse; width: 100%; }
-th, td { text-align: left; padding: 6px 8px; border-bottom: 1px solid #e2e8f0; vertical-align: top; }
-th { background: #f7fafc; font-weight: 600; white-space: nowrap; }
-.name { color: #4a5568; }
-.small { font-size: 12px; color: #718096; }
-.status { padding: 1px 6px; border-radius: 8px; background: #edf2f7; white-space: nowrap; }
-.status-active { background: #c6f6d5; } .status-scheduled { background: #bee3f8; }
-.status-paused { background: #fefcbf; } .status-failed { background: #fed7d7; }
-.status-completed { background: #e9d8fd; } .status-archived, .status-cancelled { background: #e2e8f0; }
-.bar { width: 160px; height: 8px; background: #e2e8f0; border-radius: 4px; overflow: hidden; }
-.bar > div { height: 100%; background: #38a169; }
-.error { padding: 12px; background: #fed7d7; border-radius: 4px; }
-"""
+    codes = sorted({**{c: {} for c in preview["eligible_by_jurisdiction"]},
+                    **preview["skipped_by_jurisdiction"]}.items())
+    return _render("campaign_preview.html.j2", include_archived=False, preview={
+        "slug": preview["slug"], "json_href": f'../api/campaigns/{quote(preview["slug"], safe="")}/preview',
+        "at": _when(preview["at"]), "eligible": int(preview["eligible"]),
+        "first_top_up": int(preview["first_top_up"]), "skipped": int(preview["skipped"]),
+        "by_reason": [(BLOCK_LABELS.get(r, r), r, int(n)) for r, n in preview["skipped_by_reason"].items()],
+        "reasons": [(r, BLOCK_LABELS.get(r, r)) for r in reasons],
+        "by_code": [{"code": code, "eligible": int(preview["eligible_by_jurisdiction"].get(code, 0)),
+                     "counts": [(r, int(counts.get(r, 0))) for r in reasons]} for code, counts in codes],
+    })
 
 
 def _when(value: str | None, tz_name: str = "UTC") -> str:
@@ -206,76 +173,40 @@ def _ordered_counts(counts: dict[str, int]) -> list[tuple[str, int]]:
     return sorted(counts.items(), key=lambda item: (rank.get(item[0], len(rank)), item[0]))
 
 
-def _progress_cell(progress: dict | None) -> str:
+def _progress_view(progress: dict | None) -> dict | None:
     if progress is None:
-        return '<span class="small">no snapshot yet</span>'
-    breakdown = " · ".join(f"{escape(status)} {int(n)}" for status, n in _ordered_counts(progress["counts"]))
-    return (f'<div class="bar" title="{progress["percent_final"]}% in a final state">'
-            f'<div style="width: {progress["percent_final"]}%"></div></div>'
-            f'{progress["final"]} / {progress["total"]} final ({progress["percent_final"]}%)'
-            f'<div class="small">{breakdown}</div>')
+        return None
+    return {"percent_final": progress["percent_final"], "final": progress["final"], "total": progress["total"],
+            "breakdown": " · ".join(f"{status} {int(n)}" for status, n in _ordered_counts(progress["counts"])),
+            "polled_at": _when(progress["polled_at"]), "run_id": progress["run_id"] or ""}
 
 
-def _snapshot_cell(progress: dict | None) -> str:
-    if progress is None:
-        return "—"
-    return f'{escape(_when(progress["polled_at"]))}<div class="small">{escape(progress["run_id"] or "")}</div>'
+def _campaign_row(c: dict) -> dict:
+    return {
+        "slug": c["slug"], "name": c["name"], "status": c["status"],
+        "schedule": f'{c["schedule"]} ({c["timezone"]})' if c["schedule"] else "one-off",
+        "start": _when(c["start_at"], c["timezone"]), "end": _when(c["end_at"], c["timezone"]),
+        "contacts_total": int(c["contacts_total"]), "progress": _progress_view(c["progress"]),
+        "report": c["latest_report"], "dag_id": c["dag_id"],
+        # Relative to the page (<base>/campaigns/), so the link survives a base_url prefix.
+        "dag_href": "../dags/" + quote(c["dag_id"], safe=""), "preview_href": "preview/" + quote(c["slug"], safe=""),
+    }
 
 
-def _report_cell(report: dict | None) -> str:
-    if report is None:
-        return "—"
-    return f'{escape(report["outcome"])}<div class="small">{escape(report["run_id"])}</div>'
+def _render(template: str, *, include_archived: bool, **context) -> str:
+    from include.templates import render
 
-
-def _campaign_row(c: dict) -> str:
-    # Relative to the page (<base>/campaigns/), so the link survives a base_url prefix; _top
-    # leaves the UI's iframe for the DAG's own page.
-    dag_href = "../dags/" + quote(c["dag_id"], safe="")
-    schedule = escape(f'{c["schedule"]} ({c["timezone"]})') if c["schedule"] else "one-off"
-    return (
-        "<tr>"
-        f'<td><strong>{escape(c["slug"])}</strong><div class="name">{escape(c["name"])}</div></td>'
-        f'<td><span class="status status-{escape(c["status"])}">{escape(c["status"])}</span></td>'
-        f"<td>{schedule}</td>"
-        f'<td>{escape(_when(c["start_at"], c["timezone"]))}<br>{escape(_when(c["end_at"], c["timezone"]))}</td>'
-        f'<td>{int(c["contacts_total"])}</td>'
-        f'<td>{_progress_cell(c["progress"])}</td>'
-        f'<td>{_snapshot_cell(c["progress"])}</td>'
-        f'<td>{_report_cell(c["latest_report"])}</td>'
-        f'<td><a href="{escape(dag_href)}" target="_top">{escape(c["dag_id"])}</a>'
-        f'<div class="small"><a href="preview/{escape(quote(c["slug"], safe=""))}">preview now</a></div></td>'
-        "</tr>"
-    )
-
-
-def _page(body: str, include_archived: bool, nav: str | None = None) -> str:
-    toggle = ('<a href="./">hide archived</a>' if include_archived
-              else '<a href="./?include_archived=true">show archived</a>')
-    links = nav if nav is not None else f'{toggle} · <a href="api/campaigns">JSON</a>'
-
-    generated = datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M:%S UTC")
-    return (
-        "<!DOCTYPE html><html lang=\"en\"><head><meta charset=\"utf-8\">"
-        f'<meta http-equiv="refresh" content="{REFRESH_SECONDS}">'
-        f"<title>Campaigns</title><style>{PAGE_CSS}</style></head><body>"
-        "<h1>Campaigns</h1>"
-        f'<div class="meta">Refreshed every {REFRESH_SECONDS} s · {generated} · {links}</div>'
-        f"{body}</body></html>"
-    )
+    return render(template, refresh_seconds=REFRESH_SECONDS, include_archived=include_archived,
+                  generated=datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M:%S UTC"), **context)
 
 
 def render_campaigns(campaigns: list[dict], include_archived: bool) -> str:
-    if not campaigns:
-        return _page("<p>No campaigns.</p>", include_archived)
-    header = "".join(f"<th>{h}</th>" for h in ("Campaign", "Status", "Schedule", "Start / end", "Contacts",
-                                                "Progress", "Snapshot", "Latest report", "DAG"))
-    rows = "".join(_campaign_row(c) for c in campaigns)
-    return _page(f"<table><thead><tr>{header}</tr></thead><tbody>{rows}</tbody></table>", include_archived)
+    return _render("campaigns.html.j2", include_archived=include_archived,
+                   campaigns=[_campaign_row(c) for c in campaigns], error=None)
 
 
 def render_unavailable(message: str, include_archived: bool) -> str:
-    return _page(f'<p class="error">{escape(message)}</p>', include_archived)
+    return _render("campaigns.html.j2", include_archived=include_archived, campaigns=[], error=message)
 
 
 def create_app() -> "FastAPI":

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import logging
 
+from include.campaigns.outcomes import Outcome
+
 log = logging.getLogger(__name__)
 
 # Statuses a failed run moves to `failed`; a cancelled or archived campaign keeps its status.
@@ -23,7 +25,7 @@ def on_task_failure(context, *, campaign_id: int) -> None:
     error = context.get("exception")
     validation_failed = isinstance(error, CampaignInvalid) or (
         error is not None and isinstance(error.__cause__, CampaignInvalid))
-    outcome = "validation_failed" if validation_failed else "failed"
+    outcome = Outcome.VALIDATION_FAILED if validation_failed else Outcome.FAILED
     try:
         with campaign_db() as conn:
             campaign = load_campaign(conn, campaign_id)
@@ -66,7 +68,7 @@ async def on_run_too_slow(*, campaign_id: int, expected_s: int, context: dict | 
     def alert() -> str:
         with campaign_db() as conn:
             campaign = load_campaign(conn, campaign_id)
-        return publish(campaign=campaign, run_id=run_id, outcome="too_slow",
+        return publish(campaign=campaign, run_id=run_id, outcome=Outcome.TOO_SLOW,
                        summary=f"the run has been going for over {expected_s} s, its expected duration",
                        details={"expected_duration_s": expected_s, "deadline": (context or {}).get("deadline")})
 

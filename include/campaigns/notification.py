@@ -6,6 +6,7 @@ import json
 import logging
 from typing import TYPE_CHECKING
 
+from include.campaigns.outcomes import Outcome
 from include.campaigns.resources import AWS_CONN_ID, topic_arn
 
 if TYPE_CHECKING:
@@ -24,16 +25,20 @@ def campaign_topic(campaign: Campaign) -> str | None:
     return topic if isinstance(topic, str) and topic.strip() else None
 
 
-def publish(*, campaign: Campaign, run_id: str, outcome: str, summary: str, details: dict,
+def publish(*, campaign: Campaign, run_id: str, outcome: Outcome | str, summary: str, details: dict,
             topic_override: str | None = None) -> str:
     """Publish one message to the campaign's topic (its config's `notification_topic`, else the
-    global one); subscribers filter on the campaign_id and outcome attributes.
+    global one); subscribers filter on the campaign_id, outcome and severity attributes.
+
+    The outcome is one of `Outcome` (an XCom brings it back as its plain string); any other string
+    is refused before anything is sent, so no subscriber's filter silently misses a misspelt one.
 
     A campaign topic that refuses the message (deleted, no permission) must not lose the outcome:
     it then goes to the global topic, and the log says why.
     """
     from airflow.providers.amazon.aws.hooks.sns import SnsHook
 
+    outcome = Outcome(outcome)
     subject = f"[campaign {campaign.slug}] {outcome}: {summary}"[:SUBJECT_LIMIT]
     body = "\n".join([
         f"Campaign: {campaign.name} ({campaign.slug}, id {campaign.id})",
@@ -44,7 +49,8 @@ def publish(*, campaign: Campaign, run_id: str, outcome: str, summary: str, deta
         json.dumps(details, indent=2, sort_keys=True, default=str),
     ])
     hook = SnsHook(aws_conn_id=AWS_CONN_ID)
-    attributes = {"campaign_id": str(campaign.id), "campaign_slug": campaign.slug, "outcome": outcome}
+    attributes = {"campaign_id": str(campaign.id), "campaign_slug": campaign.slug, "outcome": outcome.value,
+                  "severity": outcome.tone.severity}
     target = topic_arn(topic_override or campaign_topic(campaign))
     try:
         response = hook.publish_to_target(target_arn=target, message=body, subject=subject,

@@ -19,6 +19,7 @@ from include.campaigns.campaign import Campaign, load_campaign
 from include.campaigns.config import FINAL_OUTCOMES, LOCKOUT_OUTCOMES
 from include.campaigns.db import execute, fetch_all, fetch_one
 from include.campaigns.dispatch import dispatch
+from include.campaigns.outcomes import Outcome
 from include.campaigns.run_end import RunFacts, Verdict, decide
 from include.campaigns.phones import mask
 from include.campaigns.runs import RunContext
@@ -34,7 +35,7 @@ TOP_UP_CLAIMS_UNTIL_S = 0.5
 @dataclass
 class PokeResult:
     done: bool
-    outcome: str | None
+    outcome: Outcome | None
     counts: dict[str, int]
     ingested: int = 0
     expired_tasks: int = 0
@@ -202,7 +203,7 @@ def abandonment_guard(conn, campaign: Campaign, run: RunContext, now: datetime, 
         change = fetch_one(conn, "campaign_abandon_guard_set",
                            {"campaign_id": campaign.id, "exceeded": measured["exceeded"]})
         if change["crossed"]:
-            publish(campaign=campaign, run_id=run.run_id, outcome="abandon_rate_exceeded",
+            publish(campaign=campaign, run_id=run.run_id, outcome=Outcome.ABANDON_RATE_EXCEEDED,
                     summary=(f"abandonment rate {measured['rate']:.1%} is over the {measured['limit']:.0%} limit "
                              f"over {measured['window_days']} days; no new dial tasks until it is back under"),
                     details=measured)

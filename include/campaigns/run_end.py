@@ -14,6 +14,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
+from include.campaigns.outcomes import Outcome
+
 # Statuses a run's end may move; a paused, cancelled or failed campaign keeps its status.
 SETTLED_FROM = ("active", "scheduled")
 
@@ -41,7 +43,7 @@ class RunFacts:
 @dataclass(frozen=True)
 class Verdict:
     done: bool
-    outcome: str | None = None
+    outcome: Outcome | None = None
     expire_unreached: bool = False      # count every contact not reached as expired
     campaign_status: str | None = None  # what the campaign becomes (from SETTLED_FROM only)
     campaign_ended: bool = False        # this run is the campaign's last: its report is the final one
@@ -59,18 +61,18 @@ WAITING = Verdict(done=False)
 def decide(f: RunFacts) -> Verdict:
     """The run-end table, row by row, first match wins."""
     if f.dry_run:
-        return Verdict(True, "dry_run")
+        return Verdict(True, Outcome.DRY_RUN)
     if not f.live:
         if f.now >= f.campaign_end and f.status != "cancelled":
             # A run that starts after the campaign's end (its predecessor ran late) dials no one,
             # but the campaign's end is still settled, by whichever run sees it first.
-            return Verdict(True, "report_only", expire_unreached=True, campaign_status="completed",
+            return Verdict(True, Outcome.REPORT_ONLY, expire_unreached=True, campaign_status="completed",
                            campaign_ended=True, note="the campaign's end time came")
-        return Verdict(True, "report_only")
+        return Verdict(True, Outcome.REPORT_ONLY)
     if f.status == "cancelled":
         # The operator stopped the campaign: nothing new is sent, dial tasks in flight are counted
         # as they stand, and no contact is rewritten.
-        return Verdict(True, "cancelled")
+        return Verdict(True, Outcome.CANCELLED)
 
     unfinished = f.pending + f.in_flight + f.waiting_retry
     campaign_over = f.now >= f.campaign_end
@@ -79,33 +81,34 @@ def decide(f: RunFacts) -> Verdict:
         if f.recurring and not (last_run or campaign_over):
             # A recurring campaign lives until its end: its next run may find contacts added since
             # (tomorrow's reminders), so only this run is over.
-            return Verdict(True, "completed", campaign_status="scheduled",
+            return Verdict(True, Outcome.COMPLETED, campaign_status="scheduled",
                            note="every contact is finished; the campaign runs again at its next tick")
         # Every contact is finished and no later run will come: the campaign is done.
-        return Verdict(True, "completed", campaign_status="completed", campaign_ended=True,
+        return Verdict(True, Outcome.COMPLETED, campaign_status="completed", campaign_ended=True,
                        note="every contact is finished")
 
     if campaign_over:
-        return Verdict(True, "completed_at_end", expire_unreached=True, campaign_status="completed",
+        return Verdict(True, Outcome.COMPLETED_AT_END, expire_unreached=True, campaign_status="completed",
                        campaign_ended=True, note="the campaign's end time came")
 
     sent = f.run_dial_tasks > 0
     if f.now >= f.run_end:
         # The next fire time came (a paused run ends here too; the next run waits the same way).
-        return Verdict(True, "interval_ended" if sent else "nothing_to_do", campaign_status="scheduled",
+        return Verdict(True, Outcome.INTERVAL_ENDED if sent else Outcome.NOTHING_TO_DO,
+                       campaign_status="scheduled",
                        note="the run's interval ended; contacts still waiting carry over to the next run")
     if f.status == "paused":
         return Verdict(False, note="campaign paused: waiting, dispatching nothing")
 
     if f.max_contacts is not None and f.run_dial_tasks >= f.max_contacts and f.run_open_tasks == 0:
-        return Verdict(True, "limit_reached", campaign_status="scheduled",
+        return Verdict(True, Outcome.LIMIT_REACHED, campaign_status="scheduled",
                        note=f"the run sent its limit of {f.max_contacts} and every one has a result or expired")
 
     if f.pending + f.in_flight == 0 and f.retry_due_in_run == 0:
         # Only retries falling due after this run are left.
         if last_run:
-            return Verdict(True, "completed", expire_unreached=True, campaign_status="completed",
+            return Verdict(True, Outcome.COMPLETED, expire_unreached=True, campaign_status="completed",
                            campaign_ended=True, note="the retries left fall due after the campaign's end")
-        return Verdict(True, "completed" if sent else "nothing_to_do", campaign_status="scheduled",
-                       note="the retries left fall due in a later run")
+        return Verdict(True, Outcome.COMPLETED if sent else Outcome.NOTHING_TO_DO,
+                       campaign_status="scheduled", note="the retries left fall due in a later run")
     return WAITING

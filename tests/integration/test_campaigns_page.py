@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 from datetime import datetime, timedelta, timezone
+from html.parser import HTMLParser
+from urllib.parse import quote
 
 import pytest
 
@@ -186,7 +188,7 @@ def test_page_shows_each_campaign_and_escapes_names(client, campaigns):
     assert "one-off" in page
     assert 'href="../dags/campaign_page_running"' in page
     assert "<script>" not in page
-    assert "&lt;script&gt;alert(&#x27;x&#x27;)&lt;/script&gt; &amp; Co" in page
+    assert "&lt;script&gt;alert(&#39;x&#39;)&lt;/script&gt; &amp; Co" in page
 
 
 def test_page_lists_archived_campaigns_on_request(client, campaigns):
@@ -309,3 +311,63 @@ def test_the_preview_refuses_anonymous_callers(preview_campaign):
     app = _registered_app_dict()["app"]
     assert TestClient(app).get("/api/campaigns/page_preview/preview").status_code == 401
     assert TestClient(app).get("/preview/page_preview").status_code == 401
+
+
+HOSTILE = "<script>alert('x')</script>\"><img src=x onerror=alert(1)> & 'single' \"double\""
+
+
+class PageText(HTMLParser):
+    """The page as a browser builds it: its elements, their attributes, and its text."""
+
+    def __init__(self):
+        super().__init__(convert_charrefs=True)
+        self.tags: list[tuple[str, dict]] = []
+        self.text: list[str] = []
+
+    def handle_starttag(self, tag, attrs):
+        self.tags.append((tag, dict(attrs)))
+
+    def handle_data(self, data):
+        self.text.append(data)
+
+
+def read_page(page: str) -> PageText:
+    parsed = PageText()
+    parsed.feed(page)
+    parsed.close()
+    return parsed
+
+
+def assert_inert(page: str) -> PageText:
+    parsed = read_page(page)
+    assert "<script" not in page and "<img" not in page and "'single'" not in page and '"double"' not in page
+    assert not {tag for tag, _ in parsed.tags} & {"script", "img"}
+    assert not [name for _, attrs in parsed.tags for name in attrs if name.startswith("on")]
+    return parsed
+
+
+def test_hostile_text_in_a_campaign_its_report_or_its_preview_stays_text():
+    from campaigns_page import render_campaigns, render_preview, render_unavailable  # plugins/ is on sys.path
+
+    progress = {"run_id": HOSTILE, "polled_at": NOW.isoformat(), "counts": {HOSTILE: 2, "completed": 1},
+                "total": 3, "final": 1, "percent_final": 33.3}
+    campaign = {"slug": HOSTILE, "name": HOSTILE, "status": HOSTILE, "schedule": HOSTILE, "timezone": HOSTILE,
+                "start_at": NOW.isoformat(), "end_at": None, "contacts_total": 3, "dag_id": f"campaign_{HOSTILE}",
+                "progress": progress, "latest_report": {"run_id": HOSTILE, "outcome": HOSTILE}}
+    parsed = assert_inert(render_campaigns([campaign], include_archived=False))
+    text = "".join(parsed.text)
+    assert text.count(HOSTILE) >= 6, "name, slug, status, schedule, run ids, outcome, each shown as written"
+    [row_link] = [attrs["href"] for tag, attrs in parsed.tags if tag == "a" and attrs.get("target") == "_top"]
+    assert row_link == "../dags/" + quote(f"campaign_{HOSTILE}", safe="")
+    assert ("span", {"class": f"status status-{HOSTILE}"}) in parsed.tags
+
+    preview = {"slug": HOSTILE, "dag_id": "x", "at": NOW.isoformat(), "eligible": 1, "first_top_up": 1, "skipped": 2,
+               "skipped_by_reason": {HOSTILE: 2},                         # a reason
+               "skipped_by_jurisdiction": {HOSTILE: {HOSTILE: 2}},        # a contact's region
+               "eligible_by_jurisdiction": {"US-NY": 1}}
+    parsed = assert_inert(render_preview(preview))
+    assert ("td", {"data-code": HOSTILE, "data-reason": HOSTILE}) in parsed.tags
+    assert ("td", {"data-reason": HOSTILE}) in parsed.tags
+    assert f"Preview: {HOSTILE}" in "".join(parsed.text)
+
+    assert HOSTILE in "".join(assert_inert(render_unavailable(HOSTILE, include_archived=True)).text)

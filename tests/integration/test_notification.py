@@ -81,3 +81,36 @@ def test_an_outcome_its_own_topic_refuses_still_reaches_the_global_topic(db, sqs
 
     [message] = [json.loads(m["Body"]) for m in drain(sqs, topic_inbox)]
     assert message["MessageAttributes"]["outcome"]["Value"] == "failed"
+
+
+def test_a_subscription_filtered_on_severity_gets_every_critical_outcome_and_nothing_else(db, sqs):
+    from airflow.providers.amazon.aws.hooks.sns import SnsHook
+
+    from include.campaigns.outcomes import Outcome
+    from include.campaigns.resources import topic_arn
+
+    url = sqs.create_queue(QueueName=f"pager-{uuid.uuid4().hex[:8]}")["QueueUrl"]
+    arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+    sns = SnsHook(aws_conn_id="campaigns_aws").get_conn()
+    subscription = sns.subscribe(TopicArn=topic_arn(), Protocol="sqs", Endpoint=arn, Attributes={
+        "FilterPolicy": json.dumps({"severity": ["critical"]})})["SubscriptionArn"]
+    try:
+        campaign = load_campaign(db, create_campaign(db, "notify_severity"))
+        for outcome in Outcome:
+            publish(campaign=campaign, run_id="r1", outcome=outcome, summary="s", details={})
+        received = [json.loads(m["Body"]) for m in drain(sqs, url)]
+    finally:
+        sns.unsubscribe(SubscriptionArn=subscription)
+        sqs.delete_queue(QueueUrl=url)
+    assert sorted(m["MessageAttributes"]["outcome"]["Value"] for m in received) == ["failed", "validation_failed"]
+    assert {m["MessageAttributes"]["severity"]["Value"] for m in received} == {"critical"}
+
+
+def test_an_outcome_outside_the_vocabulary_is_refused_before_anything_is_published(db, sqs, topic_inbox):
+    campaign = load_campaign(db, create_campaign(db, "notify_unknown"))
+    with pytest.raises(ValueError, match="timed_out"):
+        publish(campaign=campaign, run_id="r1", outcome="timed_out", summary="s", details={})
+    publish(campaign=campaign, run_id="r1", outcome="completed", summary="s", details={})
+    [message] = [json.loads(m["Body"]) for m in drain(sqs, topic_inbox)]
+    assert message["MessageAttributes"]["outcome"]["Value"] == "completed"
+    assert message["MessageAttributes"]["severity"]["Value"] == "info"

@@ -374,9 +374,42 @@ def test_markup_in_report_strings_is_shown_as_text():
     figures = parse(page)
 
     assert "<script" not in page and "<img" not in page and "<b>" not in page
-    assert "&lt;script&gt;alert(&quot;x&quot;)&lt;/script&gt; &amp; &lt;b&gt;Co&lt;/b&gt;" in page
+    assert "&lt;script&gt;alert(&#34;x&#34;)&lt;/script&gt; &amp; &lt;b&gt;Co&lt;/b&gt;" in page
     assert_figures_match(report, figures)
     assert_self_contained(figures)
+
+
+HOSTILE = "<script>alert('x')</script>\"><img src=x onerror=alert(1)> & 'single' \"double\""
+
+
+def test_hostile_text_in_a_campaign_name_a_contact_field_or_a_reason_stays_text():
+    report = realistic_report()
+    report["campaign"]["name"] = report["campaign"]["slug"] = HOSTILE
+    report["run"]["dry_run"] = True
+    report["run"]["note"] = HOSTILE
+    report["dry_run"] = {"would_dispatch": 1, "eligible": 1, "skipped": 2, "at": HOSTILE,
+                         "sample": [HOSTILE],                          # a contact's (masked) number
+                         "skipped_by_reason": {HOSTILE: 2},            # a reason
+                         "skipped_by_jurisdiction": {HOSTILE: {HOSTILE: 2}}}   # a contact's region
+    report["blocked"][HOSTILE] = 4
+    report["blocked_by_jurisdiction"] = {HOSTILE: {HOSTILE: 4}}
+    report["abandonment"] = {"rate": 0.5, "limit": 0.03, "window_days": 30, "abandoned": 1, "live_answers": 2,
+                             "exceeded": True, "source": HOSTILE}
+    report["quarantined_results"] = {HOSTILE: 1}
+    report["files"] = {HOSTILE: HOSTILE}
+    page = render_html(report)
+    figures = parse(page)
+
+    assert "<script" not in page and "<img" not in page and "'single'" not in page and '"double"' not in page
+    assert_self_contained(figures)
+    assert figures.meta["name"] == figures.meta["slug"] == figures.meta["note"] == [HOSTILE]
+    assert figures.meta["sample"] == [HOSTILE] and figures.meta[f"file:{HOSTILE}"] == [HOSTILE]
+    assert figures.cells[("skipped", HOSTILE, "contacts")] == ("2", "2")
+    assert figures.cells[("skipped_by_jurisdiction", HOSTILE, HOSTILE)] == ("2", "2")
+    assert figures.cells[("blocked_by_jurisdiction", HOSTILE, "total")] == ("4", "4")
+    assert figures.cells[("quarantined", HOSTILE, "records")] == ("1", "1")
+    assert {b["data-key"]: b["data-value"] for b in figures.bars["blocked"]}[HOSTILE] == "4"
+    assert f"Source: {HOSTILE}." in "".join(figures.text)
 
 
 def test_csv_round_trips():

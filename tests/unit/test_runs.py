@@ -4,6 +4,7 @@ from datetime import datetime, timedelta, timezone
 
 from hypothesis import given, settings, strategies as st
 
+from include.campaigns.outcomes import Outcome
 from include.campaigns.run_end import RunFacts, decide
 from include.campaigns.runs import liveness, run_end
 
@@ -149,6 +150,8 @@ def test_run_end_properties(status, pending, in_flight, waiting, due, sent, open
                  in_flight=in_flight, waiting_retry=waiting, retry_due_in_run=min(due, waiting),
                  max_contacts=limit, run_dial_tasks=sent, run_open_tasks=min(open_, sent))
     verdict = decide(f)
+    # Every run the poke ends is named in the one vocabulary; a waiting run has no outcome yet.
+    assert isinstance(verdict.outcome, Outcome) if verdict.done else verdict.outcome is None
     # Contacts are expired only when no later run can call them: at the campaign's end.
     if verdict.expire_unreached:
         assert max(f.now, f.run_end) >= f.campaign_end and verdict.campaign_ended and verdict.campaign_status == "completed"
