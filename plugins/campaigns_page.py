@@ -14,7 +14,7 @@ FastAPI and the database code are imported only when the app is built or a reque
 from __future__ import annotations
 
 import logging
-from datetime import datetime, timezone
+from datetime import datetime, timezone, tzinfo
 from functools import cached_property
 from html import escape
 from typing import TYPE_CHECKING, Any
@@ -193,6 +193,7 @@ def _when(value: str | None, tz_name: str = "UTC") -> str:
         return "—"
     from zoneinfo import ZoneInfo
 
+    zone: tzinfo
     try:
         zone = ZoneInfo(tz_name)
     except (ValueError, KeyError, OSError):  # ZoneInfoNotFoundError is a KeyError
@@ -278,7 +279,7 @@ def render_unavailable(message: str, include_archived: bool) -> str:
     return _page(f'<p class="error">{escape(message)}</p>', include_archived)
 
 
-def create_app() -> "FastAPI":
+def create_app() -> FastAPI:
     from fastapi import Depends, FastAPI, HTTPException
     from fastapi.responses import HTMLResponse
 

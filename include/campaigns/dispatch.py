@@ -24,6 +24,7 @@ import time
 from collections import deque
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
+from typing import Any
 
 from include.campaigns import blacklist
 from include.campaigns.blackouts import current_blackouts
@@ -202,7 +203,7 @@ class Sender:
         self._unmarked: list[tuple[str, str]] = []
         self._encode = DialTaskEncoder(campaign, config, run_id)
 
-    def _sqs(self) -> tuple[object, str]:
+    def _sqs(self) -> tuple[Any, str]:
         """The SQS client and queue URL, made on the first send: most pokes send nothing, and
         building the client costs more than the rest of an idle poke."""
         if self._client is None:
@@ -398,7 +399,7 @@ def _hopper_room(conn, campaign: dict, run: RunContext, shard_count: int) -> int
     return max(room, 0)
 
 
-def _claim_and_screen(claimer: Claimer, sender: "Sender", limit: int) -> tuple[list[dict], int, int]:
+def _claim_and_screen(claimer: Claimer, sender: Sender, limit: int) -> tuple[list[dict], int, int]:
     """One claim, committed, then the Redis screen: (rows to send, claimed, withheld)."""
     rows = claimer.claim(limit)
     claimed = len(rows)
@@ -487,7 +488,7 @@ def dispatch(conn, campaign: dict, run: RunContext, *, now: datetime | None = No
     opened = open_keys(config.policy, keys, now, blackouts=current_blackouts(conn, now))
     result.open_window_keys = len(opened)
 
-    claimer_args = {"campaign": campaign, "config": config, "run": run, "opened": opened, "now": now,
+    claimer_args: dict[str, Any] = {"campaign": campaign, "config": config, "run": run, "opened": opened, "now": now,
                     "shard": shard, "shard_count": shard_count}
 
     # Only a scheduled or active campaign sends; a paused or cancelled one waits or winds down.

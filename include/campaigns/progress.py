@@ -18,8 +18,8 @@ from include.campaigns.calling_window import abandon_limit, lockout_until, split
 from include.campaigns.config import FINAL_OUTCOMES, LOCKOUT_OUTCOMES, parse_config
 from include.campaigns.db import execute, fetch_all, fetch_one
 from include.campaigns.dispatch import dispatch, load_campaign
-from include.campaigns.run_end import RunFacts, Verdict, decide
 from include.campaigns.phones import mask
+from include.campaigns.run_end import RunFacts, Verdict, decide
 from include.campaigns.runs import RunContext
 
 log = logging.getLogger(__name__)

@@ -16,9 +16,10 @@ from __future__ import annotations
 import codecs
 import csv
 import io
+from collections.abc import Iterable, Iterator
 from datetime import date, datetime
 from html import escape
-from typing import IO, Iterable, Iterator
+from typing import IO
 
 CSV_COLUMNS = ("contact_id", "external_ref", "phone_masked", "status", "attempts",
                "last_outcome", "last_attempt_at", "status_reason")
@@ -59,7 +60,7 @@ def render_csv(rows: Iterable[dict]) -> str:
     return buffer.getvalue()
 
 
-def render_csv_to(handle: IO[str], rows: Iterable[dict]) -> int:
+def render_csv_to(handle: IO[str], rows: Iterable[dict] | RenderedCsv) -> int:
     """Stream the CSV to an open text file, so a large campaign never sits in memory; returns rows written.
 
     The handle must be opened with newline="" (the csv module writes its own CRLF line ends).
@@ -81,6 +82,7 @@ def _copy_rendered(handle: IO[str], rendered: RenderedCsv) -> int:
     for chunk in rendered:
         handle.write(decoder.decode(chunk))
     handle.write(decoder.decode(b"", final=True))
+    assert rendered.rows is not None, "a RenderedCsv knows its row count once read through"
     return rendered.rows
 
 

@@ -7,9 +7,9 @@ import re
 from datetime import datetime, timedelta, timezone
 
 from include.campaigns.calling_window import legal_rule
+from include.campaigns.campaign_row import row_problems
 from include.campaigns.config import CampaignConfig, ConfigError, parse_config
 from include.campaigns.db import execute, fetch_one
-from include.campaigns.campaign_row import row_problems
 
 CAMPAIGN_TYPES = ("outbound_ivr", "voice_broadcast", "agent_assisted")
 RUNNABLE_STATUSES = ("scheduled", "active", "paused")
@@ -272,7 +272,7 @@ def validate(conn, campaign: dict, *, live: bool, now: datetime | None = None) -
             problems.extend(f"audio file {ref} does not exist in S3" for ref in missing)
     if not problems:
         resolution = resolve_contacts(conn, campaign)
-        if config.requires_consent:
+        if config is not None and config.requires_consent:
             with conn.transaction():
                 resolution["no_consent"] = fetch_one(conn, "contacts_mark_no_consent",
                                                      {"campaign_id": campaign["id"]})["marked"]

@@ -261,8 +261,8 @@ def test_a_number_blacklisted_between_claim_and_resend_is_not_resent(db, clean_r
 
 
 def test_a_fresh_claim_is_checked_against_postgres_when_redis_is_empty(db, clean_redis, sqs, dial_queue):
-    from include.campaigns.dispatch import Sender
     from include.campaigns.config import parse_config
+    from include.campaigns.dispatch import Sender
 
     phones = us_numbers(4, seed=11)
     campaign = new_campaign(db, dial_queue, phones)
