@@ -22,7 +22,12 @@ def test_the_unit_tests_run_without_starting_any_service(tmp_path):
     # A unit test that builds campaign DAGs with Airflow, and one that does not touch Airflow.
     proc = subprocess.run(
         [sys.executable, "-m", "pytest", "-q", "tests/unit/test_dag_builder.py", "tests/unit/test_report_keys.py"],
-        cwd=ROOT, env=_fresh_env(stack_dir), capture_output=True, text=True, timeout=300)
+        cwd=ROOT,
+        env=_fresh_env(stack_dir),
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
 
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
     assert " passed" in proc.stdout
