@@ -7,7 +7,7 @@ STAMP := $(VENV)/.installed-$(shell cat requirements.txt requirements-celery.txt
 EXECUTOR ?= local
 export PYTHONPATH := $(CURDIR)
 
-.PHONY: install demo airflow bench bench-fleet test test-fast stack-start stack-stop stack-status migrate simulator blacklist-sync compliance-doc blacklist-import dnc-import clean
+.PHONY: install demo airflow bench bench-fleet lint test test-fast screenshots stack-start stack-stop stack-status migrate simulator blacklist-sync compliance-doc blacklist-import dnc-import clean
 
 $(STAMP): requirements.txt requirements-celery.txt requirements-dev.txt constraints.txt
 	@$(PYTHON) -c 'import sys; sys.exit("Python 3.11+ is required, found " + sys.version.split()[0]) if sys.version_info < (3, 11) else None'
@@ -33,11 +33,20 @@ bench: install         ## the benchmarks of issue 5 (own stack in .stack/bench, 
 bench-fleet: install   ## N campaigns poking every 60 s under the real scheduler, LocalExecutor and Celery
 	CAMPAIGN_STACK_DIR=$(CURDIR)/.stack/bench-fleet $(BIN)/python -m benchmarks.fleet
 
-test: install          ## the whole suite; starts its own embedded stack under .stack/test
+lint: install          ## ruff (lint and format), mypy and codespell, as configured in pyproject.toml
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/mypy
+	$(BIN)/codespell
+
+test: install lint     ## lint, then the whole suite (dev/suite.py); its own stacks under .stack/test*
 	$(BIN)/python -m dev.suite
 
 test-fast: install     ## unit and property tests only: no services
 	$(BIN)/python -m pytest tests/unit
+
+screenshots: install   ## the browser test, rewriting docs/screenshots/*.png
+	CAMPAIGN_UI_SCREENSHOTS=docs $(BIN)/python -m pytest tests/browser
 
 stack-start: install
 	$(BIN)/python -m dev.stack start

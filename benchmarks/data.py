@@ -363,7 +363,7 @@ class BulkLoad:
         self.tables = tables
         self.indexes: list[tuple[str, str]] = []
 
-    def __enter__(self) -> "BulkLoad":
+    def __enter__(self) -> BulkLoad:
         with loader_connection() as admin:
             self.indexes = admin.execute(SECONDARY_INDEXES_SQL, (self.tables,)).fetchall()
             for name, _ in self.indexes:
@@ -416,7 +416,7 @@ def verify_resolution(conn, campaign_ids: list[int], sample: int) -> dict:
     for phone, zones, jurisdiction, keys, status, reason in rows:
         try:
             info = resolve(phone, fallback_timezone="UTC")
-            expected = (list(info.timezones), info.jurisdiction,
+            expected: tuple = (list(info.timezones), info.jurisdiction,
                         [f"{z}|{info.jurisdiction}" for z in info.timezones], "pending", None)
         except InvalidPhone as exc:
             expected = (None, None, [], "invalid", f"invalid_phone: {exc}")

@@ -106,8 +106,8 @@ def poking(dag_ids: list[str]) -> int:
     """How many of these DAGs' sensors have poked at least once."""
     from sqlalchemy import func, select
 
-    from airflow.models.taskreschedule import TaskReschedule
     from airflow.models.taskinstance import TaskInstance
+    from airflow.models.taskreschedule import TaskReschedule
     from airflow.utils.session import create_session
 
     with create_session() as session:
@@ -122,8 +122,8 @@ def reschedules(dag_ids: list[str]) -> dict[str, list[datetime]]:
     start_date is when the reschedule was written, after the poke), not the poke's start."""
     from sqlalchemy import select
 
-    from airflow.models.taskreschedule import TaskReschedule
     from airflow.models.taskinstance import TaskInstance
+    from airflow.models.taskreschedule import TaskReschedule
     from airflow.utils.session import create_session
 
     with create_session() as session:
@@ -208,7 +208,7 @@ def campaign_connections(conn) -> int:
 
 
 def loop_times(log: Path, since: datetime, until: datetime) -> list[float]:
-    out = []
+    out: list[float] = []
     try:
         text = log.read_text(errors="replace")
     except OSError:

@@ -23,6 +23,7 @@ import uuid
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
+from typing import Any
 
 from benchmarks import env
 
@@ -52,7 +53,7 @@ class Settings:
     memory_cap_s: float = 45.0
     memory_contacts: int = 4_000
 
-    def scaled(self) -> "Settings":
+    def scaled(self) -> Settings:
         if self.scale == 1.0:
             return self
         s = self.scale
@@ -79,7 +80,7 @@ def log(message: str) -> None:
 # Worker processes ---------------------------------------------------------------------------
 
 
-LIVE_CHILDREN: set["Child"] = set()
+LIVE_CHILDREN: set[Child] = set()
 # A harness safety net, not a product setting: a statement running this long is stopped, so one
 # runaway query fails its figure instead of the whole bench (see the table's notes).
 STATEMENT_TIMEOUT_S = 120
@@ -96,7 +97,7 @@ class Child:
             environ[env.BENCH_QUEUE_VAR] = queue
         environ["PGOPTIONS"] = f"-c statement_timeout={statement_timeout_s * 1000}"
         self.job = job
-        self.log_file = open(log_path, "a")
+        self.log_file = open(log_path, "a")  # noqa: SIM115 - open for the worker's whole life; closed in stop()
         self.log_file.write(f"\n=== {datetime.now().isoformat()} {json.dumps(job)}\n")
         self.log_file.flush()
         self.proc = subprocess.Popen(
@@ -213,15 +214,15 @@ class Bench:
     def __init__(self, settings: Settings, fauxqs):
         self.s = settings
         self.fauxqs = fauxqs
-        self.sqs = None
+        self.sqs: Any = None
         self.stack = env.stack_dir()
         self.work = self.stack / "bench-work"
         self.work.mkdir(parents=True, exist_ok=True)
         self.log_path = self.stack / "bench.log"
         self.series: dict[str, Series] = {}
-        self.facts: dict[str, object] = {}
+        self.facts: dict[str, Any] = {}
         self.notes: list[str] = []
-        self.campaigns: dict[str, object] = {}
+        self.campaigns: dict[str, Any] = {}
         self.cpu = env.CpuMeter(fauxqs.proc.pid)
         self.cpu_log: dict[str, list[dict]] = {}
 
@@ -300,7 +301,7 @@ class Bench:
         for c in children:
             c.go()
         if cap is None:
-            outcomes = [(c.wait_result(900), None) for c in children]
+            outcomes: list[tuple[Any, Any]] = [(c.wait_result(900), None) for c in children]
             ends = [res["t_end"] for res, _ in outcomes]
         else:
             outcomes = [c.wait_capped(cap) for c in children]
@@ -578,7 +579,7 @@ class Bench:
         row(f"2. Eligibility + claim in PostgreSQL, {s.big_contacts:,}-contact campaign (as dispatch claims, "
             f"{(self.facts.get('claim') or {}).get('chunk')} per statement)", S("claim_chunked"), rate,
             "≥ 100,000/s", lambda v: v >= 100_000)
-        row(f"2. Same, 100,000 contacts in one claim statement", S("claim_whole"), rate, "≥ 100,000/s",
+        row("2. Same, 100,000 contacts in one claim statement", S("claim_whole"), rate, "≥ 100,000/s",
             lambda v: v >= 100_000)
         row(f"2. Claim, {s.lock_contacts:,} contacts, no cap: nothing locked", S("claim_nolock"), rate, "")
         row("2. Same with a 24 h cap: every number locked (per-phone serialization)", S("claim_locked"), rate, "")
@@ -600,7 +601,7 @@ class Bench:
         poke_failure = (self.facts.get("pokes") or {}).get("failed")
         row(f"3. Sensor poke, {(self.facts.get('pokes') or {}).get('records', s.poke_records):,} new call records "
             "(ingest + top-up)", S("poke_records_full_ms"), ms, "≤ 1 s", lambda v: v <= 1000, missing=poke_failure)
-        row(f"3. Same, Param dispatch off (ingest and aggregate only)", S("poke_records_ingest_only_ms"), ms, "≤ 1 s",
+        row("3. Same, Param dispatch off (ingest and aggregate only)", S("poke_records_ingest_only_ms"), ms, "≤ 1 s",
             lambda v: v <= 1000)
         row(f"4. Parse the campaign DAG files (4, in one process), {self.facts.get('parsed_campaigns', s.catalog):,} campaigns",
             S("parse_ours"), sec, "< 5 s", lambda v: v < 5)
@@ -715,7 +716,7 @@ def main(argv: list[str]) -> int:
 
     log(f"bench stack at {env.stack_dir()}")
     env.stack_dir().mkdir(parents=True, exist_ok=True)
-    lock = open(env.stack_dir() / "bench.lock", "w")
+    lock = open(env.stack_dir() / "bench.lock", "w")  # noqa: SIM115 - the lock is held until the process exits
     try:
         fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
     except BlockingIOError:

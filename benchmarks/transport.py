@@ -67,10 +67,10 @@ class Fauxqs:
     def endpoint(self) -> str:
         return f"http://127.0.0.1:{self.port}"
 
-    def start(self) -> "Fauxqs":
+    def start(self) -> Fauxqs:
         package = ensure_installed(self.stack_dir)
         app = package / "dist" / "app.js"
-        log = open(self.stack_dir / "fauxqs.log", "ab")
+        log = open(self.stack_dir / "fauxqs.log", "ab")  # noqa: SIM115 - the server's output, for its whole life
         self.proc = subprocess.Popen(
             ["node", "--input-type=module", "-e", _LAUNCHER % (json.dumps(app.as_uri()), self.port)],
             stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, start_new_session=True,
@@ -103,7 +103,7 @@ class Fauxqs:
         return json.dumps({"conn_type": "aws", "login": LOCAL_KEY, "password": LOCAL_KEY,
                            "extra": {"region_name": REGION, "endpoint_url": self.endpoint}})
 
-    def __enter__(self) -> "Fauxqs":
+    def __enter__(self) -> Fauxqs:
         return self.start()
 
     def __exit__(self, *exc) -> None:

@@ -15,7 +15,6 @@ import sys
 import time
 from datetime import datetime, timedelta, timezone
 
-
 _CPU_AT_GO = [0.0]
 
 

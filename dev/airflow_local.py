@@ -326,7 +326,7 @@ def seed_if_empty() -> str | None:
     from include.campaigns.db import campaign_db
 
     with campaign_db() as conn:
-        live = conn.execute("SELECT count(*) FROM campaigns WHERE status <> 'archived'").fetchone()[0]
+        live = conn.execute("SELECT count(*) FROM campaigns WHERE status <> 'archived'").fetchone()[0]  # type: ignore[index]
         if live:
             return None
         minutes = float(os.environ.get("DEMO_MINUTES") or DEFAULT_DEMO_MINUTES)

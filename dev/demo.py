@@ -9,7 +9,6 @@ only in Redis, some invalid), starts the dialer simulator, runs the campaign's D
 
 from __future__ import annotations
 
-import json
 import os
 import random
 import subprocess

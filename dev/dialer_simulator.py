@@ -28,7 +28,7 @@ DEFAULT_OUTCOMES = {"answered": 0.40, "converted": 0.10, "voicemail": 0.10, "bus
                     "no_answer": 0.20, "failed": 0.05, "opted_out": 0.05}
 ANSWERING = ("answered", "converted", "opted_out")
 # What each version of the dial-task contract lets the dialer report.
-VERSION_OUTCOMES = {1: ("answered", "converted", "voicemail", "busy", "no_answer", "failed", "opted_out")}
+VERSION_OUTCOMES: dict[int, tuple[str, ...]] = {1: ("answered", "converted", "voicemail", "busy", "no_answer", "failed", "opted_out")}
 VERSION_OUTCOMES[2] = VERSION_OUTCOMES[1] + ("abandoned", "machine")
 
 INSERT_RECORD = """
@@ -76,7 +76,7 @@ class DialerSimulator:
         self.queue_url = queue_url
         self.received: list[dict] = []
         self.dropped_late: list[str] = []
-        self.dropped_version: list[str] = []
+        self.dropped_version: list[str | None] = []
         self._allowed = VERSION_OUTCOMES[max(VERSION_OUTCOMES)]   # what the task in hand's version allows
         self.stop_event = threading.Event()
         self._thread: threading.Thread | None = None
@@ -140,7 +140,7 @@ class DialerSimulator:
             conn.close()
             log.info("Dialer simulator stopped after %d dial tasks: %s", len(self.received), dict(tally))
 
-    def start(self) -> "DialerSimulator":
+    def start(self) -> DialerSimulator:
         self._thread = threading.Thread(target=self.run, name="dialer-simulator", daemon=True)
         self._thread.start()
         return self

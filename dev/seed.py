@@ -31,7 +31,7 @@ def create_campaign(conn, slug: str, *, name: str | None = None, status: str = "
                     campaign_type: str = "outbound_ivr", tz: str = "UTC", schedule: str | None = None,
                     start_at: datetime | None = None, end_at: datetime | None = None, owner: str = "campaign-ops",
                     tags: list[str] | None = None, poke_interval_s: int = 2, max_in_flight: int = 500,
-                    config: dict | None = None, dnc_scrubbed_at: datetime | None | str = "now") -> int:
+                    config: dict | None = None, dnc_scrubbed_at: datetime | str | None = "now") -> int:
     """A campaign row; its list counts as scrubbed against the do-not-call registry just now
     unless ``dnc_scrubbed_at`` says otherwise (None: never)."""
     now = datetime.now(timezone.utc)

@@ -331,7 +331,7 @@ def _local_connection(conn: dict, ports: dict[str, int], passwords: dict[str, st
              "host": conn.get("conn_host"), "port": conn.get("conn_port"), "extra": dict(extra)}
     if conn["conn_type"] == "postgres":
         local.update(host="127.0.0.1", port=ports["postgres"])
-        local["password"] = passwords.get(local.get("login"), local.get("password"))
+        local["password"] = passwords.get(local["login"], local["password"])
     elif conn["conn_type"] == "redis":
         local.update(host="127.0.0.1", port=ports["redis"])
     elif conn["conn_type"] == "aws":
@@ -421,10 +421,10 @@ def _campaign_dsn(environ: dict[str, str]) -> str:
 def stop() -> None:
     _stop_postgres()
     pid = _redis_pid()
-    if _pid_alive(pid):
+    if pid and _pid_alive(pid):
         os.kill(pid, signal.SIGTERM)
     pid = _aws_pid()
-    if _pid_alive(pid):
+    if pid and _pid_alive(pid):
         os.killpg(pid, signal.SIGTERM)
     for name in ("redis.pid", "aws.pid"):
         (stack_dir() / name).unlink(missing_ok=True)

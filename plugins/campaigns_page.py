@@ -17,7 +17,7 @@ FastAPI, Jinja2 and the database code are imported only when the app is built or
 from __future__ import annotations
 
 import logging
-from datetime import datetime, timezone
+from datetime import datetime, timezone, tzinfo
 from functools import cached_property
 from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
@@ -160,6 +160,7 @@ def _when(value: str | None, tz_name: str = "UTC") -> str:
         return "—"
     from zoneinfo import ZoneInfo
 
+    zone: tzinfo
     try:
         zone = ZoneInfo(tz_name)
     except (ValueError, KeyError, OSError):  # ZoneInfoNotFoundError is a KeyError
@@ -209,7 +210,7 @@ def render_unavailable(message: str, include_archived: bool) -> str:
     return _render("campaigns.html.j2", include_archived=include_archived, campaigns=[], error=message)
 
 
-def create_app() -> "FastAPI":
+def create_app() -> FastAPI:
     from fastapi import Depends, FastAPI, HTTPException
     from fastapi.responses import HTMLResponse
 

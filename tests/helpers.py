@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import random
 from datetime import datetime, timedelta, timezone
+from typing import Any
 
 # Etc/GMT zones have whole-hour offsets and no DST (note the POSIX sign: Etc/GMT-3 is UTC+3),
 # so for any instant there is one whose local time is a chosen hour.
@@ -42,7 +43,7 @@ def run_context(campaign_id: int, run_id: str = "run-1", **overrides):
     from include.campaigns.runs import RunContext
 
     now = datetime.now(timezone.utc)
-    values = dict(campaign_id=campaign_id, run_id=run_id, run_start=now - timedelta(minutes=1),
+    values: dict[str, Any] = dict(campaign_id=campaign_id, run_id=run_id, run_start=now - timedelta(minutes=1),
                   run_end=now + timedelta(days=1), live=True)
     values.update(overrides)
     return RunContext(**values)

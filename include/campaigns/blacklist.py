@@ -197,8 +197,8 @@ def normalize_rejected(conn, default_region: str | None = DEFAULT_REGION) -> dic
             execute(conn, "blacklist_incoming_create")
             with conn.cursor() as cur, cur.copy(
                     "COPY blacklist_incoming (phone, campaign_id, reason, expires_at) FROM STDIN") as copy:
-                for row in back:
-                    copy.write_row(row[1:])
+                for entry in back:
+                    copy.write_row(entry[1:])
             fetch_one(conn, "blacklist_incoming_merge", {"reason": None, "campaign_id": None, "expires_at": None})
             execute(conn, "blacklist_rejected_delete", {"ids": [row[0] for row in back]})
         for reason, ids in kept.items():

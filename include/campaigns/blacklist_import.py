@@ -19,13 +19,12 @@ the source and date of the latest extract that listed it.
 from __future__ import annotations
 
 import csv
-import io
 import logging
 from collections import Counter
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import date, datetime, timezone
 from pathlib import Path
-from typing import Iterable, Iterator
 
 from include.campaigns.phones import DEFAULT_REGION, InvalidPhone, mask, normalize
 

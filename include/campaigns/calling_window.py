@@ -11,10 +11,10 @@ a million contacts in SQL with the handful of keys that are open now.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta, timezone
 from functools import lru_cache
-from typing import Iterable
 from zoneinfo import ZoneInfo
 
 # Read and checked at import: malformed rules fail here, never halfway through a dispatch.
@@ -41,7 +41,7 @@ class CallingWindow:
     days: frozenset[int] = frozenset(range(7))
 
     @classmethod
-    def from_config(cls, raw: dict | None) -> "CallingWindow":
+    def from_config(cls, raw: dict | None) -> CallingWindow:
         raw = raw or {}
         start = parse_hhmm(raw.get("start", "09:00"))
         end = parse_hhmm(raw.get("end", "20:00"))
@@ -53,7 +53,7 @@ class CallingWindow:
         indexes = [_day_index(d) for d in day_names]
         if None in indexes or not day_names:
             raise ValueError(f"calling window days must be a non-empty subset of {DAYS}, got {day_names!r}")
-        return cls(start, end, frozenset(indexes))
+        return cls(start, end, frozenset(i for i in indexes if i is not None))
 
 
 FULL_DAY_NAMES = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
@@ -371,4 +371,4 @@ def abandon_limit(jurisdictions: Iterable[str], on: date) -> AbandonLimit | None
     limits = {AbandonLimit(e.abandon_rate.max_rate, e.abandon_rate.window_days, e.source.citation
                            if e.abandon_rate.source is None else e.abandon_rate.source.citation)
               for j in set(jurisdictions) | {"*"} for e in entries_in_force(j, on) if e.abandon_rate}
-    return min(limits, key=lambda l: (l.max_rate, -l.window_days, l.citation)) if limits else None
+    return min(limits, key=lambda limit: (limit.max_rate, -limit.window_days, limit.citation)) if limits else None

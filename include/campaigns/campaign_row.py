@@ -64,7 +64,7 @@ def instant(value: object) -> datetime:
         return parsed
     if value is not None and not isinstance(value, bool):
         try:
-            seconds = float(value)
+            seconds = float(value)  # type: ignore[arg-type]  # whatever float() refuses is refused below
         except (ValueError, TypeError):
             seconds = None
         if seconds is not None:
@@ -90,8 +90,9 @@ def schedule_problem(schedule: object) -> str | None:
         return f"schedule {schedule!r} is not a cron expression"
     if len(schedule) > SCHEDULE_MAX:
         return f"schedule is longer than {SCHEDULE_MAX} characters"
-    from airflow.utils.dates import cron_presets
     from croniter import croniter
+
+    from airflow.utils.dates import cron_presets
 
     expression = cron_presets.get(schedule, schedule)
     if len(expression.split()) != 5:

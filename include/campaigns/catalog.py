@@ -73,7 +73,7 @@ class CampaignSpec:
         return data
 
     @classmethod
-    def from_row(cls, row: dict) -> "CampaignSpec":
+    def from_row(cls, row: dict) -> CampaignSpec:
         def instant(value):
             return value if isinstance(value, datetime) else datetime.fromisoformat(value)
 
@@ -207,13 +207,11 @@ def read_catalog(slug: str | None = None) -> Catalog:
         if catalog_file:
             specs, refused = _read_json(Path(catalog_file))
             catalog = Catalog(specs, refused)
-            source = f"catalog file {catalog_file}"
         else:
             # Every part reads the whole catalog (one indexed query of a few hundred rows), so that
             # each keeps the one snapshot complete for the outage fallback below.
             specs, refused, stored = _query(slug)
             catalog = Catalog(specs, refused, stored_errors=stored, from_database=True)
-            source = "database"
     except Exception as exc:  # any failure to read the catalog takes the same fallback
         path = snapshot_path()
         what = f"catalog file {catalog_file}" if catalog_file else "Campaign database"
@@ -289,8 +287,8 @@ def _check_serializable(dag) -> None:
 
 def _record_errors(errors: dict[int, str | None], stored: dict[int, str | None]) -> None:
     """Store each campaign's refusal (or clear it) when it changed; never fails the parse."""
-    from include.campaigns.db import execute, parse_time_db
     from include.campaigns.campaign_row import bounded
+    from include.campaigns.db import execute, parse_time_db
 
     changed = {cid: bounded(err, CATALOG_ERROR_MAX) for cid, err in errors.items()
                if bounded(err, CATALOG_ERROR_MAX) != stored.get(cid)}

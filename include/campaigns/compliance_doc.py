@@ -43,7 +43,8 @@ def _hours(entry: Entry) -> str:
     for day in DAYS:
         if day not in days:
             continue
-        text = "closed" if days[day] is None else f"{days[day].start}–{days[day].end}"
+        hours = days[day]
+        text = "closed" if hours is None else f"{hours.start}–{hours.end}"
         if groups and groups[-1][1] == text and DAYS.index(groups[-1][0][-1]) == DAYS.index(day) - 1:
             groups[-1][0].append(day)
         else:

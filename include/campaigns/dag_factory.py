@@ -17,9 +17,9 @@ from datetime import datetime, timedelta
 
 from airflow.sdk import DAG, AsyncCallback, DeadlineAlert, DeadlineReference, Param, chain, task
 
-from include.campaigns.catalog import APPROVED_TAGS, CampaignSpec
 from include.campaigns.callbacks import on_run_too_slow, on_task_failure
 from include.campaigns.campaign_row import NAME_MAX, OWNER_MAX, bounded
+from include.campaigns.catalog import APPROVED_TAGS, CampaignSpec
 
 _log = logging.getLogger(__name__)
 
@@ -239,9 +239,8 @@ def build_campaign_dag(spec: CampaignSpec) -> DAG:
         def generate_report(poke_result: dict, dispatch_result: list[dict], **context) -> dict:
             """Write the run's report to PostgreSQL, and to S3 as JSON, CSV and an HTML page."""
             from include.campaigns.db import campaign_db
-            from include.campaigns.reporting import build_report, headline, store_report
-
             from include.campaigns.dispatch import merge_results
+            from include.campaigns.reporting import build_report, headline, store_report
 
             with campaign_db() as conn:
                 _, run = _run_context(conn, campaign_id, context)

@@ -4,10 +4,11 @@ directly for the DAG file's catalog query (see :func:`parse_time_db`)."""
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
 from contextlib import contextmanager
-from functools import lru_cache
+from functools import cache
 from pathlib import Path
-from typing import TYPE_CHECKING, Iterator
+from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     import psycopg
@@ -44,14 +45,14 @@ def is_timeout(exc: BaseException) -> bool:
     return getattr(exc, "sqlstate", None) in TIMEOUT_SQLSTATES
 
 
-@lru_cache(maxsize=None)
+@cache
 def load_sql(name: str) -> str:
     """The statement in include/sql/queries/<name>.sql; every statement takes bind parameters only."""
     return (SQL_DIR / "queries" / f"{name}.sql").read_text()
 
 
 @contextmanager
-def campaign_db(statement_timeout_ms: int | None = None) -> Iterator["psycopg.Connection"]:
+def campaign_db(statement_timeout_ms: int | None = None) -> Iterator[psycopg.Connection]:
     """An autocommit connection with statement and lock timeouts (see :func:`timeout_options`);
     callers wrap each atomic unit in ``conn.transaction()``.
 
@@ -80,7 +81,7 @@ HOOK_ONLY_EXTRAS = frozenset({
 
 
 @contextmanager
-def parse_time_db(statement_timeout_ms: int) -> Iterator["psycopg.Connection"]:
+def parse_time_db(statement_timeout_ms: int) -> Iterator[psycopg.Connection]:
     """A connection for the DAG file's catalog query, opened with psycopg from the same Airflow
     connection (``campaigns_db``) and the same arguments as ``PostgresHook.get_conn()`` builds.
 
@@ -116,7 +117,7 @@ def parse_time_db(statement_timeout_ms: int) -> Iterator["psycopg.Connection"]:
         conn.close()
 
 
-def fetch_all(conn: "psycopg.Connection", name: str, params: dict | None = None) -> list[dict]:
+def fetch_all(conn: psycopg.Connection, name: str, params: dict | None = None) -> list[dict]:
     from psycopg.rows import dict_row
 
     with conn.cursor(row_factory=dict_row) as cur:
@@ -124,12 +125,14 @@ def fetch_all(conn: "psycopg.Connection", name: str, params: dict | None = None)
         return cur.fetchall()
 
 
-def fetch_one(conn: "psycopg.Connection", name: str, params: dict | None = None) -> dict | None:
+def fetch_one(conn: psycopg.Connection, name: str, params: dict | None = None) -> Any:
+    """The first row as a dict, or None. Typed Any: most statements read here always return a row
+    (an aggregate, an upsert's RETURNING), and their callers index it directly."""
     rows = fetch_all(conn, name, params)
     return rows[0] if rows else None
 
 
-def execute(conn: "psycopg.Connection", name: str, params: dict | None = None) -> int:
+def execute(conn: psycopg.Connection, name: str, params: dict | None = None) -> int:
     with conn.cursor() as cur:
         cur.execute(load_sql(name), params or {})
         return cur.rowcount

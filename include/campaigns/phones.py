@@ -200,7 +200,7 @@ def resolve(phone: str, *, timezone: str | None = None, region: str | None = Non
 
         zones = tuple(sorted(z for z in number_zones.time_zones_for_number(number) if valid_timezone(z)))
         if not zones:
-            if not valid_timezone(fallback_timezone):
+            if fallback_timezone is None or not valid_timezone(fallback_timezone):
                 raise InvalidPhone("no time zone for this number and no valid campaign zone", "no_time_zone")
             zones = (fallback_timezone,)
 

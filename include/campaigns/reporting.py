@@ -6,8 +6,8 @@ import hashlib
 import io
 import json
 import re
+from collections.abc import Iterator
 from datetime import datetime, timezone
-from typing import Iterator
 
 from include.campaigns.blackouts import current_blackouts
 from include.campaigns.calling_window import legal_rule, split_key
@@ -229,14 +229,14 @@ def store_report(conn, report: dict, *, upload: bool = True) -> str | None:
         report["files"] = {name: f"s3://{bucket}/{prefix}/{name}" for name in ("report.json", "contacts.csv")}
         client = hook.get_conn()
 
-        def upload(name: str, body) -> None:
+        def put(name: str, body) -> None:
             client.upload_fileobj(body, bucket, f"{prefix}/{name}", Config=hook.transfer_config,
                                   ExtraArgs={"ContentType": CONTENT_TYPES[name]})
 
         # Streamed from COPY straight into a multipart upload: the CSV is never whole in memory or on disk.
-        upload("contacts.csv", io.BufferedReader(_ChunkReader(contact_rows(conn, report["campaign"]["id"]))))
-        upload("report.json", io.BytesIO(json.dumps(report, indent=2, default=str).encode()))
-        upload("report.html", io.BytesIO(render_html(report).encode()))
+        put("contacts.csv", io.BufferedReader(_ChunkReader(contact_rows(conn, report["campaign"]["id"]))))
+        put("report.json", io.BytesIO(json.dumps(report, indent=2, default=str).encode()))
+        put("report.html", io.BytesIO(render_html(report).encode()))
     with conn.transaction():
         execute(conn, "report_upsert", {
             "campaign_id": report["campaign"]["id"], "run_id": report["run_id"], "outcome": report["outcome"],

@@ -8,9 +8,9 @@ from datetime import datetime, timedelta, timezone
 from typing import TYPE_CHECKING
 
 from include.campaigns.calling_window import legal_rule
+from include.campaigns.campaign_row import row_problems
 from include.campaigns.config import CampaignConfig, ConfigError, parse_config
 from include.campaigns.db import execute, fetch_one
-from include.campaigns.campaign_row import row_problems
 
 if TYPE_CHECKING:
     from include.campaigns.campaign import Campaign
@@ -276,7 +276,7 @@ def validate(conn, campaign: Campaign, *, live: bool, now: datetime | None = Non
             problems.extend(f"audio file {ref} does not exist in S3" for ref in missing)
     if not problems:
         resolution = resolve_contacts(conn, campaign)
-        if config.requires_consent:
+        if config is not None and config.requires_consent:
             with conn.transaction():
                 resolution["no_consent"] = fetch_one(conn, "contacts_mark_no_consent",
                                                      {"campaign_id": campaign.id})["marked"]

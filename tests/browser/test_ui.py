@@ -3,14 +3,19 @@
 Starts `python -m dev.airflow_local` on its own stack (.stack/browser, created fresh), then:
 logs in, finds the campaign DAGs, opens a campaign's trigger form and checks its Params,
 triggers a dry run, waits for it to succeed, clicks its Campaign report link and reads a figure
-from the report the browser shows, and opens the Campaigns page. Screenshots go
-to docs/screenshots/. Skips when no Chromium can be found (`.ci/run` installs Debian's).
+from the report the browser shows, and opens the Campaigns page.
+
+Playwright drives Debian's Chromium (`executable_path`); no browser is ever downloaded. Elements
+are found as a user finds them: by role and accessible name. Screenshots go to
+.stack/browser-screenshots/; `make screenshots` (CAMPAIGN_UI_SCREENSHOTS=docs) writes them to
+docs/screenshots/ instead. Skips when no Chromium can be found (`.ci/run` installs Debian's).
 """
 
 from __future__ import annotations
 
 import json
 import os
+import re
 import secrets
 import shutil
 import signal
@@ -20,14 +25,21 @@ import sys
 import time
 import urllib.parse
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
 
-from tests.browser.cdp import Browser, BrowserError, find_browser
+if TYPE_CHECKING:
+    from playwright.sync_api import Page, ViewportSize
 
 ROOT = Path(__file__).resolve().parents[2]
 STACK_DIR = ROOT / ".stack" / "browser"
-SCREENSHOTS = ROOT / "docs" / "screenshots"
+DOCS_SCREENSHOTS = ROOT / "docs" / "screenshots"
+SCREENSHOTS = (
+    DOCS_SCREENSHOTS
+    if os.environ.get("CAMPAIGN_UI_SCREENSHOTS") == "docs"
+    else (ROOT / ".stack" / "browser-screenshots")
+)
 DAG_ID = "campaign_demo_outbound"
 PARAM_FIELDS = {"dry_run": "Dry run", "max_contacts": "Max contacts", "dispatch": "Dispatch", "notify": "Notify"}
 # The seeded demo dials for one minute, so its scheduled run (which a manual run queues behind:
@@ -35,13 +47,42 @@ PARAM_FIELDS = {"dry_run": "Dry run", "max_contacts": "Max contacts", "dispatch"
 DEMO_MINUTES = "1"
 START_TIMEOUT_S = 240
 RUN_TIMEOUT_S = 240
+STEP_TIMEOUT_MS = 60_000
+VIEWPORT: ViewportSize = {"width": 1440, "height": 900}
+BROWSER_NAMES = ("chromium", "chromium-browser", "google-chrome", "google-chrome-stable", "chrome")
+LAUNCH_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-dev-shm-usage",
+    "--disable-quic",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--hide-scrollbars",
+    "--mute-audio",
+]
+
+
+def find_browser() -> str | None:
+    """CHROMIUM_PATH, else the first Chromium or Chrome on PATH."""
+    configured = os.environ.get("CHROMIUM_PATH")
+    if configured:
+        return configured if os.access(configured, os.X_OK) else None
+    for name in BROWSER_NAMES:
+        path = shutil.which(name)
+        if path:
+            return path
+    return None
+
 
 BROWSER = find_browser()
 pytestmark = [
     pytest.mark.integration,
     pytest.mark.timeout(600),
-    pytest.mark.skipif(BROWSER is None, reason="no Chromium found: install Debian's `chromium` package "
-                                               "(`.ci/run` does), or set CHROMIUM_PATH to a Chromium/Chrome binary"),
+    pytest.mark.skipif(
+        BROWSER is None,
+        reason="no Chromium found: install Debian's `chromium` package "
+        "(`.ci/run` does), or set CHROMIUM_PATH to a Chromium/Chrome binary",
+    ),
 ]
 
 
@@ -54,8 +95,13 @@ def _free_port() -> int:
 def _child_env(port: int, password: str) -> dict[str, str]:
     """The test session exported the test stack's settings; the UI's stack must not see them."""
     env = {k: v for k, v in os.environ.items() if not k.startswith(("AIRFLOW_", "_AIRFLOW", "CAMPAIGN_"))}
-    env.update(CAMPAIGN_STACK_DIR=str(STACK_DIR), AIRFLOW_LOCAL_PORT=str(port), AIRFLOW_LOCAL_PASSWORD=password,
-               DEMO_MINUTES=DEMO_MINUTES, PYTHONUNBUFFERED="1")
+    env.update(
+        CAMPAIGN_STACK_DIR=str(STACK_DIR),
+        AIRFLOW_LOCAL_PORT=str(port),
+        AIRFLOW_LOCAL_PASSWORD=password,
+        DEMO_MINUTES=DEMO_MINUTES,
+        PYTHONUNBUFFERED="1",
+    )
     return env
 
 
@@ -77,8 +123,14 @@ def _stop_leftovers(env: dict[str, str]) -> None:
         for pid in pids:
             _killpg(pid, signal.SIGKILL)
     if STACK_DIR.exists():
-        subprocess.run([sys.executable, "-m", "dev.stack", "stop"], cwd=ROOT, env=env, check=False,
-                       stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        subprocess.run(
+            [sys.executable, "-m", "dev.stack", "stop"],
+            cwd=ROOT,
+            env=env,
+            check=False,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
         shutil.rmtree(STACK_DIR, ignore_errors=True)
 
 
@@ -95,9 +147,15 @@ class AirflowLocal:
         _stop_leftovers(self.env)
         self.output.parent.mkdir(parents=True, exist_ok=True)
         with open(self.output, "wb") as out:
-            self.proc = subprocess.Popen([sys.executable, "-m", "dev.airflow_local"], cwd=ROOT, env=self.env,
-                                         stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-                                         start_new_session=True)
+            self.proc = subprocess.Popen(
+                [sys.executable, "-m", "dev.airflow_local"],
+                cwd=ROOT,
+                env=self.env,
+                stdout=out,
+                stderr=subprocess.STDOUT,
+                stdin=subprocess.DEVNULL,
+                start_new_session=True,
+            )
         deadline = time.monotonic() + START_TIMEOUT_S
         while "Airflow is up" not in self.log():
             if self.proc.poll() is not None:
@@ -126,8 +184,14 @@ class AirflowLocal:
         left = _airflow_processes()
         for pid in children.values():  # only if dev.airflow_local could not stop them itself
             _killpg(pid, signal.SIGKILL)
-        subprocess.run([sys.executable, "-m", "dev.stack", "stop"], cwd=ROOT, env=self.env, check=False,
-                       stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        subprocess.run(
+            [sys.executable, "-m", "dev.stack", "stop"],
+            cwd=ROOT,
+            env=self.env,
+            check=False,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
         return left
 
     # The REST API, for what a user would watch in the UI ---------------------------------
@@ -135,8 +199,9 @@ class AirflowLocal:
     def api(self, path: str, *, method: str = "GET", body: dict | None = None):
         from dev.airflow_local import _request, token
 
-        status, reply = _request(f"{self.base}/api/v2{path}", method=method, body=body,
-                                 token=token(self.base, self.password))
+        status, reply = _request(
+            f"{self.base}/api/v2{path}", method=method, body=body, token=token(self.base, self.password)
+        )
         assert status == 200, f"{method} {path}: HTTP {status} {reply}"
         return reply
 
@@ -156,14 +221,24 @@ def airflow():
 
 
 @pytest.fixture(scope="module")
-def browser():
-    pytest.importorskip("websockets", reason="the browser driver needs the websockets package")
-    with Browser(BROWSER) as b:
-        yield b
+def page():
+    # Playwright never fetches a browser of its own here: it drives the Chromium found above.
+    os.environ.setdefault("PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD", "1")
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=BROWSER, args=LAUNCH_ARGS)
+        try:
+            context = browser.new_context(viewport=VIEWPORT)
+            context.set_default_timeout(STEP_TIMEOUT_MS)
+            yield context.new_page()
+        finally:
+            browser.close()
 
 
-def shot(browser: Browser, name: str) -> None:
-    browser.screenshot(SCREENSHOTS / f"{name}.png")
+def shot(page: Page, name: str) -> None:
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=SCREENSHOTS / f"{name}.png")
 
 
 def _airflow_processes() -> list[str]:
@@ -185,58 +260,61 @@ def _airflow_processes() -> list[str]:
     return found
 
 
-def test_campaign_ui(airflow: AirflowLocal, browser: Browser):
-    base = airflow.base
+def test_campaign_ui(airflow: AirflowLocal, page: Page):
+    from playwright.sync_api import Error as PlaywrightError
+
     try:
-        _walk_through(airflow, browser, base)
-    except (BrowserError, AssertionError):
+        _walk_through(airflow, page, airflow.base)
+    except (PlaywrightError, AssertionError):
         try:
-            shot(browser, "failure")
-        except BrowserError:
+            shot(page, "failure")
+        except PlaywrightError:
             pass
         raise
 
 
-def _walk_through(airflow: AirflowLocal, b: Browser, base: str) -> None:
+def _walk_through(airflow: AirflowLocal, page: Page, base: str) -> None:
+    from playwright.sync_api import expect
+
+    # Every step waits as long as a user would for the page to show what it should.
+    expect.set_options(timeout=STEP_TIMEOUT_MS)
     # Log in ------------------------------------------------------------------------------
-    b.goto(f"{base}/")
-    b.wait_for("document.querySelector('input[name=username]')", timeout=60, what="the login form")
-    b.focus_and_type("input[name=username]", "admin")
-    b.focus_and_type("input[name=password]", airflow.password)
-    shot(b, "01-login")
-    b.click("document.querySelector('button[type=submit]')", "Sign in")
-    b.wait_for("!location.pathname.startsWith('/auth')", timeout=30, what="the redirect after logging in")
+    page.goto(f"{base}/")
+    username = page.get_by_role("textbox", name="Username")
+    expect(username).to_be_visible()
+    username.fill("admin")
+    page.get_by_label("Password").fill(airflow.password)
+    shot(page, "01-login")
+    page.get_by_role("button", name="Sign in").click()
+    page.wait_for_url(lambda url: not urllib.parse.urlparse(url).path.startswith("/auth"))
 
     # The campaign DAGs ---------------------------------------------------------------------
-    b.goto(f"{base}/dags?tags=outbound")
-    links = b.wait_for(f"""(() => {{
-        const ids = Array.from(document.querySelectorAll('a[href]'))
-            .map(a => a.getAttribute('href').match(/^\\/dags\\/([^/?#]+)$/)).filter(Boolean).map(m => m[1]);
-        return ids.includes({json.dumps(DAG_ID)}) ? ids : null; }})()""", timeout=60, what="the campaign DAG list")
-    assert links and all(dag_id.startswith("campaign_") for dag_id in links), links
-    shot(b, "02-campaign-dags")
+    page.goto(f"{base}/dags?tags=outbound")
+    expect(page.get_by_role("link", name=DAG_ID, exact=True)).to_be_visible()
+    hrefs = page.get_by_role("link").evaluate_all("links => links.map(a => a.getAttribute('href'))")
+    ids = [m.group(1) for href in hrefs if href and (m := re.fullmatch(r"/dags/([^/?#]+)", href))]
+    assert DAG_ID in ids and all(dag_id.startswith("campaign_") for dag_id in ids), ids
+    shot(page, "02-campaign-dags")
 
     # The trigger form and its Params ------------------------------------------------------------
-    b.goto(f"{base}/dags/{DAG_ID}")
-    trigger_button = "document.querySelector('button[aria-label=\"Trigger Dag\"]')"
-    b.wait_for(trigger_button, timeout=30, what="the Trigger button")
-    b.click(trigger_button, "Trigger")
-    b.wait_for("document.querySelector('input[name=element_dry_run]')", timeout=30, what="the Params form")
-    form_text = b.eval("Array.from(document.querySelectorAll('[role=dialog]')).map(d => d.innerText).join('\\n')")
+    page.goto(f"{base}/dags/{DAG_ID}")
+    page.get_by_role("button", name="Trigger Dag").click()
+    form = page.get_by_role("dialog")
+    expect(form.get_by_role("button", name="Trigger", exact=True)).to_be_visible()
+    # The Params' inputs carry their names; the Dry run switch is a styled control over its input.
+    dry_run = form.locator("input[name=element_dry_run]")
     for name, title in PARAM_FIELDS.items():
-        assert b.eval(f"!!document.querySelector('[name=element_{name}]')"), f"no {name} field in the trigger form"
-        assert title in form_text, f"no {title!r} label in the trigger form"
-    assert b.eval("document.querySelector('input[name=element_dry_run]').checked") is False
-    b.click("document.getElementById('switch:element_dry_run')", "the Dry run switch")
-    b.wait_for("document.querySelector('input[name=element_dry_run]').checked", timeout=5, what="dry run on")
-    shot(b, "03-trigger-form")
+        expect(form.locator(f"[name=element_{name}]"), f"no {name} field in the trigger form").to_have_count(1)
+        expect(form, f"no {title!r} label in the trigger form").to_contain_text(title)
+    expect(dry_run).not_to_be_checked()
+    form.locator("[id='switch:element_dry_run']").click()
+    expect(dry_run, "dry run on").to_be_checked()
+    shot(page, "03-trigger-form")
 
     # A dry run ----------------------------------------------------------------------------
-    b.click("Array.from(document.querySelectorAll('[role=dialog] button'))"
-            ".find(x => x.innerText.trim() === 'Trigger')", "the form's Trigger button")
-    run_id = b.wait_for("(location.pathname.match(/\\/runs\\/([^/]+)/) || [])[1]", timeout=30,
-                        what="the new run's page")
-    run_id = urllib.parse.unquote(run_id)
+    form.get_by_role("button", name="Trigger", exact=True).click()
+    page.wait_for_url(re.compile(r"/runs/[^/]+"))
+    run_id = urllib.parse.unquote(re.search(r"/runs/([^/?#]+)", page.url).group(1))
     run = airflow.api(f"/dags/{DAG_ID}/dagRuns/{run_id}")
     assert run["run_type"] == "manual"
     assert run["conf"]["dry_run"] is True, run["conf"]
@@ -254,41 +332,47 @@ def _walk_through(airflow: AirflowLocal, b: Browser, base: str) -> None:
     # Links" heading), and a click opens this run's report as a page in a new tab.
     for task_id in ("validate_campaign", "wait_for_completion", "notify"):
         assert airflow.api(f"/dags/{DAG_ID}/dagRuns/{run_id}/taskInstances/{task_id}/links")["extra_links"] == {}
-    b.goto(f"{base}/dags/{DAG_ID}/runs/{run_id}/tasks/notify/details")
-    b.wait_for("document.body.innerText.includes('notify') && document.body.innerText.includes('Duration')",
-               timeout=30, what="notify's details")
+    page.goto(f"{base}/dags/{DAG_ID}/runs/{run_id}/tasks/notify/details")
+    expect(page.get_by_text("Duration").first).to_be_visible()
+    expect(page.locator("body")).to_contain_text("notify")
     time.sleep(2)  # the links request is a separate fetch
-    assert "Extra Links" not in b.text()
-    b.goto(f"{base}/dags/{DAG_ID}/runs/{run_id}/tasks/generate_report/details")
-    report_link = ("Array.from(document.querySelectorAll('a[href]'))"
-                   ".find(a => a.innerText.trim() === 'Campaign report')")
-    b.wait_for(report_link, timeout=60, what="the Campaign report link")
-    assert "Extra Links" in b.text()
-    shot(b, "06-report-link")
-    b.click_into_new_tab(report_link, "the Campaign report link")
-    shown = b.wait_for("(document.querySelector('[data-kpi=contacts]') || {}).innerText", timeout=30,
-                       what="the report rendered in the browser (not downloaded)")
-    assert b.eval("document.contentType") == "text/html"
-    assert int(shown.replace(",", "")) == report["contacts"], (shown, report)
-    assert b.eval("document.querySelectorAll('svg').length") > 0 and "DRY_RUN" in b.text().upper()
-    shot(b, "07-report")
+    expect(page.get_by_text("Extra Links")).to_have_count(0)
+    page.goto(f"{base}/dags/{DAG_ID}/runs/{run_id}/tasks/generate_report/details")
+    report_link = page.get_by_role("link", name="Campaign report")
+    expect(report_link).to_be_visible()
+    expect(page.get_by_text("Extra Links").first).to_be_visible()
+    shot(page, "06-report-link")
+    with page.context.expect_page() as opened:
+        report_link.click()
+    report_page = opened.value
+    report_page.set_viewport_size(VIEWPORT)
+    contacts = report_page.locator("[data-kpi=contacts]")  # the report's own markup names its figures
+    expect(contacts, "the report rendered in the browser (not downloaded)").to_be_visible()
+    assert report_page.evaluate("document.contentType") == "text/html"
+    assert int(contacts.inner_text().replace(",", "")) == report["contacts"], (contacts.inner_text(), report)
+    assert report_page.locator("svg").count() > 0
+    assert "DRY_RUN" in report_page.locator("body").inner_text().upper()
+    shot(report_page, "07-report")
+    report_page.close()
 
-    b.goto(f"{base}/dags/{DAG_ID}/runs/{run_id}")
-    b.wait_for("/\\bSuccess\\b/.test(document.body.innerText) && "
-               "document.body.innerText.includes('wait_for_completion')", timeout=30, what="the run shown as a success")
-    shot(b, "04-dry-run-succeeded")
+    page.goto(f"{base}/dags/{DAG_ID}/runs/{run_id}")
+    expect(page.locator("body"), "the run shown as a success").to_contain_text(
+        re.compile(r"\bSuccess\b"), use_inner_text=True
+    )
+    expect(page.locator("body")).to_contain_text("wait_for_completion")
+    shot(page, "04-dry-run-succeeded")
 
     # The Campaigns page -------------------------------------------------------------------------
-    b.goto(f"{base}/campaigns/")
-    page = b.wait_for("document.body.innerText.includes('demo_outbound') && document.body.innerText", timeout=30,
-                      what="the Campaigns page")
-    assert "Campaigns" in page and DAG_ID in page and "dry_run" in page, page[:2000]
-    b.goto(f"{base}/plugin/campaigns")
-    b.wait_for("(() => { const f = document.querySelector('iframe');"
-               " return f && f.contentDocument && f.contentDocument.body"
-               " && f.contentDocument.body.innerText.includes('demo_outbound'); })()",
-               timeout=30, what="the Campaigns page inside the Airflow UI")
-    shot(b, "05-campaigns-page")
+    page.goto(f"{base}/campaigns/")
+    body = page.locator("body")
+    expect(body).to_contain_text("demo_outbound")
+    text = body.inner_text()
+    assert "Campaigns" in text and DAG_ID in text and "dry_run" in text, text[:2000]
+    page.goto(f"{base}/plugin/campaigns")
+    expect(page.frame_locator("iframe").locator("body"), "the Campaigns page inside the Airflow UI").to_contain_text(
+        "demo_outbound"
+    )
+    shot(page, "05-campaigns-page")
 
 
 def _run_failure(airflow: AirflowLocal, run_id: str) -> str:

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 DAGS = Path(__file__).resolve().parents[2] / "dags"
-SEEDED = {
+SEEDED: dict[str, dict[str, Any]] = {
     "renewals_q4": {"tags": ["reminders"], "schedule": None},
     "daily_survey": {"tags": ["surveys", "not-approved"], "schedule": "0 10 * * 1-5", "tz": "America/Chicago"},
     "winback": {"tags": [], "schedule": None, "status": "paused"},

@@ -49,9 +49,10 @@ def auth_manager(monkeypatch):
 
 
 def _signed_in(app, username: str, role: str | None):
+    from fastapi.testclient import TestClient
+
     from airflow.api_fastapi.auth.managers.simple.user import SimpleAuthManagerUser
     from airflow.api_fastapi.core_api.security import get_user
-    from fastapi.testclient import TestClient
 
     app.dependency_overrides[get_user] = lambda: SimpleAuthManagerUser(username=username, role=role)
     return TestClient(app)

@@ -162,7 +162,7 @@ def test_worker_parse_reads_the_catalog_without_the_postgres_provider(db, snapsh
     env = {**os.environ, "_AIRFLOW_PARSING_CONTEXT_DAG_ID": "campaign_alpha"}
     proc = subprocess.run([sys.executable, "-c", WORKER_PARSE, str(path), str(DAGS)], env=env,
                           capture_output=True, text=True, timeout=120, cwd=str(DAGS.parent))
-    [line] = [l for l in proc.stdout.splitlines() if l.startswith("RESULT ")]
+    [line] = [out for out in proc.stdout.splitlines() if out.startswith("RESULT ")]
     result = json.loads(line[len("RESULT "):])
     assert result == {"dags": ["campaign_alpha"], "errors": [], "postgres_provider": []}, proc.stderr[-2000:]
 

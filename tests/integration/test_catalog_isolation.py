@@ -31,7 +31,7 @@ LONG_DESCRIPTION_CRON = (",".join(str(m) for m in range(60)) + " " + ",".join(st
                          + " 1,15 1,7,9 1,3")
 
 # PostgreSQL text holds no NUL; everything else in Unicode is fair game.
-text = st.text(st.characters(exclude_characters="\x00", exclude_categories=("Cs",)), min_size=1)
+text = st.text(st.characters(exclude_characters="\x00", exclude_categories=["Cs"]), min_size=1)
 good_text = lambda limit: text.filter(lambda t: t.strip()).map(lambda t: t[:limit])  # noqa: E731
 
 # Each kind of bad row: the column it breaks, a strategy for the value, and words of its reason.

@@ -75,7 +75,7 @@ def test_a_claimed_dial_task_whose_result_has_come_is_never_sent_again(db, redis
     dialer has written that attempt's result, the attempt happened and is not sent again."""
     phones = us_numbers(3, seed=914)
     campaign = new_campaign(db, dial_queue, phones)
-    with pytest.raises(Exception):
+    with pytest.raises(ConnectionError):
         dispatch(db, campaign, run_ctx(campaign["id"]), client=FailingSQS(), queue_url=dial_queue)
     claimed = db.execute("SELECT dial_attempt_id, campaign_id, contact_id, phone FROM dial_tasks "
                          "WHERE status = 'claimed' ORDER BY dial_attempt_id").fetchall()

@@ -17,6 +17,7 @@ from __future__ import annotations
 import json
 import random
 from collections import Counter, defaultdict
+from collections.abc import Callable
 from datetime import datetime
 
 import pytest
@@ -42,7 +43,7 @@ FINAL = {"answered", "converted"}
 
 def dispatch_round(campaigns: list[dict], shards: dict[int, int], top_up: int | None, run_id: str,
                    also=None) -> None:
-    jobs = [lambda conn, c=c, s=s: dispatch(conn, load_campaign(conn, c["id"]), run_context(c["id"], run_id),
+    jobs: list[Callable] = [lambda conn, c=c, s=s: dispatch(conn, load_campaign(conn, c["id"]), run_context(c["id"], run_id),
                                             shard=s, shard_count=shards[c["id"]])
             for c in campaigns for s in range(shards[c["id"]])]
     if top_up is not None:

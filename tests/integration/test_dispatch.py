@@ -6,6 +6,7 @@ import json
 import logging
 from collections import Counter
 from datetime import datetime, timedelta, timezone
+from typing import Any
 
 import pytest
 
@@ -22,7 +23,7 @@ NOW = datetime.now(timezone.utc)
 
 
 def run_context(campaign_id: int, run_id: str = "run-1", **overrides) -> RunContext:
-    values = dict(campaign_id=campaign_id, run_id=run_id, run_start=NOW - timedelta(minutes=1),
+    values: dict[str, Any] = dict(campaign_id=campaign_id, run_id=run_id, run_start=NOW - timedelta(minutes=1),
                   run_end=NOW + timedelta(days=1), live=True)
     values.update(overrides)
     return RunContext(**values)

@@ -341,6 +341,7 @@ def test_a_campaign_status_change_does_not_change_its_dags_version(db, make, mon
 
 def test_the_campaigns_end_is_its_dags_end_date(db, make):
     import pendulum
+
     from airflow.serialization.serialized_objects import LazyDeserializedDAG
     from airflow.timetables.base import DataInterval, TimeRestriction
 

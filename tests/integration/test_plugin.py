@@ -14,7 +14,7 @@ pytestmark = pytest.mark.integration
 def _link():
     from airflow import plugins_manager
 
-    [link] = [l for l in plugins_manager.get_operator_extra_links() if type(l).__name__ == "CampaignReportLink"]
+    [link] = [x for x in plugins_manager.get_operator_extra_links() if type(x).__name__ == "CampaignReportLink"]
     return link
 
 
@@ -41,8 +41,8 @@ def test_airflow_loads_the_report_link_plugin():
     from include.campaigns.report_operator import CampaignReportOperator
 
     assert _link().operators == [CampaignReportOperator]
-    assert not [l for l in plugins_manager.get_global_operator_extra_links()
-                if type(l).__name__ == "CampaignReportLink"], "a global link shows on every task"
+    assert not [x for x in plugins_manager.get_global_operator_extra_links()
+                if type(x).__name__ == "CampaignReportLink"], "a global link shows on every task"
 
 
 def test_only_generate_report_has_the_campaign_report_link(db, monkeypatch):

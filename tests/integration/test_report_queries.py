@@ -228,4 +228,4 @@ def test_run_ids_that_differ_only_in_punctuation_keep_their_own_report_files(db)
     for report in (first, second):
         stored = json.loads(_s3_object(report["files"]["report.json"])["Body"].read())
         assert stored["run_id"] == report["run_id"]
-        assert report["s3_uri"].startswith(f"s3://campaign-reports/reports/punctuated/")
+        assert report["s3_uri"].startswith("s3://campaign-reports/reports/punctuated/")

@@ -88,7 +88,7 @@ def _ledger(db, campaign_id: int) -> dict:
 
 
 def test_two_celery_workers_share_a_run_and_a_worker_killed_mid_dispatch_loses_no_contact(
-        db, redis_client, dial_queue, topic_inbox, sqs, dialer, real_airflow):
+        db, redis_client, dial_queue, topic_inbox, sqs, dialer, real_airflow):  # noqa: F811 - the imported fixture
     from dev import celery_local
 
     began = time.monotonic()
@@ -183,7 +183,7 @@ def test_two_celery_workers_share_a_run_and_a_worker_killed_mid_dispatch_loses_n
     # Every eligible contact sent exactly once, under one dial_attempt_id, the killed shard's under
     # the ids it had claimed before it died.
     ledger = _ledger(db, campaign_id)
-    contacts_of = {}
+    contacts_of: dict[int, list] = {}
     for attempt_id, (contact, status) in ledger.items():
         contacts_of.setdefault(contact, []).append(attempt_id)
         assert status != "claimed", (attempt_id, status)

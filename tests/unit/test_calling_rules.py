@@ -112,7 +112,7 @@ def test_a_well_formed_rules_file_loads(tmp_path):
 ])
 def test_the_loader_refuses_a_malformed_rule_naming_the_file_and_the_problem(tmp_path, bad, named):
     _write(tmp_path, "US", [_entry(**bad)])
-    with pytest.raises(RulesError, match="us.json") as raised:
+    with pytest.raises(RulesError, match=r"us\.json") as raised:
         load_rules(tmp_path)
     assert named in str(raised.value)
 

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta, timezone
-from functools import lru_cache
+from functools import cache
 from zoneinfo import ZoneInfo
 
 import holidays
@@ -67,7 +67,7 @@ PROPERTY = settings(max_examples=250, deadline=None, suppress_health_check=[Heal
 # --------------------------------------------------------------------------------------------
 
 def _t(hhmm: str) -> time:
-    return time(*map(int, hhmm.split(":")))
+    return time(*map(int, hhmm.split(":")))  # type: ignore[arg-type]
 
 
 def _days(weekdays=None, sat=None, sun=None):
@@ -158,7 +158,7 @@ def law_cap(jurisdiction: str, day: date) -> int | None:
     return min(caps) if caps else None
 
 
-@lru_cache(maxsize=None)
+@cache
 def _calendar(jurisdiction: str):
     country, _, subdiv = jurisdiction.partition("-")
     try:
@@ -318,7 +318,7 @@ class Scenario:
 
 
 @st.composite
-def scenarios(draw, windows=campaign_windows()) -> Scenario:
+def scenarios(draw, windows=campaign_windows()) -> Scenario:  # noqa: B008 - a strategy, built once
     jurisdiction = draw(st.sampled_from(JURISDICTIONS))
     window = draw(windows)
     zone, instant = draw(zoned_instants(jurisdiction, window))

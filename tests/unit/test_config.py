@@ -8,7 +8,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from include.campaigns.calling_window import LockoutRule, CallingWindow, WindowPolicy
+from include.campaigns.calling_window import CallingWindow, LockoutRule, WindowPolicy
 from include.campaigns.config import (
     DEFAULT_RETRY_DELAYS_S,
     KNOWN_KEYS,

@@ -2,6 +2,7 @@
 Airflow's columns (production defaults: deadline alerts on)."""
 
 from datetime import datetime, timedelta, timezone
+from typing import Any
 
 import pytest
 
@@ -11,7 +12,7 @@ START = datetime(2026, 11, 1, tzinfo=timezone.utc)
 
 
 def spec(**overrides) -> CampaignSpec:
-    fields = dict(id=7, slug="renewals", name="Renewals", schedule=None, timezone="UTC", start_at=START,
+    fields: dict[str, Any] = dict(id=7, slug="renewals", name="Renewals", schedule=None, timezone="UTC", start_at=START,
                   end_at=START + timedelta(days=30), status="scheduled", owner="campaign-ops", tags=("sales",),
                   poke_interval_s=60)
     fields.update(overrides)

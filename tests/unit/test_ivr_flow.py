@@ -104,7 +104,7 @@ def dag_flows(draw) -> dict:
     """Nodes n0..nk; each edge goes to a higher-numbered node; every node is reached from n0."""
     size = draw(st.integers(1, 12))
     names = [f"n{i}" for i in range(size)]
-    edges = {name: set() for name in names}
+    edges: dict[str, set[str]] = {name: set() for name in names}
     for i in range(1, size):
         edges[names[draw(st.integers(0, i - 1))]].add(names[i])  # a parent, so it is reachable
     for i in range(size - 1):

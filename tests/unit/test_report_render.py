@@ -31,11 +31,11 @@ def pct(rate):
 
 
 def count(n):
-    return DASH if n is None else "{:,}".format(n)
+    return DASH if n is None else f"{n:,}"
 
 
 def seconds(s):
-    return DASH if s is None else "{:,.1f} s".format(s)
+    return DASH if s is None else f"{s:,.1f} s"
 
 
 def duration(s):
@@ -44,7 +44,7 @@ def duration(s):
     total = int(round(s))
     h, m, sec = total // 3600, total % 3600 // 60, total % 60
     if h:
-        return "{:,} h {:02d} min".format(h, m)
+        return f"{h:,} h {m:02d} min"
     return f"{m} min {sec:02d} s" if m else f"{sec} s"
 
 
@@ -511,7 +511,7 @@ def test_any_report_reads_back(report):
     assert_reads_back(report, figures)
 
 
-csv_text = st.text(alphabet=st.characters(blacklist_categories=("Cs",), blacklist_characters="\x00"), max_size=30)
+csv_text = st.text(alphabet=st.characters(blacklist_categories=["Cs"], blacklist_characters="\x00"), max_size=30)
 
 
 @settings(max_examples=200, deadline=None)

@@ -1,16 +1,18 @@
 """When a run may dial, and how it ends: its interval, and the run-end rules."""
 
 from datetime import datetime, timedelta, timezone
+from typing import Any
 
-from hypothesis import given, settings, strategies as st
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from include.campaigns.outcomes import Outcome
 from include.campaigns.run_end import RunFacts, decide
 from include.campaigns.runs import liveness, run_end
 
 NOW = datetime(2026, 11, 28, 15, 0, tzinfo=timezone.utc)
-ONE_OFF = {"schedule": None, "timezone": "UTC", "end_at": NOW + timedelta(days=2)}
-DAILY_9_NY = {"schedule": "0 9 * * *", "timezone": "America/New_York", "end_at": NOW + timedelta(days=30)}
+ONE_OFF: dict[str, Any] = {"schedule": None, "timezone": "UTC", "end_at": NOW + timedelta(days=2)}
+DAILY_9_NY: dict[str, Any] = {"schedule": "0 9 * * *", "timezone": "America/New_York", "end_at": NOW + timedelta(days=30)}
 
 
 def test_a_one_off_run_lasts_until_the_campaign_ends():

@@ -1,6 +1,7 @@
 """Each campaign rule that validation checks without services, one test per rule."""
 
 from datetime import datetime, timedelta, timezone
+from typing import Any
 
 import pytest
 
@@ -119,8 +120,8 @@ def test_a_zone_that_names_a_folder_or_is_overlong_is_refused_not_a_crash(zone):
 def test_the_zone_check_is_membership_in_pythons_zone_list():
     import zoneinfo
 
-    from include.campaigns.phones import valid_timezone
     from include.campaigns.campaign_row import known_timezone
+    from include.campaigns.phones import valid_timezone
 
     for zone in sorted(zoneinfo.available_timezones())[::25]:
         assert known_timezone(zone) and valid_timezone(zone)
@@ -151,7 +152,7 @@ def test_a_date_that_is_not_a_finite_timestamp_in_years_1_to_9999_is_refused(val
 
 
 def test_a_dial_task_too_large_for_one_queue_message_is_refused():
-    big_flow = {"entry": "n0", "nodes": {f"n{i}": {"audio": f"prompts/{'x' * 200}-{i}.wav", "next": [f"n{i + 1}"]}
+    big_flow: dict[str, Any] = {"entry": "n0", "nodes": {f"n{i}": {"audio": f"prompts/{'x' * 200}-{i}.wav", "next": [f"n{i + 1}"]}
                                          for i in range(1200)}}
     big_flow["nodes"]["n1200"] = {}
     found = problems(config={"ivr_flow": big_flow})
@@ -159,7 +160,7 @@ def test_a_dial_task_too_large_for_one_queue_message_is_refused():
 
 
 def test_a_dial_task_that_fits_one_queue_message_passes():
-    flow = {"entry": "n0", "nodes": {f"n{i}": {"audio": f"prompts/p{i}.wav", "next": [f"n{i + 1}"]} for i in range(100)}}
+    flow: dict[str, Any] = {"entry": "n0", "nodes": {f"n{i}": {"audio": f"prompts/p{i}.wav", "next": [f"n{i + 1}"]} for i in range(100)}}
     flow["nodes"]["n100"] = {}
     assert problems(config={"ivr_flow": flow}) == []
 

@@ -20,7 +20,7 @@ from __future__ import annotations
 import re
 from datetime import date, time
 from pathlib import Path
-from typing import Annotated, Literal, Optional
+from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
@@ -53,13 +53,13 @@ class Hours(_Strict):
         return value
 
     @model_validator(mode="after")
-    def _ordered(self) -> "Hours":
+    def _ordered(self) -> Hours:
         if self.end <= self.start:
             raise ValueError(f"end {self.end} is not after start {self.start}")
         return self
 
     def times(self) -> tuple[time, time]:
-        return tuple(time(*map(int, t.split(":"))) for t in (self.start, self.end))  # type: ignore[return-value]
+        return tuple(time(*map(int, t.split(":"))) for t in (self.start, self.end))  # type: ignore[return-value, arg-type]
 
 
 class Cap(_Strict):
@@ -87,10 +87,10 @@ class Lockout(_Strict):
     rest_of_local_day: bool = False
     source: Source
     verified: bool
-    note: Optional[str] = None
+    note: str | None = None
 
     @model_validator(mode="after")
-    def _says_something(self) -> "Lockout":
+    def _says_something(self) -> Lockout:
         if not self.hours and not self.rest_of_local_day:
             raise ValueError("a lockout needs hours or rest_of_local_day")
         if not self.verified and not self.note:
@@ -111,21 +111,21 @@ class AbandonRateLimit(_Strict):
 
 class Entry(_Strict):
     jurisdiction: str
-    effective_from: Optional[date]        # required; null: long in force, its start date not recorded
-    until: Optional[date] = None          # the first day it is no longer in force
+    effective_from: date | None        # required; null: long in force, its start date not recorded
+    until: date | None = None          # the first day it is no longer in force
     kind: Literal["statute", "conservative"]
     summary: str = Field(min_length=3)
-    hours: dict[Literal["mon", "tue", "wed", "thu", "fri", "sat", "sun"], Optional[Hours]] = {}
+    hours: dict[Literal["mon", "tue", "wed", "thu", "fri", "sat", "sun"], Hours | None] = {}
     sunday_ban: bool = False
     holiday_ban: bool = False
-    holiday_calendar: Optional[str] = None
+    holiday_calendar: str | None = None
     emergency_ban: bool = False
-    cap: Optional[Cap] = None
+    cap: Cap | None = None
     lockouts: dict[Literal["abandoned", "machine"], Lockout] = {}
-    abandon_rate: Optional[AbandonRateLimit] = None
+    abandon_rate: AbandonRateLimit | None = None
     source: Source
     verified: bool
-    note: Optional[str] = None
+    note: str | None = None
 
     @field_validator("jurisdiction")
     @classmethod
@@ -136,13 +136,13 @@ class Entry(_Strict):
 
     @field_validator("holiday_calendar")
     @classmethod
-    def _calendar(cls, value: Optional[str]) -> Optional[str]:
+    def _calendar(cls, value: str | None) -> str | None:
         if value is not None and (value == "*" or not JURISDICTION.match(value)):
             raise ValueError(f"{value!r} is not a holidays calendar ('US' or 'US-LA')")
         return value
 
     @model_validator(mode="after")
-    def _consistent(self) -> "Entry":
+    def _consistent(self) -> Entry:
         if self.until is not None and self.effective_from is not None and self.until <= self.effective_from:
             raise ValueError(f"until {self.until} is not after effective_from {self.effective_from}")
         if self.holiday_ban and not self.holiday_calendar:
