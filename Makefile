@@ -25,7 +25,7 @@ demo: install          ## a 2,400-contact campaign end to end on the embedded st
 airflow: install       ## the full Airflow 3 stack and UI on the embedded stack (EXECUTOR=celery: 2 workers); Ctrl-C stops it
 	AIRFLOW_LOCAL_EXECUTOR=$(EXECUTOR) $(BIN)/python -m dev.airflow_local
 
-bench: install         ## the benchmarks of issue 5 (own stack in .stack/bench, fauxqs from npm); under 15 min
+bench: install         ## the benchmarks (own stack in .stack/bench, fauxqs from npm); under 15 min
 	@test -f .stack/bench/fauxqs/node_modules/fauxqs/package.json || npm install --prefix .stack/bench/fauxqs \
 		--no-audit --no-fund --loglevel=error fauxqs@1.9.2
 	CAMPAIGN_STACK_DIR=$(CURDIR)/.stack/bench $(BIN)/python -m benchmarks
