@@ -211,7 +211,7 @@ class ConfigDocument(BaseModel):
     holiday_overrides: Annotated[Dates | None, Field(
         description="local dates of public holidays the campaign may call on anyway")] = None
     blackout_dates: Annotated[Dates | None, Field(description="local dates with no calls")] = None
-    caller_id: Annotated[Annotated[str, Field(pattern=r"^\+[1-9][0-9]{1,14}$")] | None, Field(
+    caller_id: Annotated[Annotated[str, Field(pattern=f"^{E164.pattern}$")] | None, Field(
         description="E.164 number carried in each dial task")] = None
     ivr_flow: Annotated[dict[str, Any] | None, Field(
         description="the IVR flow graph carried in each dial task (checked at validation)")] = None
@@ -301,7 +301,7 @@ def _wording(error: dict, raw: dict) -> str:
             return f"config.lockouts.{outcome}.rest_of_local_day must be true or false"
         return (f"config.lockouts.{outcome} must be {{\"hours\": ..., \"rest_of_local_day\": ...}}, "
                 f"got {_shown(raw['lockouts'][outcome])}")
-    return _FIXED[key]
+    return _FIXED.get(key, f"config.{key}: {error['msg']}")
 
 
 def _problems(exc: ValidationError, raw: dict) -> list[str]:
