@@ -7,7 +7,7 @@ STAMP := $(VENV)/.installed-$(shell cat requirements.txt requirements-celery.txt
 EXECUTOR ?= local
 export PYTHONPATH := $(CURDIR)
 
-.PHONY: install demo airflow bench bench-fleet lint test test-fast screenshots stack-start stack-stop stack-status migrate simulator blacklist-sync compliance-doc blacklist-import dnc-import clean
+.PHONY: install demo airflow bench bench-fleet lint test test-fast screenshots stack-start stack-stop stack-status migrate simulator blacklist-sync compliance-doc config-doc blacklist-import dnc-import clean
 
 $(STAMP): requirements.txt requirements-celery.txt requirements-dev.txt constraints.txt
 	@$(PYTHON) -c 'import sys; sys.exit("Python 3.11+ is required, found " + sys.version.split()[0]) if sys.version_info < (3, 11) else None'
@@ -25,7 +25,7 @@ demo: install          ## a 2,400-contact campaign end to end on the embedded st
 airflow: install       ## the full Airflow 3 stack and UI on the embedded stack (EXECUTOR=celery: 2 workers); Ctrl-C stops it
 	AIRFLOW_LOCAL_EXECUTOR=$(EXECUTOR) $(BIN)/python -m dev.airflow_local
 
-bench: install         ## the benchmarks of issue 5 (own stack in .stack/bench, fauxqs from npm); under 15 min
+bench: install         ## the benchmarks (own stack in .stack/bench, fauxqs from npm); under 15 min
 	@test -f .stack/bench/fauxqs/node_modules/fauxqs/package.json || npm install --prefix .stack/bench/fauxqs \
 		--no-audit --no-fund --loglevel=error fauxqs@1.9.2
 	CAMPAIGN_STACK_DIR=$(CURDIR)/.stack/bench $(BIN)/python -m benchmarks
@@ -68,6 +68,9 @@ blacklist-sync: stack-start ## warm the Redis opt-out set from PostgreSQL
 
 compliance-doc: install ## regenerate docs/compliance.md from include/campaigns/rules/*.json
 	$(BIN)/python -m include.campaigns.compliance_doc
+
+config-doc: install    ## regenerate docs/config.md and docs/config.schema.json from the config model
+	$(BIN)/python -m include.campaigns.config
 
 blacklist-import: stack-start ## import a file of numbers onto the blacklist: FILE=... [REASON=...] [CAMPAIGN=id] [EXPIRES=iso]
 	@test -n "$(FILE)" || { echo "usage: make blacklist-import FILE=numbers.csv [REASON=do_not_call] [CAMPAIGN=id] [EXPIRES=2027-01-01T00:00:00+00:00]"; exit 2; }

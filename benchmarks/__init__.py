@@ -1,4 +1,4 @@
-"""The benchmark harness of issue 5: ``make bench`` or ``python -m benchmarks``.
+"""The benchmark harness: ``make bench`` or ``python -m benchmarks``.
 
 It runs on its own embedded stack (``.stack/bench``) with fauxqs as the SQS endpoint, generates
 the data in PostgreSQL, measures every figure side by side, and prints one table (also written to

@@ -1,6 +1,6 @@
 """Benchmark data, generated inside PostgreSQL with generate_series (no row-by-row inserts).
 
-Every campaign has the issue's mix, fixed by the contact's sequence number g:
+Every campaign has the benchmark's mix, fixed by the contact's sequence number g:
 ``g mod 20 = 0`` an invalid number (5%), ``= 1`` on the PostgreSQL blacklist (5%), ``= 2`` on
 the Redis opt-out set only (5%); the other 85% are valid and on no list.
 

@@ -3,7 +3,7 @@
 Dag-processor path: the process has ``airflow.sdk``, the DagBag and the task SDK's supervisor
 imported already (the processor forks its parsing processes from a manager that has them: they
 are ``WatchedSubprocess``es, as is the worker's task runner, so reading a connection costs no
-import there; in a bare process it costs about 100 ms), then parses the file with ``BundleDagBag`` as
+import there; in a bare process it costs a noticeable import), then parses the file with ``BundleDagBag`` as
 ``airflow.dag_processing.processor._parse_file`` does, and serializes the DAGs as the processor
 then does. The same is done for the floor file (benchmarks/floor_dags.py).
 

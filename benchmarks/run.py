@@ -705,7 +705,7 @@ def render(machine: dict, rows: list, bench: Bench, started: float) -> str:
 
 def main(argv: list[str]) -> int:
     parser = argparse.ArgumentParser(prog="python -m benchmarks", description=__doc__.splitlines()[0])
-    parser.add_argument("--scale", type=float, default=1.0, help="data sizes (1.0: the issue's sizes)")
+    parser.add_argument("--scale", type=float, default=1.0, help="data sizes (1.0: the target sizes)")
     parser.add_argument("--runs", type=int, default=3, help="rounds of each figure (median, min-max)")
     parser.add_argument("--output", type=Path, default=RESULTS_MD, help="where the table is written")
     parser.add_argument("--keep-stack", action="store_true", help="leave the bench stack running afterwards")

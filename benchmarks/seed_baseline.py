@@ -1,6 +1,6 @@
 """The seed's dispatcher, reimplemented faithfully as the baseline. Never used by the product.
 
-SEED.md's dispatcher Lambda, per invocation: query up to 100 eligible contacts, check each number
+The original design's dispatcher Lambda, per invocation: query up to 100 eligible contacts, check each number
 against the Redis cache and, on a miss, against PostgreSQL (one round trip each, per contact),
 push the survivors to SQS in sequential batches of 10, and update each sent contact's status with
 its own statement. Contact selection is given the same pre-resolved window keys the product uses,

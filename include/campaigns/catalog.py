@@ -27,8 +27,8 @@ CATALOG_STATEMENT_TIMEOUT_MS = 3000
 CATALOG_ERROR_MAX = 2000
 SLUG = re.compile(r"[a-z0-9][a-z0-9_]{0,62}")
 # The campaign DAGs are split over this many DAG files, dags/campaigns_<k>.py holding the campaigns
-# whose id mod CATALOG_PARTS is k. Airflow's own work per DAG (about 5 ms) makes one file of 1,000
-# campaigns take over 5 s to parse, and one file grows until it hits dagbag_import_timeout (30 s),
+# whose id mod CATALOG_PARTS is k. Airflow's own work per DAG makes one file of 1,000 campaigns
+# slow to parse (benchmarks/README.md), and one file grows until it hits dagbag_import_timeout (30 s),
 # when every campaign's DAG would go stale at once. Parts parse in parallel in the dag-processor
 # (parsing_processes) and one part's failure leaves the others scheduled. A campaign's part never
 # changes while CATALOG_PARTS stays the same; changing it moves DAGs between files.

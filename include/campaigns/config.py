@@ -1,12 +1,37 @@
-"""The campaign's ``config`` document: parsed once, with every problem collected."""
+"""The campaign's ``config`` document: a strict pydantic model, parsed once, every problem collected.
+
+:class:`ConfigDocument` is the document an operator writes (``campaigns.config``): it refuses
+unknown keys, checks every value, and is the one source of the JSON Schema and of
+``docs/config.md``. :func:`parse_config` validates a document against it and returns the
+:class:`CampaignConfig` the code reads, or raises :class:`ConfigError` naming every problem in
+words an operator can act on (``config.<key> must be …, got …``).
+
+    python -m include.campaigns.config           # rewrite docs/config.md and docs/config.schema.json
+    python -m include.campaigns.config --check   # exit 1 when either is stale
+"""
 
 from __future__ import annotations
 
+import json
 import re
+import sys
 from dataclasses import dataclass, field
 from datetime import date
+from pathlib import Path
+from typing import Annotated, Any, Literal
 
-from include.campaigns.calling_window import CallingWindow, LockoutRule, WindowPolicy
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    PlainValidator,
+    ValidationError,
+    WithJsonSchema,
+    model_validator,
+)
+from pydantic_core import PydanticCustomError
+
+from include.campaigns.calling_window import DAYS, FULL_DAY_NAMES, CallingWindow, LockoutRule, WindowPolicy
 
 # The outcomes a dialer reports, and what each means for the contact. 'abandoned' (answered, no
 # agent or message in time) and 'machine' (answering-machine detection) came with version 2 of
@@ -19,12 +44,6 @@ OUTCOMES = FINAL_OUTCOMES + RETRY_OUTCOMES + (OPT_OUT_OUTCOME,)
 
 DEFAULT_RETRY_DELAYS_S = {"busy": 30 * 60, "no_answer": 2 * 3600, "failed": 3600, "voicemail": 4 * 3600,
                           "abandoned": 4 * 3600, "machine": 4 * 3600}
-KNOWN_KEYS = {
-    "calling_window", "max_attempts", "retry_delays_s", "max_attempts_per_24h", "blackout_dates",
-    "skip_public_holidays", "holiday_overrides", "caller_id", "ivr_flow", "audio", "dial_queue",
-    "notification_topic", "expiry_grace_s", "expected_duration_s", "dispatch_shards", "max_call_duration_s",
-    "lockouts", "requires_consent",
-}
 # Mapped dispatch tasks per run; more than the workers or PostgreSQL cores could serve only adds
 # contention on the same index pages.
 MAX_DISPATCH_SHARDS = 16
@@ -50,6 +69,8 @@ NAME_MAX = 1024
 MAX_AUDIO = 100
 MAX_DATES = 1000
 E164 = re.compile(r"\+[1-9][0-9]{1,14}")
+_ISO_DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
+_WINDOW_KEYS = ("start", "end", "days")
 
 
 class ConfigError(ValueError):
@@ -60,6 +81,8 @@ class ConfigError(ValueError):
 
 @dataclass(frozen=True)
 class CampaignConfig:
+    """The parsed config, as the tasks read it."""
+
     policy: WindowPolicy = WindowPolicy()
     max_attempts: int = 3
     retry_delays_s: dict[str, int] = field(default_factory=lambda: dict(DEFAULT_RETRY_DELAYS_S))
@@ -78,9 +101,150 @@ class CampaignConfig:
     requires_consent: bool = False
 
 
-def _in_range(value, key: str) -> bool:
+# --------------------------------------------------------------------------------------------
+# The document's model
+# --------------------------------------------------------------------------------------------
+
+def _problem(text: str) -> PydanticCustomError:
+    """A check of our own whose wording is already the operator's (``ctx['problem']``)."""
+    return PydanticCustomError("campaign_config", "{problem}", {"problem": text})
+
+
+def _calling_window(value: object) -> CallingWindow:
+    # The window's own parser keeps its rules (a loose HH:MM, day names in any case) in one place;
+    # the model adds that it is an object and names no other key.
+    if value is None:
+        return CallingWindow()
+    if not isinstance(value, dict):
+        raise _problem("config.calling_window must be an object with start, end and days")
+    unknown = sorted(str(key) for key in value if key not in _WINDOW_KEYS)
+    if unknown:
+        raise _problem(f"config.calling_window has unknown keys: {', '.join(unknown)} "
+                       f"(it has start, end and days)")
+    try:
+        return CallingWindow.from_config(value)
+    except ValueError as exc:
+        raise _problem(f"config.calling_window: {exc}") from None
+
+
+def _iso_date(value: object) -> date:
+    try:
+        if not (isinstance(value, str) and _ISO_DATE.fullmatch(value)):
+            raise ValueError
+        return date.fromisoformat(value)
+    except ValueError:
+        raise PydanticCustomError("iso_date", "not a YYYY-MM-DD date") from None
+
+
+def _ranged(key: str) -> Any:
     low, high = RANGES[key]
-    return not isinstance(value, bool) and isinstance(value, int) and low <= value <= high
+    return Annotated[int, Field(ge=low, le=high)]
+
+
+_HHMM = {"type": "string", "pattern": r"^([01]?[0-9]|2[0-3]):[0-5]?[0-9]$"}
+
+
+def _any_case(word: str) -> str:
+    return "".join(f"[{c.upper()}{c}]" for c in word)
+
+
+# JSON Schema patterns have no case-insensitive flag: each letter is written in both cases.
+_DAY_PATTERN = "^(" + "|".join(_any_case(d) for d in FULL_DAY_NAMES + DAYS) + ")$"
+CallingWindowField = Annotated[CallingWindow, PlainValidator(_calling_window), WithJsonSchema({
+    "type": "object",
+    "properties": {
+        "start": {**_HHMM, "default": "09:00", "description": "local HH:MM the window opens"},
+        "end": {**_HHMM, "default": "20:00", "description": "local HH:MM it closes; after start"},
+        "days": {"type": "array", "minItems": 1, "default": list(DAYS),
+                 "items": {"type": "string", "pattern": _DAY_PATTERN},
+                 "description": "day names or their first three letters, in any case"},
+    },
+    "additionalProperties": False,
+})]
+IsoDate = Annotated[date, PlainValidator(_iso_date), WithJsonSchema({"type": "string", "format": "date"})]
+Dates = Annotated[list[IsoDate], Field(max_length=MAX_DATES)]
+Name = Annotated[str, Field(min_length=1, max_length=NAME_MAX, pattern=r"\S")]
+AudioKey = Annotated[str, Field(min_length=1, max_length=NAME_MAX)]
+RetryOutcome = Literal["busy", "no_answer", "failed", "voicemail", "abandoned", "machine"]
+LockoutOutcome = Literal["abandoned", "machine"]
+
+
+class LockoutDocument(BaseModel):
+    """A campaign's own lockout after one outcome, on top of the law's."""
+
+    model_config = ConfigDict(extra="forbid", strict=True, frozen=True,
+                              json_schema_extra={"minProperties": 1})
+
+    hours: Annotated[int, Field(ge=RANGES["lockouts"][0], le=RANGES["lockouts"][1],
+                                description="no redial for this many hours")] = 0
+    rest_of_local_day: Annotated[bool, Field(description="nor again on the called party's local day of it")] = False
+
+    @model_validator(mode="before")
+    @classmethod
+    def _says_something(cls, value: object) -> object:
+        if value == {}:
+            raise PydanticCustomError("empty_lockout", "a lockout needs hours or rest_of_local_day")
+        return value
+
+
+class ConfigDocument(BaseModel):
+    """`campaigns.config`: every key optional, none other allowed."""
+
+    model_config = ConfigDict(extra="forbid", strict=True, frozen=True, title="Campaign config")
+
+    calling_window: Annotated[CallingWindowField | None, Field(
+        description="the local window; the legal floor still applies")] = None
+    max_attempts: Annotated[_ranged("max_attempts"), Field(description="attempts per contact")] = 3
+    retry_delays_s: Annotated[dict[RetryOutcome, _ranged("retry_delays_s")] | None, Field(
+        description="seconds before a retry, per outcome (the others keep their default: busy 1800, no_answer "
+                    "7200, failed 3600, voicemail, abandoned and machine 14400); 0 retries at once inside the "
+                    "window; a lockout may hold it longer")] = None
+    lockouts: Annotated[dict[LockoutOutcome, LockoutDocument] | None, Field(
+        description="the campaign's own lockout after an outcome, on top of the law's (never instead of "
+                    "it)")] = None
+    requires_consent: Annotated[bool, Field(
+        description="a contact without consent_at is skipped (no_consent)")] = False
+    max_attempts_per_24h: Annotated[_ranged("max_attempts_per_24h") | None, Field(
+        description="attempts per phone number across campaigns over a rolling 24 h")] = None
+    skip_public_holidays: Annotated[bool, Field(
+        description="no calls on the public holidays of the contact's jurisdictions")] = True
+    holiday_overrides: Annotated[Dates | None, Field(
+        description="local dates of public holidays the campaign may call on anyway")] = None
+    blackout_dates: Annotated[Dates | None, Field(description="local dates with no calls")] = None
+    caller_id: Annotated[Annotated[str, Field(pattern=f"^{E164.pattern}$")] | None, Field(
+        description="E.164 number carried in each dial task")] = None
+    ivr_flow: Annotated[dict[str, Any] | None, Field(
+        description="the IVR flow graph carried in each dial task (checked at validation)")] = None
+    audio: Annotated[Annotated[list[AudioKey], Field(max_length=MAX_AUDIO)] | None, Field(
+        description="S3 keys or s3:// URIs carried in each dial task; each must exist in S3 and the "
+                    "dial task must fit one SQS message")] = None
+    dial_queue: Annotated[Name | None, Field(
+        description="SQS queue name or URL instead of the Airflow Variable; on the allow-list")] = None
+    notification_topic: Annotated[Name | None, Field(
+        description="SNS topic ARN instead of the Airflow Variable; on the allow-list")] = None
+    expiry_grace_s: Annotated[_ranged("expiry_grace_s"), Field(
+        description="added to max_call_duration_s: how long after not_after a dial task with no result "
+                    "expires")] = 300
+    max_call_duration_s: Annotated[_ranged("max_call_duration_s"), Field(
+        description="the longest call expected; a contact whose call may still be going on is not dialed "
+                    "again")] = 3600
+    expected_duration_s: Annotated[_ranged("expected_duration_s") | None, Field(
+        description="when a run counts as too slow (default: the span to the next fire time or the end, "
+                    "+ 30 min)")] = None
+    dispatch_shards: Annotated[_ranged("dispatch_shards"), Field(
+        description="mapped dispatch_contacts tasks per run, for campaigns too large for one worker")] = 1
+
+
+KNOWN_KEYS = frozenset(ConfigDocument.model_fields)
+
+
+# --------------------------------------------------------------------------------------------
+# From pydantic's errors to the operator's words
+# --------------------------------------------------------------------------------------------
+
+def _shown(value) -> str:
+    text = repr(value)
+    return text if len(text) <= 60 else text[:59] + "…"
 
 
 def _range_text(key: str) -> str:
@@ -88,75 +252,76 @@ def _range_text(key: str) -> str:
     return f"an integer from {low} to {high}"
 
 
-def _bounded_int(raw: dict, key: str, default, problems: list[str]):
-    value = raw.get(key, default)
-    if value is None and default is None:
-        return None  # an optional limit left unset
-    if not _in_range(value, key):
-        problems.append(f"config.{key} must be {_range_text(key)}, got {_shown(value)}")
-        return default
-    return value
+_LOCKOUT_SHAPE = (f"an object mapping {' or '.join(LOCKOUT_OUTCOMES)} to {{\"hours\": {_range_text('lockouts')}, "
+                  f"\"rest_of_local_day\": true or false}}")
+# What a key must be, for any error on it (or inside it) that has no wording of its own.
+_MUST_BE = {
+    "max_attempts": _range_text("max_attempts"),
+    "max_attempts_per_24h": _range_text("max_attempts_per_24h"),
+    "expiry_grace_s": _range_text("expiry_grace_s"),
+    "expected_duration_s": _range_text("expected_duration_s"),
+    "dispatch_shards": _range_text("dispatch_shards"),
+    "max_call_duration_s": _range_text("max_call_duration_s"),
+    "caller_id": "an E.164 number such as +12125550100",
+    "dial_queue": f"an SQS queue name or URL of 1 to {NAME_MAX} characters",
+    "notification_topic": f"an SNS topic ARN of 1 to {NAME_MAX} characters",
+}
+_FIXED = {
+    "skip_public_holidays": "config.skip_public_holidays must be true or false",
+    "requires_consent": "config.requires_consent must be true or false",
+    "ivr_flow": "config.ivr_flow must be an object",
+    "audio": f"config.audio must be a list of at most {MAX_AUDIO} S3 keys or s3:// URIs of 1 to {NAME_MAX} characters",
+    "retry_delays_s": "config.retry_delays_s must map outcomes to seconds",
+    "lockouts": f"config.lockouts must be {_LOCKOUT_SHAPE}",
+    "blackout_dates": f"config.blackout_dates must be a list of at most {MAX_DATES} YYYY-MM-DD dates",
+    "holiday_overrides": f"config.holiday_overrides must be a list of at most {MAX_DATES} YYYY-MM-DD dates",
+}
 
 
-def _shown(value) -> str:
-    text = repr(value)
-    return text if len(text) <= 60 else text[:59] + "…"
+def _wording(error: dict, raw: dict) -> str:
+    loc, value = error["loc"], error["input"]
+    key = loc[0]
+    if error["type"] == "campaign_config":
+        return error["ctx"]["problem"]
+    if key in _MUST_BE:
+        return f"config.{key} must be {_MUST_BE[key]}, got {_shown(value)}"
+    if key in ("blackout_dates", "holiday_overrides") and len(loc) == 2:
+        return f"config.{key} has {value!r}, which is not a YYYY-MM-DD date"
+    if key == "retry_delays_s" and len(loc) >= 2:
+        if loc[-1] == "[key]":
+            return f"config.retry_delays_s: {loc[1]!r} is not a retryable outcome {RETRY_OUTCOMES}"
+        return f"config.retry_delays_s.{loc[1]} must be {_range_text('retry_delays_s')} (seconds), got {_shown(value)}"
+    if key == "lockouts" and len(loc) >= 2:
+        outcome = loc[1]
+        if loc[-1] == "[key]":
+            return f"config.lockouts: {outcome!r} is not an outcome with a lockout {LOCKOUT_OUTCOMES}"
+        if len(loc) == 3 and loc[2] == "hours" and error["type"] != "extra_forbidden":
+            return f"config.lockouts.{outcome}.hours must be {_range_text('lockouts')}, got {_shown(value)}"
+        if len(loc) == 3 and loc[2] == "rest_of_local_day" and error["type"] != "extra_forbidden":
+            return f"config.lockouts.{outcome}.rest_of_local_day must be true or false"
+        return (f"config.lockouts.{outcome} must be {{\"hours\": ..., \"rest_of_local_day\": ...}}, "
+                f"got {_shown(raw['lockouts'][outcome])}")
+    return _FIXED.get(key, f"config.{key}: {error['msg']}")
 
 
-def _name(raw: dict, key: str, what: str, problems: list[str]) -> str | None:
-    value = raw.get(key)
-    if value is None:
-        return None
-    if not isinstance(value, str) or not value.strip() or len(value) > NAME_MAX:
-        problems.append(f"config.{key} must be {what} of 1 to {NAME_MAX} characters, got {_shown(value)}")
-        return None
-    return value
-
-
-def _dates(raw: dict, key: str, problems: list[str]) -> frozenset[date]:
-    values = raw.get(key)
-    if values is None:
-        return frozenset()
-    if not isinstance(values, list) or len(values) > MAX_DATES:
-        problems.append(f"config.{key} must be a list of at most {MAX_DATES} YYYY-MM-DD dates")
-        return frozenset()
-    parsed = set()
-    for value in values:
-        try:
-            if not (isinstance(value, str) and re.fullmatch(r"\d{4}-\d{2}-\d{2}", value)):
-                raise ValueError
-            parsed.add(date.fromisoformat(value))
-        except ValueError:
-            problems.append(f"config.{key} has {value!r}, which is not a YYYY-MM-DD date")
-    return frozenset(parsed)
-
-
-def _lockouts(raw: dict, problems: list[str]) -> dict[str, LockoutRule]:
-    value = raw.get("lockouts")
-    if value is None:
-        return {}
-    shape = (f"an object mapping {' or '.join(LOCKOUT_OUTCOMES)} to {{\"hours\": {_range_text('lockouts')}, "
-             f"\"rest_of_local_day\": true or false}}")
-    if not isinstance(value, dict):
-        problems.append(f"config.lockouts must be {shape}")
-        return {}
-    rules = {}
-    for outcome, rule in value.items():
-        if outcome not in LOCKOUT_OUTCOMES:
-            problems.append(f"config.lockouts: {outcome!r} is not an outcome with a lockout {LOCKOUT_OUTCOMES}")
+def _problems(exc: ValidationError, raw: dict) -> list[str]:
+    errors = exc.errors(include_url=False)
+    unknown = sorted(str(e["loc"][0]) for e in errors if e["type"] == "extra_forbidden" and len(e["loc"]) == 1)
+    problems = [f"config has unknown keys: {', '.join(unknown)}"] if unknown else []
+    # One problem per thing wrong: a container that is itself wrong hides what is inside it, and
+    # a key that is not allowed hides its value.
+    containers = {e["loc"] for e in errors if e["type"] in ("dict_type", "list_type", "too_long")}
+    refused_keys = {e["loc"][:-1] for e in errors if e["loc"][-1] == "[key]"}
+    for error in errors:
+        loc = error["loc"]
+        if error["type"] == "extra_forbidden" and len(loc) == 1:
             continue
-        if not isinstance(rule, dict) or set(rule) - {"hours", "rest_of_local_day"} or not rule:
-            problems.append(f"config.lockouts.{outcome} must be {{\"hours\": ..., \"rest_of_local_day\": ...}}, "
-                            f"got {_shown(rule)}")
+        if any(loc[:i] in containers for i in range(1, len(loc))) or loc in refused_keys:
             continue
-        hours, rest = rule.get("hours", 0), rule.get("rest_of_local_day", False)
-        if not _in_range(hours, "lockouts"):
-            problems.append(f"config.lockouts.{outcome}.hours must be {_range_text('lockouts')}, got {_shown(hours)}")
-        elif not isinstance(rest, bool):
-            problems.append(f"config.lockouts.{outcome}.rest_of_local_day must be true or false")
-        else:
-            rules[outcome] = LockoutRule(hours, rest)
-    return rules
+        text = _wording(error, raw)
+        if text not in problems:
+            problems.append(text)
+    return problems
 
 
 def parse_config(raw: object) -> CampaignConfig:
@@ -165,83 +330,130 @@ def parse_config(raw: object) -> CampaignConfig:
         raw = {}
     if not isinstance(raw, dict):
         raise ConfigError([f"config must be a JSON object, got {type(raw).__name__}"])
-    problems: list[str] = []
-    unknown = sorted(set(raw) - KNOWN_KEYS)
-    if unknown:
-        problems.append(f"config has unknown keys: {', '.join(unknown)}")
-
-    window = CallingWindow()
-    if raw.get("calling_window") is not None and not isinstance(raw["calling_window"], dict):
-        problems.append("config.calling_window must be an object with start, end and days")
-    else:
-        try:
-            window = CallingWindow.from_config(raw.get("calling_window"))
-        except ValueError as exc:
-            problems.append(f"config.calling_window: {exc}")
-
-    delays = dict(DEFAULT_RETRY_DELAYS_S)
-    raw_delays = raw.get("retry_delays_s")
-    raw_delays = {} if raw_delays is None else raw_delays
-    if not isinstance(raw_delays, dict):
-        problems.append("config.retry_delays_s must map outcomes to seconds")
-    else:
-        for outcome, seconds in raw_delays.items():
-            if outcome not in RETRY_OUTCOMES:
-                problems.append(f"config.retry_delays_s: {outcome!r} is not a retryable outcome {RETRY_OUTCOMES}")
-            elif not _in_range(seconds, "retry_delays_s"):
-                problems.append(f"config.retry_delays_s.{outcome} must be {_range_text('retry_delays_s')} "
-                                f"(seconds), got {_shown(seconds)}")
-            else:
-                delays[outcome] = seconds
-
-    skip_holidays = raw.get("skip_public_holidays", True)
-    if not isinstance(skip_holidays, bool):
-        problems.append("config.skip_public_holidays must be true or false")
-        skip_holidays = True
-
-    audio = raw.get("audio") or []
-    if (not isinstance(audio, list) or len(audio) > MAX_AUDIO
-            or not all(isinstance(a, str) and a and len(a) <= NAME_MAX for a in audio)):
-        problems.append(f"config.audio must be a list of at most {MAX_AUDIO} S3 keys or s3:// URIs "
-                        f"of 1 to {NAME_MAX} characters")
-        audio = []
-    ivr_flow = raw.get("ivr_flow")
-    if ivr_flow is not None and not isinstance(ivr_flow, dict):
-        problems.append("config.ivr_flow must be an object")
-        ivr_flow = None
-
-    caller_id = raw.get("caller_id")
-    if caller_id is not None and not (isinstance(caller_id, str) and E164.fullmatch(caller_id)):
-        problems.append(f"config.caller_id must be an E.164 number such as +12125550100, got {_shown(caller_id)}")
-        caller_id = None
-
-    requires_consent = raw.get("requires_consent", False)
-    if not isinstance(requires_consent, bool):
-        problems.append("config.requires_consent must be true or false")
-        requires_consent = False
-
-    config = CampaignConfig(
+    try:
+        doc = ConfigDocument.model_validate(raw)
+    except ValidationError as exc:
+        raise ConfigError(_problems(exc, raw)) from None
+    return CampaignConfig(
         policy=WindowPolicy(
-            window=window,
-            blackout_dates=_dates(raw, "blackout_dates", problems),
-            skip_public_holidays=skip_holidays,
-            holiday_overrides=_dates(raw, "holiday_overrides", problems),
+            window=doc.calling_window or CallingWindow(),
+            blackout_dates=frozenset(doc.blackout_dates or ()),
+            skip_public_holidays=doc.skip_public_holidays,
+            holiday_overrides=frozenset(doc.holiday_overrides or ()),
         ),
-        max_attempts=_bounded_int(raw, "max_attempts", 3, problems),
-        retry_delays_s=delays,
-        max_attempts_per_24h=_bounded_int(raw, "max_attempts_per_24h", None, problems),
-        caller_id=caller_id,
-        ivr_flow=ivr_flow,
-        audio=tuple(audio),
-        dial_queue=_name(raw, "dial_queue", "an SQS queue name or URL", problems),
-        notification_topic=_name(raw, "notification_topic", "an SNS topic ARN", problems),
-        expiry_grace_s=_bounded_int(raw, "expiry_grace_s", 300, problems),
-        expected_duration_s=_bounded_int(raw, "expected_duration_s", None, problems),
-        dispatch_shards=_bounded_int(raw, "dispatch_shards", 1, problems),
-        max_call_duration_s=_bounded_int(raw, "max_call_duration_s", 3600, problems),
-        lockouts=_lockouts(raw, problems),
-        requires_consent=requires_consent,
+        max_attempts=doc.max_attempts,
+        retry_delays_s={**DEFAULT_RETRY_DELAYS_S, **(doc.retry_delays_s or {})},
+        max_attempts_per_24h=doc.max_attempts_per_24h,
+        caller_id=doc.caller_id,
+        ivr_flow=doc.ivr_flow,
+        audio=tuple(doc.audio or ()),
+        dial_queue=doc.dial_queue,
+        notification_topic=doc.notification_topic,
+        expiry_grace_s=doc.expiry_grace_s,
+        expected_duration_s=doc.expected_duration_s,
+        dispatch_shards=doc.dispatch_shards,
+        max_call_duration_s=doc.max_call_duration_s,
+        lockouts={outcome: LockoutRule(rule.hours, rule.rest_of_local_day)
+                  for outcome, rule in (doc.lockouts or {}).items()},
+        requires_consent=doc.requires_consent,
     )
-    if problems:
-        raise ConfigError(problems)
-    return config
+
+
+# --------------------------------------------------------------------------------------------
+# The JSON Schema and docs/config.md, generated from the model
+# --------------------------------------------------------------------------------------------
+
+_DOCS = Path(__file__).resolve().parents[2] / "docs"
+CONFIG_DOC = _DOCS / "config.md"
+CONFIG_SCHEMA_DOC = _DOCS / "config.schema.json"
+
+
+def json_schema() -> dict:
+    return ConfigDocument.model_json_schema()
+
+
+def _type_text(prop: dict, defs: dict) -> str:
+    if "$ref" in prop:
+        prop = defs[prop["$ref"].rsplit("/", 1)[-1]]
+    if "anyOf" in prop:
+        kinds = [_type_text(p, defs) for p in prop["anyOf"]]
+        return " or ".join(k for k in kinds if k != "null") + " or null"
+    kind = prop.get("type", "any")
+    if kind == "integer" and "minimum" in prop:
+        return f"integer {prop['minimum']:,}–{prop['maximum']:,}"
+    if kind == "array":
+        items = _type_text(prop.get("items", {}), defs)
+        bound = f"up to {prop['maxItems']:,} " if "maxItems" in prop else ""
+        return f"list of {bound}{items}"
+    if kind == "string":
+        bits = [f"format {prop['format']}"] if "format" in prop else []
+        pattern = prop.get("pattern")
+        bits += ["not blank"] if pattern == r"\S" else [f"pattern `{pattern}`"] if pattern and len(pattern) < 50 else \
+            ["see the schema"] if pattern else []
+        bits += [f"{prop.get('minLength', 0)}–{prop['maxLength']:,} characters"] if "maxLength" in prop else []
+        return "string" + (f" ({', '.join(bits)})" if bits else "")
+    if kind == "object" and "properties" in prop:
+        return "object: " + ", ".join(f"`{name}`" for name in prop["properties"])
+    if kind == "object" and isinstance(prop.get("additionalProperties"), dict):
+        keys = prop.get("propertyNames", {}).get("enum")
+        value = _type_text(prop["additionalProperties"], defs)
+        return f"object of {' / '.join(f'`{k}`' for k in keys)} → {value}" if keys else f"object of {value}"
+    return {"boolean": "true or false", "object": "object", "null": "null"}.get(kind, kind)
+
+
+def _cell(text: str) -> str:
+    return text.replace("|", "\\|")
+
+
+def render_docs() -> tuple[str, str]:
+    """docs/config.md and docs/config.schema.json, as the model renders them."""
+    schema = json_schema()
+    defs = schema.get("$defs", {})
+    lines = [
+        "# Campaign config",
+        "",
+        "<!-- Generated from include/campaigns/config.py (ConfigDocument) by `make config-doc`;",
+        "     a test fails when this page differs from what the model renders. -->",
+        "",
+        "`campaigns.config` is a JSON object; every key is optional and no other key is allowed.",
+        "`validate_campaign` reports every problem at once, each naming its key. The JSON Schema is",
+        "[config.schema.json](config.schema.json).",
+        "",
+        "| key | type | default | meaning |",
+        "|---|---|---|---|",
+    ]
+    for name, prop in schema["properties"].items():
+        default = json.dumps(prop["default"]) if "default" in prop else "—"
+        default = "none" if default == "null" else f"`{default}`"
+        description = _cell(prop.get("description", ""))
+        lines.append(f"| `{name}` | {_cell(_type_text(prop, defs))} | {default} | {description} |")
+    for name, sub in sorted(defs.items()):
+        lines += ["", f"## {sub.get('title', name)}", "", sub.get("description", ""), "",
+                  "| key | type | default | meaning |", "|---|---|---|---|"]
+        for key, prop in sub["properties"].items():
+            default = f"`{json.dumps(prop['default'])}`" if "default" in prop else "—"
+            lines.append(f"| `{key}` | {_cell(_type_text(prop, defs))} | {default} | {prop.get('description', '')} |")
+    window = schema["properties"]["calling_window"]["anyOf"][0]["properties"]
+    lines += ["", "## calling_window", "", "| key | type | default | meaning |", "|---|---|---|---|"]
+    for key, prop in window.items():
+        lines.append(f"| `{key}` | {_cell(_type_text(prop, defs))} | `{json.dumps(prop['default'])}` | "
+                     f"{prop['description']} |")
+    return "\n".join(lines) + "\n", json.dumps(schema, indent=2) + "\n"
+
+
+def main(argv: list[str]) -> int:
+    stale = []
+    for path, text in zip((CONFIG_DOC, CONFIG_SCHEMA_DOC), render_docs()):
+        if "--check" in argv:
+            if not path.exists() or path.read_text() != text:
+                stale.append(path)
+        else:
+            path.write_text(text)
+            print(f"wrote {path}")
+    for path in stale:
+        print(f"{path} is stale: run `make config-doc`", file=sys.stderr)
+    return 1 if stale else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

@@ -64,7 +64,7 @@ def campaign_db(statement_timeout_ms: int | None = None) -> Iterator[psycopg.Con
     conn = PostgresHook(postgres_conn_id=CAMPAIGNS_DB_CONN_ID, options=timeout_options(statement_timeout_ms)).get_conn()
     conn.autocommit = True
     # Server-side prepared statements switch to a generic plan after five runs; the claim's best
-    # plan depends on its parameters (open zones, caps), and a generic one was measured 100x slower.
+    # plan depends on its parameters (open zones, caps), and a generic one was measured far slower.
     conn.prepare_threshold = None
     try:
         yield conn
@@ -85,9 +85,9 @@ def parse_time_db(statement_timeout_ms: int) -> Iterator[psycopg.Connection]:
     """A connection for the DAG file's catalog query, opened with psycopg from the same Airflow
     connection (``campaigns_db``) and the same arguments as ``PostgresHook.get_conn()`` builds.
 
-    Not through the hook: importing ``PostgresHook`` pulls in the common-sql provider, 110-140 ms
-    with psycopg in a fresh process and 50-60 ms on top of psycopg alone (``python -X importtime``
-    on the worker path). The worker path pays every import on every task start and sensor poke
+    Not through the hook: importing ``PostgresHook`` pulls in the common-sql provider, a large
+    share of the worker path's imports on top of psycopg (``python -X importtime``; figures in
+    benchmarks/README.md). The worker path pays every import on every task start and sensor poke
     (each re-parses the DAG file), and the hook was the largest thing the DAG file added over
     Airflow's own parse. Task code keeps using :func:`campaign_db`. A connection that relies on an
     extra the hook interprets (IAM, a cursor factory...) still goes through the hook.

@@ -107,7 +107,7 @@ def expire_tasks(conn, campaign: Campaign) -> int:
 def status_counts(conn, campaign_id: int) -> dict[str, int]:
     """The campaign's contacts by status, exact as of this call.
 
-    A GROUP BY over a million contacts costs about 220 ms, and most pokes change nothing. So the
+    A GROUP BY over a million contacts is slow (benchmarks/README.md), and most pokes change nothing. So the
     last count is stored and reused while no statement has touched the campaign's contacts since,
     which a trigger on contacts records (migration 0007): whoever changed them (this poke, another
     task, an operator's import), the next call counts again. A count is stored only when no writer

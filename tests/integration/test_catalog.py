@@ -149,7 +149,7 @@ print("RESULT " + json.dumps({"dags": sorted(bag.dag_ids), "errors": list(bag.im
 
 def test_worker_parse_reads_the_catalog_without_the_postgres_provider(db, snapshot):
     """The worker path reads the catalog with psycopg itself: importing PostgresHook (and common-sql
-    under it) cost 50-60 ms over psycopg alone on every task start and sensor poke."""
+    under it) costs on every task start and sensor poke (benchmarks/README.md)."""
     import os
     import subprocess
     import sys

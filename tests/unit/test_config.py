@@ -438,3 +438,96 @@ def test_a_campaign_lockout_names_an_outcome_with_a_lockout_and_its_hours_or_day
 def test_requires_consent_is_true_or_false():
     assert parse_config({"requires_consent": True}).requires_consent is True
     assert problems_of({"requires_consent": "yes"}) == ["config.requires_consent must be true or false"]
+
+
+# --------------------------------------------------------------------------------------------
+# The model: strict, one source for the checks, the JSON Schema and the docs
+# --------------------------------------------------------------------------------------------
+
+def test_the_config_document_is_a_strict_pydantic_model_that_forbids_unknown_keys():
+    from pydantic import BaseModel
+
+    from include.campaigns.config import ConfigDocument
+
+    assert issubclass(ConfigDocument, BaseModel)
+    assert ConfigDocument.model_config["extra"] == "forbid"
+    assert set(ConfigDocument.model_fields) == KNOWN_KEYS
+
+
+def test_the_json_schema_carries_every_key_its_default_and_its_range():
+    from include.campaigns.config import RANGES, json_schema
+
+    schema = json_schema()
+    assert schema["additionalProperties"] is False
+    assert set(schema["properties"]) == KNOWN_KEYS
+    for key in ("max_attempts", "expiry_grace_s", "dispatch_shards", "max_call_duration_s"):
+        prop = schema["properties"][key]
+        assert (prop["minimum"], prop["maximum"]) == RANGES[key]
+        assert prop["default"] == getattr(CampaignConfig(), key)
+    optional = schema["properties"]["max_attempts_per_24h"]["anyOf"]
+    assert {"type": "null"} in optional
+    assert {"type": "integer", "minimum": 1, "maximum": 100} in optional
+    assert all(prop.get("description") for prop in schema["properties"].values())
+
+
+@settings(max_examples=100, deadline=None)
+@given(st.sets(st.sampled_from(sorted(GOOD_SETTINGS))))
+def test_every_good_config_is_valid_against_the_published_json_schema(keys):
+    import jsonschema
+
+    from include.campaigns.config import json_schema
+
+    jsonschema.validate({key: GOOD_SETTINGS[key] for key in keys}, json_schema(),
+                        format_checker=jsonschema.FormatChecker())
+
+
+@pytest.mark.parametrize("key", sorted(BAD_SETTINGS))
+def test_the_published_json_schema_refuses_what_the_model_refuses(key):
+    import jsonschema
+
+    from include.campaigns.config import json_schema
+
+    with pytest.raises(jsonschema.ValidationError):
+        jsonschema.validate({key: BAD_SETTINGS[key][0]}, json_schema(), format_checker=jsonschema.FormatChecker())
+
+
+def test_the_config_docs_are_generated_from_the_model_and_not_stale():
+    from include.campaigns.config import CONFIG_DOC, CONFIG_SCHEMA_DOC, render_docs
+
+    markdown, schema = render_docs()
+    assert CONFIG_DOC.read_text() == markdown, "docs/config.md is stale: run `make config-doc`"
+    assert CONFIG_SCHEMA_DOC.read_text() == schema, "docs/config.schema.json is stale: run `make config-doc`"
+    for key in KNOWN_KEYS:
+        assert f"`{key}`" in markdown
+
+
+def test_parsing_a_config_is_fast_enough_for_every_task_and_poke():
+    import time as clock
+
+    raw = {**GOOD_SETTINGS, "dial_queue": "dial-tasks", "notification_topic": "campaign-events"}
+    parse_config(raw)
+    started = clock.perf_counter()
+    for _ in range(1000):
+        parse_config(raw)
+    per_parse = (clock.perf_counter() - started) / 1000
+    assert per_parse < 0.002, f"{per_parse * 1e6:.0f} µs per parse"
+
+
+@pytest.mark.parametrize("days", [["Monday", "FRIDAY", "sun"], ["sat"], ["mon", "funday"], ["mo"], []])
+def test_the_published_json_schema_reads_day_names_as_the_model_does(days):
+    import jsonschema
+
+    from include.campaigns.config import json_schema
+
+    raw = {"calling_window": {"days": days}}
+    try:
+        parse_config(raw)
+        accepted = True
+    except ConfigError:
+        accepted = False
+    assert jsonschema.Draft202012Validator(json_schema()).is_valid(raw) == accepted
+
+
+def test_a_calling_window_names_only_start_end_and_days():
+    assert problems_of({"calling_window": {"start": "09:00", "timezone": "Europe/Paris"}}) == [
+        "config.calling_window has unknown keys: timezone (it has start, end and days)"]

@@ -5,7 +5,7 @@
 --
 -- The new entries' phones are collected first (blacklist_created_idx) and looked up by number in
 -- the campaign's contacts: one index probe per new entry. A join let the planner scan the
--- campaign's million contacts on every poke (885 ms at 1M contacts).
+-- campaign's million contacts on every poke (benchmarks/README.md).
 WITH since AS (
     SELECT coalesce(blacklist_checked_at, '-infinity'::timestamptz) - interval '5 minutes' AS t
     FROM campaigns WHERE id = %(campaign_id)s
