@@ -146,7 +146,8 @@ def _query(slug: str | None) -> tuple[list[CampaignSpec], list[Refused], dict[in
     """The campaigns, the rows refused, and each row's stored catalog_error."""
     from include.campaigns.db import fetch_all, parse_time_db
 
-    with parse_time_db(statement_timeout_ms=CATALOG_STATEMENT_TIMEOUT_MS) as conn:
+    # A worker's parse (one campaign) leaves its connection to the task it parses for.
+    with parse_time_db(statement_timeout_ms=CATALOG_STATEMENT_TIMEOUT_MS, hand_over=slug is not None) as conn:
         rows = fetch_all(conn, "catalog", {"slug": slug})
     specs, refused = _decode(rows, "database")
     return specs, refused, {r["id"]: r["catalog_error"] for r in rows}
