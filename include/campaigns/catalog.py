@@ -306,17 +306,30 @@ def build_dags(dag_id: str | None = None, part: int | None = None) -> dict:
     return dags
 
 
+# The timetables (as Airflow encodes them) whose round trip has succeeded in this process. The round
+# trip is a pure function of that encoding, and campaigns share a few schedules and zones; decoding
+# one builds Airflow's cron description, the largest per-campaign cost of a parse that is ours.
+_DECODED_TIMETABLES: set[str] = set()
+
+
 def _check_serializable(dag) -> None:
     """The parts of Airflow's serialization that depend on the campaign's data: the DAG's own
     fields, its timetable's round trip (an unknown zone fails there) and its deadline alert.
     The dag-processor serializes every DAG of the file after the parse, and one failure there
     flags every DAG of the file; a full serialization here would double its cost, the task
     fields it adds are the same for every campaign."""
-    from airflow.serialization.encoders import coerce_to_core_timetable, encode_deadline_alert
+    from airflow.sdk.bases.timetable import BaseTimetable
+    from airflow.serialization.decoders import decode_timetable
+    from airflow.serialization.encoders import encode_deadline_alert, encode_timetable
     from airflow.serialization.serialized_objects import DagSerialization
 
     DagSerialization.serialize_to_json(dag, DagSerialization._decorated_fields)
-    coerce_to_core_timetable(dag.timetable)
+    if isinstance(dag.timetable, BaseTimetable):   # what coerce_to_core_timetable round-trips
+        encoded = encode_timetable(dag.timetable)
+        key = json.dumps(encoded, sort_keys=True, default=str)
+        if key not in _DECODED_TIMETABLES:
+            decode_timetable(encoded)
+            _DECODED_TIMETABLES.add(key)
     alerts = dag.deadline if isinstance(dag.deadline, list) else [dag.deadline] if dag.deadline else []
     for alert in alerts:
         encode_deadline_alert(alert)
