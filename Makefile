@@ -34,7 +34,7 @@ bench-fleet: install   ## N campaigns poking every 60 s under the real scheduler
 	CAMPAIGN_STACK_DIR=$(CURDIR)/.stack/bench-fleet $(BIN)/python -m benchmarks.fleet
 
 test: install          ## the whole suite; starts its own embedded stack under .stack/test
-	$(BIN)/python -m pytest
+	$(BIN)/python -m dev.suite
 
 test-fast: install     ## unit and property tests only: no services
 	$(BIN)/python -m pytest tests/unit

@@ -34,17 +34,19 @@ def _campaign(conn, contacts: int) -> int:
 def _rate(conn, campaign_id: int, config: dict, chunk: int = 1000) -> float:
     from include.campaigns import dispatch as d
     from include.campaigns.calling_window import open_keys
+    from include.campaigns.campaign import load_campaign
+    from include.campaigns.claim import Claimer
     from include.campaigns.config import parse_config
     from include.campaigns.db import fetch_all
     from include.campaigns.runs import RunContext
 
     conn.execute("UPDATE campaigns SET config = %s WHERE id = %s", (json.dumps(config), campaign_id))
-    campaign = d.load_campaign(conn, campaign_id)
+    campaign = load_campaign(conn, campaign_id)
     parsed = parse_config(config)
     now = datetime.now(timezone.utc)
     run = RunContext(campaign_id=campaign_id, run_id="bench", run_start=now, run_end=now + timedelta(days=1), live=True)
     keys = [r["window_key"] for r in fetch_all(conn, "campaign_window_keys", {"campaign_id": campaign_id})]
-    claimer = d.Claimer(conn, campaign, parsed, run, open_keys(parsed.policy, keys, now), now, page=d.WALK_PAGE)
+    claimer = Claimer(conn, campaign, parsed, run, open_keys(parsed.policy, keys, now), now, page=d.WALK_PAGE)
     claimed, started = 0, time.perf_counter()
     while not claimer.exhausted:
         with conn.transaction(force_rollback=True):
@@ -57,8 +59,9 @@ SETTINGS = {"no cap (nothing locked)": {}, "24 h cap (every number locked)": {"m
 
 def measure(contacts: int = 20_000, rounds: int = 3) -> dict[str, list[float]]:
     """Claim rates per setting, one list per setting, the two settings of a round moments apart."""
+    from include.campaigns.campaign import load_campaign
     from include.campaigns.db import campaign_db
-    from include.campaigns.dispatch import load_campaign, resolve_contacts
+    from include.campaigns.resolution import resolve_contacts
 
     with campaign_db() as conn:
         campaign_id = _campaign(conn, contacts)

@@ -228,7 +228,7 @@ def our_poke_cost(conn, dag_ids: list[str], samples: int = 5) -> tuple[float, fl
     """Wall and CPU seconds of include.campaigns.progress.poke, run here for a few campaigns."""
     from airflow.models import DagRun
 
-    from include.campaigns.dispatch import load_campaign
+    from include.campaigns.campaign import load_campaign
     from include.campaigns.progress import poke
     from include.campaigns.runs import run_context_for
 

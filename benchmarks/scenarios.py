@@ -104,9 +104,9 @@ class Breakdown:
         self._patched.append((owner, attr, original))
 
     def install(self) -> "Breakdown":
-        from include.campaigns import blacklist, dispatch, progress, reporting, resources
+        from include.campaigns import blacklist, claim, dispatch, progress, reporting, resolution, resources, sender
 
-        for module in (dispatch, progress, reporting):
+        for module in (dispatch, claim, sender, resolution, progress, reporting):
             for func in self.DB_FUNCS:
                 if hasattr(module, func):
                     self._wrap(module, func, lambda args, f=func: f"sql {args[1]}")
@@ -114,8 +114,8 @@ class Breakdown:
         self._wrap(resources, "dial_queue_url", "sqs get_queue_url")
         self._wrap(blacklist, "blocked_phones", "redis SMISMEMBER (opt-out screen)")
         self._wrap(blacklist, "add_opt_outs", "redis SADD (new opt-outs)")
-        if hasattr(dispatch, "Sender"):
-            self._wrap(dispatch.Sender, "_send_batch", "sqs SendMessageBatch")
+        if hasattr(sender, "Sender"):
+            self._wrap(sender.Sender, "_send_batch", "sqs SendMessageBatch")
         if hasattr(dispatch, "open_keys"):
             self._wrap(dispatch, "open_keys", "python open_keys (calling windows)")
         if hasattr(dispatch, "resolve_contacts"):
@@ -155,19 +155,21 @@ def claim(job: dict) -> dict:
     statement still running at the cap is cancelled and counted in the time."""
     import psycopg
 
+    from include.campaigns import claim as c
     from include.campaigns import dispatch as d
     from include.campaigns.calling_window import open_keys
+    from include.campaigns.campaign import load_campaign
     from include.campaigns.config import parse_config
     from include.campaigns.db import campaign_db, fetch_all, load_sql
 
     out: dict = {"chunk": getattr(d, "CLAIM_CHUNK", None), "statement_s": []}
-    if not hasattr(d, "Claimer"):
-        out["error"] = "dispatch.Claimer is gone; update benchmarks/scenarios.py:claim"
+    if not hasattr(c, "Claimer"):
+        out["error"] = "claim.Claimer is gone; update benchmarks/scenarios.py:claim"
         return out
     now = datetime.now(timezone.utc)
     run = _run(job["campaign_id"], job["run_id"])
     with campaign_db() as conn:
-        campaign = d.load_campaign(conn, job["campaign_id"])
+        campaign = load_campaign(conn, job["campaign_id"])
         config = parse_config(campaign["config"])
         keys = [r["window_key"] for r in fetch_all(conn, "campaign_window_keys", {"campaign_id": campaign["id"]})]
         opened = open_keys(config.policy, keys, now)
@@ -176,7 +178,7 @@ def claim(job: dict) -> dict:
             "AND window_keys <> '{}' AND window_keys <@ %s::text[]", (campaign["id"], sorted(opened))).fetchone()[0]
 
         def claimer(page):
-            return d.Claimer(conn, campaign, config, run, opened, now, page=page)
+            return c.Claimer(conn, campaign, config, run, opened, now, page=page)
 
         claimed = 0
         started = time.perf_counter()

@@ -43,7 +43,7 @@ class SeedDispatcher:
 
     def invoke(self) -> tuple[int, int]:
         """One Lambda invocation; returns (contacts examined, dial tasks sent)."""
-        from include.campaigns.dispatch import dial_task_body
+        from include.campaigns.sender import dial_task_body
 
         rows = self.conn.execute(SELECT_ELIGIBLE, {
             "campaign_id": self.campaign["id"], "max_attempts": self.config.max_attempts,

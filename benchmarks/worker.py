@@ -70,8 +70,8 @@ def job_raw(job: dict) -> dict:
     """The ceiling: the product's SQS client pushing pre-built dial tasks, no database at all."""
     from benchmarks.data import BENCH_CONFIG
     from include.campaigns.config import parse_config
-    from include.campaigns.dispatch import SQS_BATCH, dial_task_body
     from include.campaigns.resources import dial_queue_url, sqs_client
+    from include.campaigns.sender import SQS_BATCH, dial_task_body
 
     config = parse_config(BENCH_CONFIG)
     campaign = {"id": 900, "slug": "raw_sender"}
@@ -105,8 +105,9 @@ def job_raw(job: dict) -> dict:
 
 def job_dispatch(job: dict) -> dict:
     """include.campaigns.dispatch.dispatch, end to end, exactly as the dispatch_contacts task calls it."""
+    from include.campaigns.campaign import load_campaign
     from include.campaigns.db import campaign_db
-    from include.campaigns.dispatch import dispatch, load_campaign
+    from include.campaigns.dispatch import dispatch
 
     run = _run_context(job["campaign_id"], job["run_id"], max_contacts=job.get("max_contacts"))
     with campaign_db() as conn:
@@ -122,9 +123,9 @@ def job_baseline(job: dict) -> dict:
 
     from benchmarks import seed_baseline
     from include.campaigns.calling_window import open_keys
+    from include.campaigns.campaign import load_campaign
     from include.campaigns.config import parse_config
     from include.campaigns.db import campaign_db, fetch_all
-    from include.campaigns.dispatch import load_campaign
     from include.campaigns.resources import REDIS_CONN_ID, dial_queue_url, sqs_client
 
     client = sqs_client()

@@ -118,8 +118,8 @@ def load_preview(campaign: dict) -> dict:
     answer without its resolution of new contacts: those count as 'unresolved')."""
     import psycopg
 
+    from include.campaigns.campaign import load_campaign
     from include.campaigns.db import campaign_db
-    from include.campaigns.dispatch import load_campaign
     from include.campaigns.reporting import skips
 
     try:
@@ -130,7 +130,7 @@ def load_preview(campaign: dict) -> dict:
         log.warning("Campaigns page: campaign database unavailable: %s", exc)
         raise CampaignDatabaseUnavailable(UNAVAILABLE_MESSAGE) from exc
     # A run sends up to its hopper level at a time; the rest follow as calls end.
-    preview["first_top_up"] = min(preview["eligible"], row["max_in_flight"])
+    preview["first_top_up"] = min(preview["eligible"], row.max_in_flight)
     return {"slug": campaign["slug"], "dag_id": campaign["dag_id"], **preview}
 
 

@@ -14,8 +14,8 @@ FINISHED_RUN_STATES = ("success", "failed")
 
 def on_task_failure(context, *, campaign_id: int) -> None:
     """Runs once a task has failed for good. It must not raise: a broken alert hides the failure."""
+    from include.campaigns.campaign import load_campaign
     from include.campaigns.db import campaign_db, execute
-    from include.campaigns.dispatch import load_campaign
     from include.campaigns.notification import publish
     from include.campaigns.validation import CampaignInvalid
 
@@ -36,7 +36,7 @@ def on_task_failure(context, *, campaign_id: int) -> None:
             problems = getattr(error, "problems", None) or getattr(error.__cause__, "problems", [])
             details["problems"] = problems
         publish(campaign=campaign, run_id=ti.run_id, outcome=outcome,
-                summary=("campaign marked failed" if marked else f"campaign stays {campaign['status']}")
+                summary=("campaign marked failed" if marked else f"campaign stays {campaign.status}")
                 + f": task {ti.task_id} failed", details=details)
     except Exception:
         log.exception("Could not record or announce the failure of %s for campaign %s", ti.task_id, campaign_id)
@@ -52,8 +52,8 @@ async def on_run_too_slow(*, campaign_id: int, expected_s: int, context: dict | 
     """
     import asyncio
 
+    from include.campaigns.campaign import load_campaign
     from include.campaigns.db import campaign_db
-    from include.campaigns.dispatch import load_campaign
     from include.campaigns.notification import publish
 
     dag_run = (context or {}).get("dag_run") or {}

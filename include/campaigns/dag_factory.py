@@ -124,7 +124,7 @@ def _too_slow_alert(spec: CampaignSpec) -> DeadlineAlert:
 
 
 def _run_context(conn, campaign_id: int, context):
-    from include.campaigns.dispatch import load_campaign
+    from include.campaigns.campaign import load_campaign
     from include.campaigns.runs import run_context_for
 
     dag_run = context["dag_run"]
@@ -250,8 +250,8 @@ def build_campaign_dag(spec: CampaignSpec) -> DAG:
             Airflow leaves a teardown out when it decides the run's state, so its success never
             turns a failed stage into a successful run.
             """
+            from include.campaigns.campaign import load_campaign
             from include.campaigns.db import campaign_db
-            from include.campaigns.dispatch import load_campaign
             from include.campaigns.notification import publish
 
             ti = context["ti"]

@@ -15,9 +15,10 @@ from datetime import datetime, timedelta, timezone
 
 from include.campaigns import blacklist
 from include.campaigns.calling_window import abandon_limit, lockout_until, split_key
-from include.campaigns.config import FINAL_OUTCOMES, LOCKOUT_OUTCOMES, parse_config
+from include.campaigns.campaign import Campaign, load_campaign
+from include.campaigns.config import FINAL_OUTCOMES, LOCKOUT_OUTCOMES
 from include.campaigns.db import execute, fetch_all, fetch_one
-from include.campaigns.dispatch import dispatch, load_campaign
+from include.campaigns.dispatch import dispatch
 from include.campaigns.run_end import RunFacts, Verdict, decide
 from include.campaigns.phones import mask
 from include.campaigns.runs import RunContext
@@ -50,18 +51,18 @@ class PokeResult:
 MAX_RECORD_DURATION_S = 24 * 3600
 
 
-def ingest(conn, campaign: dict, now: datetime | None = None) -> tuple[int, list[str]]:
+def ingest(conn, campaign: Campaign, now: datetime | None = None) -> tuple[int, list[str]]:
     """Fold new call records into contact states; return how many, and the new opt-outs.
 
     The records are the ones carrying this campaign's id; each is checked against the dial task it
     names, and one that does not match it is quarantined (call_records_ingest.sql), so a record
     carrying this campaign's id for another campaign's dial task is never applied here.
     """
-    if not fetch_one(conn, "call_records_waiting", {"campaign_id": campaign["id"]})["waiting"]:
+    if not fetch_one(conn, "call_records_waiting", {"campaign_id": campaign.id})["waiting"]:
         return 0, []  # the common idle poke: one index probe, nothing else
     now = now or datetime.now(timezone.utc)
-    config = parse_config(campaign["config"])
-    keys = [r["window_key"] for r in fetch_all(conn, "campaign_window_keys", {"campaign_id": campaign["id"]})]
+    config = campaign.config
+    keys = [r["window_key"] for r in fetch_all(conn, "campaign_window_keys", {"campaign_id": campaign.id})]
     reopen = {}
     for key in keys:
         zone, jurisdiction = split_key(key)
@@ -76,14 +77,14 @@ def ingest(conn, campaign: dict, now: datetime | None = None) -> tuple[int, list
             reopen[f"{key}#{outcome}"] = (opening or due).isoformat()
     with conn.transaction():
         row = fetch_one(conn, "call_records_ingest", {
-            "campaign_id": campaign["id"], "final_outcomes": list(FINAL_OUTCOMES),
+            "campaign_id": campaign.id, "final_outcomes": list(FINAL_OUTCOMES),
             "max_attempts": config.max_attempts, "retry_delays": json.dumps(config.retry_delays_s),
             "reopen_at": json.dumps(reopen), "max_duration_s": MAX_RECORD_DURATION_S,
         })
     if row["quarantined"]:
         reasons = Counter(bad["reason"] for bad in row["quarantined"])
         log.warning("Quarantined %d call record(s) carrying campaign %s (%s), e.g. %s", len(row["quarantined"]),
-                    campaign["id"], ", ".join(f"{r}: {n}" for r, n in sorted(reasons.items())),
+                    campaign.id, ", ".join(f"{r}: {n}" for r, n in sorted(reasons.items())),
                     "; ".join(f"{bad['dial_attempt_id']} phone {mask(bad['phone'])} {bad['reason']}"
                               for bad in row["quarantined"][:5]))
     opted_out = list(row["opted_out_phones"])
@@ -93,12 +94,12 @@ def ingest(conn, campaign: dict, now: datetime | None = None) -> tuple[int, list
     return row["ingested"], opted_out
 
 
-def expire_tasks(conn, campaign: dict) -> int:
+def expire_tasks(conn, campaign: Campaign) -> int:
     """Expire the campaign's dial tasks whose call cannot be going on any more; return how many."""
-    config = parse_config(campaign["config"])
+    config = campaign.config
     with conn.transaction():
         return len(fetch_all(conn, "dial_tasks_expire", {
-            "campaign_id": campaign["id"], "grace_s": config.expiry_grace_s,
+            "campaign_id": campaign.id, "grace_s": config.expiry_grace_s,
             "max_call_s": config.max_call_duration_s}))
 
 
@@ -129,19 +130,19 @@ def _retry_due_before(conn, campaign_id: int, before: datetime) -> int:
     return row["n"]
 
 
-def _facts(conn, campaign: dict, run: RunContext, now: datetime, counts: dict[str, int]) -> RunFacts:
+def _facts(conn, campaign: Campaign, run: RunContext, now: datetime, counts: dict[str, int]) -> RunFacts:
     """What the run-end table needs; the costlier counts only when a rule can use them."""
     pending, in_flight, waiting = counts.get("pending", 0), counts.get("in_flight", 0), counts.get("failed", 0)
     due_in_run = 0
     if pending + in_flight == 0 and waiting:
-        due_in_run = _retry_due_before(conn, campaign["id"], min(run.run_end, campaign["end_at"]))
+        due_in_run = _retry_due_before(conn, campaign.id, min(run.run_end, campaign.end_at))
     # This run's dial tasks decide a limited run's end on every poke, and name any run's end.
-    ending = now >= run.run_end or now >= campaign["end_at"] or (pending + in_flight == 0 and due_in_run == 0)
+    ending = now >= run.run_end or now >= campaign.end_at or (pending + in_flight == 0 and due_in_run == 0)
     run_tasks = {"sent": 0, "open": 0}
     if run.max_contacts is not None or ending:
-        run_tasks = fetch_one(conn, "dial_tasks_run_counts", {"campaign_id": campaign["id"], "run_id": run.run_id})
-    return RunFacts(now=now, run_end=run.run_end, campaign_end=campaign["end_at"], status=campaign["status"],
-                    recurring=bool(campaign["schedule"]), live=run.live, dry_run=run.dry_run, pending=pending, in_flight=in_flight, waiting_retry=waiting,
+        run_tasks = fetch_one(conn, "dial_tasks_run_counts", {"campaign_id": campaign.id, "run_id": run.run_id})
+    return RunFacts(now=now, run_end=run.run_end, campaign_end=campaign.end_at, status=campaign.status,
+                    recurring=bool(campaign.schedule), live=run.live, dry_run=run.dry_run, pending=pending, in_flight=in_flight, waiting_retry=waiting,
                     retry_due_in_run=due_in_run, max_contacts=run.max_contacts,
                     run_dial_tasks=run_tasks["sent"], run_open_tasks=run_tasks["open"])
 
@@ -158,15 +159,15 @@ def _apply(conn, campaign_id: int, verdict: Verdict) -> None:
                                                   "from_statuses": list(verdict.settles_from)})
 
 
-def abandonment(conn, campaign: dict, now: datetime) -> dict | None:
+def abandonment(conn, campaign: Campaign, now: datetime) -> dict | None:
     """The campaign's abandonment rate over the window of the strictest limit where its contacts
     are (abandoned calls / live answers), the limit and its source; None when no rule sets one."""
-    keys = [r["window_key"] for r in fetch_all(conn, "campaign_window_keys", {"campaign_id": campaign["id"]})]
+    keys = [r["window_key"] for r in fetch_all(conn, "campaign_window_keys", {"campaign_id": campaign.id})]
     limit = abandon_limit((split_key(k)[1] for k in keys), now.date())
     if limit is None:
         return None
     counts = fetch_one(conn, "campaign_abandon_rate", {
-        "campaign_id": campaign["id"], "since": now - timedelta(days=limit.window_days)})
+        "campaign_id": campaign.id, "since": now - timedelta(days=limit.window_days)})
     rate = counts["abandoned"] / counts["live"] if counts["live"] else 0.0
     return {"abandoned": counts["abandoned"], "live_answers": counts["live"], "rate": round(rate, 4),
             "limit": limit.max_rate, "window_days": limit.window_days, "source": limit.citation,
@@ -178,7 +179,7 @@ def abandonment(conn, campaign: dict, now: datetime) -> dict | None:
 ABANDON_RATE_RECHECK = timedelta(seconds=60)
 
 
-def abandonment_guard(conn, campaign: dict, run: RunContext, now: datetime, ingested: int = 0) -> dict | None:
+def abandonment_guard(conn, campaign: Campaign, run: RunContext, now: datetime, ingested: int = 0) -> dict | None:
     """Measure the rate and record a crossing; alert once when it goes over the limit. Returns
     the measurement, or None when this poke had no need to measure (the guard is not holding).
 
@@ -186,7 +187,7 @@ def abandonment_guard(conn, campaign: dict, run: RunContext, now: datetime, inge
     the crossing is not recorded and the next poke alerts again, so it is never lost."""
     from include.campaigns.notification import publish
 
-    state = fetch_one(conn, "campaign_abandon_guard_get", {"campaign_id": campaign["id"]})
+    state = fetch_one(conn, "campaign_abandon_guard_get", {"campaign_id": campaign.id})
     checked = state["abandon_rate_checked_at"]
     if (not ingested and state["abandon_guard_since"] is None and checked is not None
             and now - ABANDON_RATE_RECHECK < checked <= now):
@@ -196,7 +197,7 @@ def abandonment_guard(conn, campaign: dict, run: RunContext, now: datetime, inge
         return None
     with conn.transaction():
         change = fetch_one(conn, "campaign_abandon_guard_set",
-                           {"campaign_id": campaign["id"], "exceeded": measured["exceeded"]})
+                           {"campaign_id": campaign.id, "exceeded": measured["exceeded"]})
         if change["crossed"]:
             publish(campaign=campaign, run_id=run.run_id, outcome="abandon_rate_exceeded",
                     summary=(f"abandonment rate {measured['rate']:.1%} is over the {measured['limit']:.0%} limit "
@@ -204,9 +205,9 @@ def abandonment_guard(conn, campaign: dict, run: RunContext, now: datetime, inge
                     details=measured)
     if change["crossed"]:
         log.warning("Campaign %s: abandonment rate %.2f%% over its %.0f%% limit; top-ups held back",
-                    campaign["slug"], 100 * measured["rate"], 100 * measured["limit"])
+                    campaign.slug, 100 * measured["rate"], 100 * measured["limit"])
     elif change["cleared"]:
-        log.info("Campaign %s: abandonment rate back under its limit; top-ups resume", campaign["slug"])
+        log.info("Campaign %s: abandonment rate back under its limit; top-ups resume", campaign.slug)
     return measured
 
 
@@ -218,7 +219,7 @@ def poke(conn, campaign_id: int, run: RunContext, *, now: datetime | None = None
     expired = expire_tasks(conn, campaign)
 
     result = PokeResult(done=False, outcome=None, counts={}, ingested=ingested, expired_tasks=expired)
-    status = campaign["status"]
+    status = campaign.status
     # Over the abandonment-rate limit, nothing new is sent until the rate is back under it.
     result.abandonment = abandonment_guard(conn, campaign, run, now, ingested) if run.may_send else None
     held_back = bool(result.abandonment and result.abandonment["exceeded"])
@@ -240,7 +241,7 @@ def poke(conn, campaign_id: int, run: RunContext, *, now: datetime | None = None
             "campaign_id": campaign_id, "run_id": run.run_id, "counts": json.dumps(result.counts),
             "dispatched": result.dispatched, "ingested": ingested,
         })
-    log.info("Campaign %s poke: %s; ingested %d, dispatched %d, expired %d%s", campaign["slug"],
+    log.info("Campaign %s poke: %s; ingested %d, dispatched %d, expired %d%s", campaign.slug,
              json.dumps(result.counts, sort_keys=True), ingested, result.dispatched, expired,
              f"; finished: {result.outcome}" if result.done else "")
     return result

@@ -11,9 +11,9 @@ from typing import Iterator
 
 from include.campaigns.blackouts import current_blackouts
 from include.campaigns.calling_window import legal_rule, split_key
+from include.campaigns.campaign import Campaign, load_campaign
 from include.campaigns.config import ConfigError, parse_config
 from include.campaigns.db import execute, fetch_all, fetch_one, load_sql
-from include.campaigns.dispatch import load_campaign
 from include.campaigns.progress import abandonment, status_counts
 from include.campaigns.report_render import RenderedCsv
 from include.campaigns.resources import AWS_CONN_ID, report_bucket
@@ -43,22 +43,22 @@ def _ratio(numerator, denominator) -> float | None:
     return round(numerator / denominator, 4) if denominator else None
 
 
-def _blocked(conn, campaign: dict, at: datetime) -> dict[str, int]:
+def _blocked(conn, campaign: Campaign, at: datetime) -> dict[str, int]:
     try:
-        config = parse_config(campaign["config"])
+        config = campaign.config
     except ConfigError:
         config = parse_config({})  # a campaign that failed validation still gets a report
-    keys = [r["window_key"] for r in fetch_all(conn, "campaign_window_keys", {"campaign_id": campaign["id"]})]
+    keys = [r["window_key"] for r in fetch_all(conn, "campaign_window_keys", {"campaign_id": campaign.id})]
     reasons = {k: r for k in keys if (r := config.policy.closed_reason(*split_key(k), at))}
     caps = {j: c for k in keys if (c := legal_rule(j := split_key(k)[1]).max_attempts_24h) is not None}
     row = fetch_one(conn, "report_blocked", {
-        "campaign_id": campaign["id"], "reasons": json.dumps(reasons), "at": at,
+        "campaign_id": campaign.id, "reasons": json.dumps(reasons), "at": at,
         "cap_24h": config.max_attempts_per_24h, "legal_caps": json.dumps(caps),
     })
     return {k: int(v) for k, v in row.items()}
 
 
-def skips(conn, campaign: dict, at: datetime) -> dict:
+def skips(conn, campaign: Campaign, at: datetime) -> dict:
     """Who could be dialed at ``at``, and why each of the others cannot, by reason and by
     jurisdiction: the explained skips of a dry run and of the Campaigns page's preview.
 
@@ -68,10 +68,10 @@ def skips(conn, campaign: dict, at: datetime) -> dict:
     contact the claim could take now; a run sends up to its hopper level of them at a time.
     """
     try:
-        config = parse_config(campaign["config"])
+        config = campaign.config
     except ConfigError:
         config = parse_config({})
-    keys = [r["window_key"] for r in fetch_all(conn, "campaign_window_keys", {"campaign_id": campaign["id"]})]
+    keys = [r["window_key"] for r in fetch_all(conn, "campaign_window_keys", {"campaign_id": campaign.id})]
     blackouts = [b for b in current_blackouts(conn, at) if b.starts_at <= at < b.ends_at]
     reasons = {}
     for key in keys:
@@ -82,7 +82,7 @@ def skips(conn, campaign: dict, at: datetime) -> dict:
             reasons[key] = reason
     caps = {j: c for k in keys if (c := legal_rule(j := split_key(k)[1]).max_attempts_24h) is not None}
     rows = fetch_all(conn, "contacts_skips", {
-        "campaign_id": campaign["id"], "reasons": json.dumps(reasons), "at": at,
+        "campaign_id": campaign.id, "reasons": json.dumps(reasons), "at": at,
         "cap_24h": config.max_attempts_per_24h, "legal_caps": json.dumps(caps)})
     by_reason: dict[str, int] = {}
     by_jurisdiction: dict[str, dict[str, int]] = {}
@@ -113,7 +113,7 @@ def build_report(conn, campaign_id: int, run: RunContext, outcome: str, poke: di
                 for r in fetch_all(conn, "report_outcomes", scope)}
     hours = {r["hour"]: r for r in fetch_all(conn, "report_hours", scope)}
     report = {
-        "campaign": {"id": campaign["id"], "slug": campaign["slug"], "name": campaign["name"]},
+        "campaign": {"id": campaign.id, "slug": campaign.slug, "name": campaign.name},
         "run_id": run.run_id,
         "outcome": outcome,
         "generated_at": now.isoformat(),

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import logging
 
-from include.campaigns.config import ConfigError, parse_config
+from include.campaigns.config import ConfigError
 from include.campaigns.db import fetch_all
 from include.campaigns.progress import ingest
 
@@ -21,20 +21,20 @@ log = logging.getLogger(__name__)
 
 def ingest_all(conn) -> dict[str, int]:
     """Ingest every campaign's waiting call records; return the counts."""
-    from include.campaigns.dispatch import load_campaign
+    from include.campaigns.campaign import Campaign, load_campaign
 
     totals = {"campaigns": 0, "ingested": 0, "opted_out": 0}
     for row in fetch_all(conn, "call_records_waiting_campaigns"):
         # A campaign id no campaign has: every record quarantines against its dial task (or its
         # absence), and nothing is applied, so no config is needed.
         campaign = (load_campaign(conn, row["campaign_id"]) if row["known"]
-                    else {"id": row["campaign_id"], "config": {}})
+                    else Campaign.missing(row["campaign_id"]))
         try:
-            parse_config(campaign["config"])
+            _ = campaign.config   # parsed once here; ingest reads the same parse
         except ConfigError as exc:
             # Its results are still applied, with the default retry delays, rather than stranded.
-            log.warning("Campaign %s has an invalid config (%s); ingesting with the defaults", campaign["id"], exc)
-            campaign = {**campaign, "config": {}}
+            log.warning("Campaign %s has an invalid config (%s); ingesting with the defaults", campaign.id, exc)
+            campaign = campaign.with_default_config()
         ingested, opted_out = ingest(conn, campaign)
         totals["campaigns"] += 1
         totals["ingested"] += ingested

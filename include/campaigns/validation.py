@@ -5,11 +5,15 @@ from __future__ import annotations
 import json
 import re
 from datetime import datetime, timedelta, timezone
+from typing import TYPE_CHECKING
 
 from include.campaigns.calling_window import legal_rule
 from include.campaigns.config import CampaignConfig, ConfigError, parse_config
 from include.campaigns.db import execute, fetch_one
 from include.campaigns.campaign_row import row_problems
+
+if TYPE_CHECKING:
+    from include.campaigns.campaign import Campaign
 
 CAMPAIGN_TYPES = ("outbound_ivr", "voice_broadcast", "agent_assisted")
 RUNNABLE_STATUSES = ("scheduled", "active", "paused")
@@ -24,7 +28,7 @@ ALLOWED_AUDIO_BUCKETS_VAR = "campaign_allowed_audio_buckets"
 _QUEUE_NAME = re.compile(r"[A-Za-z0-9_-]{1,80}(\.fifo)?")
 
 
-def quiet_end_reason(campaign: dict, *, live: bool, dry_run: bool = False) -> str | None:
+def quiet_end_reason(campaign: Campaign, *, live: bool, dry_run: bool = False) -> str | None:
     """Why a run of this campaign has nothing to do and ends quietly, or None.
 
     A campaign whose status allows no run (a draft, or one that completed, failed or was
@@ -32,8 +36,8 @@ def quiet_end_reason(campaign: dict, *, live: bool, dry_run: bool = False) -> st
     An alert per tick would be an alert storm, so such a run is skipped with the reason in its log.
     A dry run is an explicit request and still gets the status named as a validation problem.
     """
-    if live and not dry_run and campaign["status"] not in RUNNABLE_STATUSES:
-        return (f"campaign {campaign['slug']} is {campaign['status']}: this run has nothing to do "
+    if live and not dry_run and campaign.status not in RUNNABLE_STATUSES:
+        return (f"campaign {campaign.slug} is {campaign.status}: this run has nothing to do "
                 f"(a run needs one of {', '.join(RUNNABLE_STATUSES)})")
     return None
 
@@ -160,7 +164,7 @@ def campaign_problems(campaign: dict, *, live: bool, now: datetime | None = None
 def dial_task_size_problems(campaign: dict, config: CampaignConfig) -> list[str]:
     """The largest dial task this campaign can send, encoded by the dispatcher's own encoder,
     must fit one SQS message."""
-    from include.campaigns.dispatch import DialTaskEncoder
+    from include.campaigns.sender import DialTaskEncoder
 
     largest = {"dial_attempt_id": f"c{campaign.get('id') or 0}-{10 ** 18}-{10 ** 6}", "contact_id": 10 ** 18,
                "phone": "+" + "9" * 15, "attempt": 10 ** 6, "not_after": datetime(9999, 1, 1, tzinfo=timezone.utc)}
@@ -253,9 +257,9 @@ def dnc_problems(row: dict, now: datetime) -> list[str]:
     return []
 
 
-def validate(conn, campaign: dict, *, live: bool, now: datetime | None = None) -> dict:
+def validate(conn, campaign: Campaign, *, live: bool, now: datetime | None = None) -> dict:
     """Validate a campaign for a run; store and raise every problem, or return a summary."""
-    from include.campaigns.dispatch import resolve_contacts
+    from include.campaigns.resolution import resolve_contacts
 
     problems, config = campaign_problems(campaign, live=live, now=now)
     resolution = {"resolved": 0, "invalid": 0}
@@ -275,16 +279,16 @@ def validate(conn, campaign: dict, *, live: bool, now: datetime | None = None) -
         if config.requires_consent:
             with conn.transaction():
                 resolution["no_consent"] = fetch_one(conn, "contacts_mark_no_consent",
-                                                     {"campaign_id": campaign["id"]})["marked"]
-        problems.extend(dnc_problems(fetch_one(conn, "campaign_dnc_check", {"campaign_id": campaign["id"]}),
+                                                     {"campaign_id": campaign.id})["marked"]
+        problems.extend(dnc_problems(fetch_one(conn, "campaign_dnc_check", {"campaign_id": campaign.id}),
                                      now or datetime.now(timezone.utc)))
-    counts = fetch_one(conn, "contacts_dispatchable_count", {"campaign_id": campaign["id"]})
+    counts = fetch_one(conn, "contacts_dispatchable_count", {"campaign_id": campaign.id})
     # Nobody callable (now, or ever again, or no contacts yet) is not a fault of the campaign: the
     # run ends with its own outcome (nothing_to_do, or completed with every contact finished),
     # decided by the poke.
     with conn.transaction():
         execute(conn, "campaign_set_validation",
-                {"campaign_id": campaign["id"], "errors": json.dumps(problems) if problems else None})
+                {"campaign_id": campaign.id, "errors": json.dumps(problems) if problems else None})
     if problems:
-        raise CampaignInvalid(campaign["slug"], problems)
+        raise CampaignInvalid(campaign.slug, problems)
     return {"contacts": counts["total"], "dispatchable": counts["dispatchable"], **resolution}

@@ -8,7 +8,7 @@ import json
 import pytest
 
 from dev.seed import add_contacts, create_campaign
-from include.campaigns.dispatch import load_campaign
+from include.campaigns.campaign import load_campaign
 from include.campaigns.progress import poke
 from tests.helpers import open_zone, us_numbers
 from tests.integration.conftest import drain
@@ -106,7 +106,7 @@ def test_the_report_shows_the_abandonment_rate_and_its_limit(db, redis_client, d
 
     campaign_id = create_campaign(db, "report_rate", config={"dial_queue": dial_queue})
     add_contacts(db, campaign_id, [{"phone": p, "timezone": open_zone()} for p in us_numbers(1, seed=503)])
-    from include.campaigns.dispatch import resolve_contacts
+    from include.campaigns.resolution import resolve_contacts
 
     resolve_contacts(db, load_campaign(db, campaign_id))
     calls(db, campaign_id, "answered", 45)

@@ -14,7 +14,8 @@ import pytest
 
 from dev.seed import add_blacklist, add_contacts, create_campaign
 from include.campaigns import blacklist
-from include.campaigns.dispatch import dispatch, load_campaign
+from include.campaigns.campaign import load_campaign
+from include.campaigns.dispatch import dispatch
 from include.campaigns.runs import RunContext
 from tests.helpers import open_zone, us_numbers
 from tests.integration.conftest import drain
@@ -261,8 +262,8 @@ def test_a_number_blacklisted_between_claim_and_resend_is_not_resent(db, clean_r
 
 
 def test_a_fresh_claim_is_checked_against_postgres_when_redis_is_empty(db, clean_redis, sqs, dial_queue):
-    from include.campaigns.dispatch import Sender
     from include.campaigns.config import parse_config
+    from include.campaigns.sender import Sender
 
     phones = us_numbers(4, seed=11)
     campaign = new_campaign(db, dial_queue, phones)
@@ -358,7 +359,7 @@ def test_each_number_of_a_campaign_is_one_dialable_contact_however_written(db):
     from hypothesis import HealthCheck, given, settings
     from hypothesis import strategies as st
 
-    from include.campaigns.dispatch import resolve_contacts
+    from include.campaigns.resolution import resolve_contacts
 
     writings = st.tuples(st.sampled_from(POOL), st.integers(0, len(WRITINGS) - 1))
 
@@ -366,16 +367,16 @@ def test_each_number_of_a_campaign_is_one_dialable_contact_however_written(db):
     @given(st.lists(writings, min_size=1, max_size=12, unique_by=lambda w: WRITINGS[w[1]](w[0])),
            st.integers(1, 4))
     def check(entries, chunk):
-        import include.campaigns.dispatch as dispatch_module
+        import include.campaigns.resolution as resolution_module
 
         db.execute("TRUNCATE contacts, campaigns RESTART IDENTITY CASCADE")
         campaign_id = create_campaign(db, "written")
         add_contacts(db, campaign_id, [{"phone": WRITINGS[i](n), "timezone": "America/New_York"} for n, i in entries])
-        previous, dispatch_module.RESOLVE_CHUNK = dispatch_module.RESOLVE_CHUNK, chunk
+        previous, resolution_module.RESOLVE_CHUNK = resolution_module.RESOLVE_CHUNK, chunk
         try:
             resolve_contacts(db, load_campaign(db, campaign_id))
         finally:
-            dispatch_module.RESOLVE_CHUNK = previous
+            resolution_module.RESOLVE_CHUNK = previous
         rows = db.execute("SELECT phone, status, status_reason FROM contacts").fetchall()
         dialable = sorted(r[0] for r in rows if r[1] == "pending")
         assert dialable == sorted({n for n, _ in entries})

@@ -10,7 +10,8 @@ import pytest
 
 from dev.seed import add_contacts, create_campaign
 from include.campaigns.blackouts import current_blackouts, declare
-from include.campaigns.dispatch import dispatch, load_campaign
+from include.campaigns.campaign import load_campaign
+from include.campaigns.dispatch import dispatch
 from include.campaigns.runs import RunContext
 from tests.helpers import open_zone, us_numbers
 from tests.integration.conftest import drain

@@ -259,7 +259,8 @@ def test_a_stored_date_python_cannot_hold_shows_as_unknown_not_a_500(client, cam
 @pytest.fixture
 def preview_campaign(db):
     from dev.seed import add_blacklist, add_contacts, create_campaign
-    from include.campaigns.dispatch import load_campaign, resolve_contacts
+    from include.campaigns.campaign import load_campaign
+    from include.campaigns.resolution import resolve_contacts
     from tests.helpers import open_zone, us_numbers
 
     campaign_id = create_campaign(db, "page_preview", status="active", max_in_flight=1, config={
@@ -273,7 +274,7 @@ def preview_campaign(db):
 
 def test_the_preview_shows_who_would_be_dialed_now_and_who_is_skipped_by_reason_and_jurisdiction(
         client, preview_campaign, db):
-    from include.campaigns.dispatch import load_campaign
+    from include.campaigns.campaign import load_campaign
     from include.campaigns.reporting import skips
 
     response = client.get("/api/campaigns/page_preview/preview")

@@ -10,8 +10,10 @@ from datetime import datetime, timezone
 import pytest
 
 from dev.seed import add_contacts, create_campaign
+from include.campaigns.campaign import load_campaign
+from include.campaigns.claim import Claimer
 from include.campaigns.config import parse_config
-from include.campaigns.dispatch import Claimer, dispatch, load_campaign
+from include.campaigns.dispatch import dispatch
 from tests.helpers import open_zone, run_context, us_numbers
 from tests.integration.conftest import drain
 

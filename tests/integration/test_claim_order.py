@@ -13,7 +13,10 @@ from hypothesis import strategies as st
 
 from dev.seed import add_contacts, create_campaign
 from include.campaigns import dispatch as d
+from include.campaigns.campaign import load_campaign
+from include.campaigns.claim import Claimer
 from include.campaigns.config import parse_config
+from include.campaigns.resolution import resolve_contacts
 from include.campaigns.runs import RunContext
 from tests.helpers import open_zone, us_numbers
 from tests.integration.conftest import CAMPAIGN_TABLES, drain
@@ -78,10 +81,10 @@ def test_claims_come_in_exactly_the_claim_order_across_zones(db, contacts, model
                 if c["status"] in ("pending", "failed") and c["attempts"] < 3 and c["retry_due"] and not c["blacklisted"]]
     expected = [key[3] for key in sorted(eligible)]
 
-    campaign = d.load_campaign(db, campaign_id)
+    campaign = load_campaign(db, campaign_id)
     run = RunContext(campaign_id=campaign_id, run_id="r", run_start=now, run_end=now + timedelta(hours=2), live=True)
     opened = {f"{z}|T": now + timedelta(hours=1) for z in ZONES}
-    claimer = d.Claimer(db, campaign, parse_config(campaign["config"]), run, opened, now, page=page)
+    claimer = Claimer(db, campaign, parse_config(campaign["config"]), run, opened, now, page=page)
     claimed: list[int] = []
     for size in chunks * 20:
         if claimer.exhausted:
@@ -99,7 +102,7 @@ def _campaign(db, dial_queue, count: int, max_in_flight: int = 500) -> tuple[dic
         "dial_queue": dial_queue, "skip_public_holidays": False, "calling_window": {"start": "08:00", "end": "21:00"}})
     phones = us_numbers(count, seed=11)
     add_contacts(db, campaign_id, [{"phone": p, "timezone": zone} for p in phones])
-    return d.load_campaign(db, campaign_id), phones
+    return load_campaign(db, campaign_id), phones
 
 
 def _run(campaign: dict) -> RunContext:
@@ -111,7 +114,7 @@ def test_two_shards_dispatching_at_once_send_disjoint_halves_that_cover_everyone
     from include.campaigns.db import campaign_db
 
     campaign, phones = _campaign(db, dial_queue, 120)
-    d.resolve_contacts(db, campaign)
+    resolve_contacts(db, campaign)
     results, errors = {}, []
     start = threading.Barrier(2)
 
@@ -162,7 +165,7 @@ def test_a_second_dispatcher_of_the_same_shard_sends_nothing_while_the_first_is_
     # A first dispatcher claimed everything and is still sending (its session holds the lock).
     with campaign_db() as first:
         assert first.execute("SELECT pg_try_advisory_lock(%s, 0)", (campaign["id"],)).fetchone()[0]
-        d.resolve_contacts(db, campaign)
+        resolve_contacts(db, campaign)
         db.execute("UPDATE contacts SET status = 'in_flight', dispatches = 1, attempts = 1")
         db.execute("INSERT INTO dial_tasks (dial_attempt_id, campaign_id, contact_id, phone, attempt, run_id, not_after) "
                    "SELECT 'c' || campaign_id || '-' || id || '-1', campaign_id, id, phone, 1, 'r', now() + interval '1 hour' "

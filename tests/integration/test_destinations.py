@@ -14,7 +14,7 @@ pytestmark = pytest.mark.integration
 
 
 def validate(db, slug: str):
-    from include.campaigns.dispatch import load_campaign
+    from include.campaigns.campaign import load_campaign
     from include.campaigns.validation import CampaignInvalid, validate
 
     campaign_id = db.execute("SELECT id FROM campaigns WHERE slug = %s", (slug,)).fetchone()[0]

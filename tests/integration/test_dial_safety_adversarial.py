@@ -8,7 +8,8 @@ import json
 import pytest
 
 from dev.seed import add_contacts, create_campaign
-from include.campaigns.dispatch import dispatch, load_campaign
+from include.campaigns.campaign import load_campaign
+from include.campaigns.dispatch import dispatch
 from include.campaigns.progress import expire_tasks, ingest
 from tests.helpers import open_zone, run_context, together, us_numbers
 from tests.integration.conftest import drain
@@ -50,8 +51,8 @@ def test_a_number_an_operator_changes_after_resolution_is_checked_again_before_i
     """A contact's number rewritten by hand (in any shape) after it was resolved is normalized and
     placed in time again before any dial: a blacklisted number typed the way people type it is
     never dialed, and no dial task carries a number that is not E.164."""
-    from include.campaigns.dispatch import resolve_contacts
     from include.campaigns.phones import E164_SHAPE
+    from include.campaigns.resolution import resolve_contacts
 
     first, second, listed, moved = us_numbers(4, seed=913)
     campaign = new_campaign(db, dial_queue, [first, second])

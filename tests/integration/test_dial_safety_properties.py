@@ -24,7 +24,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from dev.seed import add_contacts, create_campaign
-from include.campaigns.dispatch import dispatch, load_campaign
+from include.campaigns.campaign import load_campaign
+from include.campaigns.dispatch import dispatch
 from include.campaigns.progress import expire_tasks
 from include.campaigns.results import ingest_all
 from tests.helpers import open_zone, run_context, together, us_numbers

@@ -10,7 +10,8 @@ from datetime import datetime, timedelta, timezone
 import pytest
 
 from dev.seed import add_blacklist, add_contacts, create_campaign
-from include.campaigns.dispatch import dispatch, load_campaign
+from include.campaigns.campaign import load_campaign
+from include.campaigns.dispatch import dispatch
 from include.campaigns.progress import ingest
 from include.campaigns.runs import RunContext
 from tests.helpers import closed_zone, open_zone, us_numbers

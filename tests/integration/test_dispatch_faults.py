@@ -20,7 +20,8 @@ import pytest
 
 from dev import stack
 from dev.seed import add_contacts, create_campaign
-from include.campaigns.dispatch import dispatch, load_campaign
+from include.campaigns.campaign import load_campaign
+from include.campaigns.dispatch import dispatch
 from include.campaigns.runs import RunContext
 from tests.helpers import open_zone, us_numbers
 from tests.integration.conftest import drain
@@ -63,8 +64,9 @@ def test_process_killed_between_claim_and_send(db, redis_client, campaign, sqs, 
         import time
         from datetime import datetime, timedelta, timezone
         from pathlib import Path
+        from include.campaigns.campaign import load_campaign
         from include.campaigns.db import campaign_db
-        from include.campaigns.dispatch import dispatch, load_campaign
+        from include.campaigns.dispatch import dispatch
         from include.campaigns.runs import RunContext
 
         class FreezeAtSend:

@@ -20,8 +20,9 @@ from hypothesis import strategies as st
 
 from dev.seed import add_blacklist, add_contacts, create_campaign, phone_numbers
 from include.campaigns.calling_window import DAYS, legal_rule
+from include.campaigns.campaign import load_campaign
 from include.campaigns.config import parse_config
-from include.campaigns.dispatch import dispatch, load_campaign
+from include.campaigns.dispatch import dispatch
 from include.campaigns.phones import E164_SHAPE, InvalidPhone, resolve
 from include.campaigns.runs import RunContext
 from tests.integration.conftest import CAMPAIGN_TABLES, drain

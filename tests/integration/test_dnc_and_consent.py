@@ -8,7 +8,8 @@ import pytest
 
 from dev.seed import add_contacts, create_campaign
 from include.campaigns.blacklist_import import import_numbers
-from include.campaigns.dispatch import dispatch, load_campaign
+from include.campaigns.campaign import load_campaign
+from include.campaigns.dispatch import dispatch
 from include.campaigns.validation import CampaignInvalid, validate
 from tests.helpers import open_zone, us_numbers
 from tests.integration.test_results_ingest import run_context

@@ -8,7 +8,7 @@ import uuid
 import pytest
 
 from dev.seed import create_campaign
-from include.campaigns.dispatch import load_campaign
+from include.campaigns.campaign import load_campaign
 from include.campaigns.notification import publish
 from tests.integration.conftest import drain
 

@@ -9,7 +9,8 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from dev.seed import add_contacts, create_campaign
-from include.campaigns.dispatch import dispatch, load_campaign
+from include.campaigns.campaign import load_campaign
+from include.campaigns.dispatch import dispatch
 from include.campaigns.progress import ingest
 from tests.helpers import open_zone, us_numbers
 from tests.integration.test_results_ingest import contact, record, run_context, task_of

@@ -8,7 +8,8 @@ from datetime import datetime, timedelta, timezone
 import pytest
 
 from dev.seed import add_contacts, create_campaign
-from include.campaigns.dispatch import dispatch, load_campaign
+from include.campaigns.campaign import load_campaign
+from include.campaigns.dispatch import dispatch
 from include.campaigns.progress import ingest, poke
 from tests.helpers import open_zone, run_context, us_numbers
 from tests.integration.conftest import drain

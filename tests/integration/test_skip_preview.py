@@ -9,9 +9,11 @@ import pytest
 
 from dev.seed import add_blacklist, add_contacts, create_campaign
 from include.campaigns.blackouts import declare
-from include.campaigns.dispatch import dispatch, load_campaign, resolve_contacts
+from include.campaigns.campaign import load_campaign
+from include.campaigns.dispatch import dispatch
 from include.campaigns.report_render import render_html
 from include.campaigns.reporting import build_report, skips
+from include.campaigns.resolution import resolve_contacts
 from tests.helpers import closed_zone, open_zone, us_numbers
 from tests.integration.test_results_ingest import run_context
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from dev.seed import add_blacklist, add_contacts, create_campaign
-from include.campaigns.dispatch import load_campaign
+from include.campaigns.campaign import load_campaign
 from include.campaigns.validation import CampaignInvalid, validate
 from tests.helpers import us_numbers
 

@@ -9,7 +9,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from include.campaigns.config import parse_config
-from include.campaigns.dispatch import MESSAGE_VERSION, DialTaskEncoder
+from include.campaigns.sender import MESSAGE_VERSION, DialTaskEncoder
 
 json_values = st.recursive(st.none() | st.booleans() | st.integers() | st.text(max_size=8),
                            lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=5), inner, max_size=3),

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta, timezone
 
 from dev.dialer_simulator import DialerSimulator
-from include.campaigns.dispatch import MESSAGE_VERSION
+from include.campaigns.sender import MESSAGE_VERSION
 
 
 class Recorder:

@@ -166,7 +166,7 @@ def test_a_dial_task_that_fits_one_queue_message_passes():
 
 def test_the_size_check_measures_what_the_dispatcher_sends():
     from include.campaigns.config import parse_config
-    from include.campaigns.dispatch import dial_task_body
+    from include.campaigns.sender import dial_task_body
     from include.campaigns.validation import MAX_MESSAGE_BYTES, dial_task_size_problems
 
     flow = {"entry": "a", "nodes": {"a": {"audio": "k" * 1000, "next": []}}}

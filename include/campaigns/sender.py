@@ -1,0 +1,167 @@
+"""The dial-task contract's encoder, and the sender that puts claimed dial tasks on SQS and marks
+them sent."""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+from datetime import timezone
+
+from include.campaigns import blacklist
+from include.campaigns.campaign import Campaign
+from include.campaigns.config import CampaignConfig
+from include.campaigns.db import execute, fetch_all
+
+log = logging.getLogger(__name__)
+
+MESSAGE_VERSION = 2
+SQS_BATCH = 10                  # the SendMessageBatch maximum
+MARK_SENT_EVERY = 500           # dial tasks marked sent per UPDATE
+SEND_ATTEMPTS = 5               # per batch, for the entries SQS reports as failed
+
+
+class DispatchIncomplete(RuntimeError):
+    """Some claimed dial tasks could not be sent; they stay claimed and the next try resends them."""
+
+
+class DialTaskEncoder:
+    """The dial-task contract with the dialer (version 2; see the README) as JSON.
+
+    What every task of a run shares (the campaign, caller id, IVR flow, audio, run) is encoded
+    once; an IVR flow can be a large graph, and encoding it per message would cost more than
+    sending the message.
+    """
+
+    def __init__(self, campaign: Campaign | dict, config: CampaignConfig, run_id: str):
+        # A mapping with id and slug will do: validation sizes the largest task from a plain dict.
+        shared = json.dumps({
+            "campaign_id": campaign["id"], "campaign_slug": campaign["slug"], "caller_id": config.caller_id,
+            "ivr_flow": config.ivr_flow, "audio": list(config.audio), "run_id": run_id,
+        }, separators=(",", ":"))
+        self._shared = shared[1:]    # '"campaign_id":...}': appended to each task's own fields
+
+    def __call__(self, row: dict) -> str:
+        own = json.dumps({
+            "version": MESSAGE_VERSION,
+            "dial_attempt_id": row["dial_attempt_id"],
+            "contact_id": row["contact_id"],
+            "phone": row["phone"],
+            "attempt": row["attempt"],
+            "not_after": row["not_after"].astimezone(timezone.utc).isoformat(),
+        }, separators=(",", ":"))
+        return own[:-1] + "," + self._shared
+
+
+def dial_task_body(campaign: Campaign | dict, config: CampaignConfig, row: dict, run_id: str) -> str:
+    """One dial task's message body; a sender keeps a DialTaskEncoder instead."""
+    return DialTaskEncoder(campaign, config, run_id)(row)
+
+
+class Sender:
+    """Sends claimed dial tasks and marks them sent; shared by fresh claims and resends."""
+
+    def __init__(self, conn, client, queue_url: str | None, campaign: Campaign, config: CampaignConfig, run_id: str):
+        self.conn, self._client, self._queue_url = conn, client, queue_url
+        self.campaign, self.config, self.run_id = campaign, config, run_id
+        self.redis_available = True
+        self._unmarked: list[tuple[str, str]] = []
+        self._encode = DialTaskEncoder(campaign, config, run_id)
+
+    def _sqs(self) -> tuple[object, str]:
+        """The SQS client and queue URL, made on the first send: most pokes send nothing, and
+        building the client costs more than the rest of an idle poke."""
+        if self._client is None:
+            from include.campaigns.resources import sqs_client
+
+            self._client = sqs_client()
+        if self._queue_url is None:
+            from include.campaigns.resources import dial_queue_url
+
+            self._queue_url = dial_queue_url(self._client, self.config.dial_queue)
+        return self._client, self._queue_url
+
+    def screen(self, rows: list[dict], conn=None) -> tuple[list[dict], int]:
+        """Withhold the rows whose number a list blocks at this moment: PostgreSQL's blacklist
+        (global and this campaign's, unexpired; one statement) and the Redis opt-out set (one
+        round trip). Their claims are revoked with the reason; a resend is screened the same way
+        as a fresh claim, since an entry may have arrived in between."""
+        if not rows:
+            return rows, 0
+        conn = conn or self.conn
+        phones = [r["phone"] for r in rows]
+        reasons = {r["phone"]: r["reason"] for r in fetch_all(
+            conn, "blacklist_blocked", {"phones": phones, "campaign_id": self.campaign.id})}
+        on_redis = blacklist.blocked_phones(phones)
+        if on_redis is None:
+            self.redis_available = False
+        else:
+            for phone in on_redis:
+                reasons.setdefault(phone, "blacklist_redis")
+        if not reasons:
+            return rows, 0
+        revoked = [r for r in rows if r["phone"] in reasons]
+        with conn.transaction():
+            execute(conn, "dial_tasks_revoke", {"ids": [r["dial_attempt_id"] for r in revoked],
+                                                "reasons": [reasons[r["phone"]] for r in revoked]})
+        log.info("Withheld %d dial task(s) whose number a blacklist or the opt-out set now blocks (%s)",
+                 len(revoked), ", ".join(sorted(set(reasons.values()))))
+        return [r for r in rows if r["phone"] not in reasons], len(revoked)
+
+    def _entry(self, index: int, row: dict, fifo: bool) -> dict:
+        entry = {"Id": str(index), "MessageBody": self._encode(row)}
+        if fifo:
+            entry["MessageGroupId"] = f"campaign-{self.campaign.id}"
+            entry["MessageDeduplicationId"] = row["dial_attempt_id"]
+        return entry
+
+    def _send_batch(self, rows: list[dict]) -> None:
+        """Send up to 10 rows; what SQS accepts goes on the unmarked list at once, so that it is
+        marked sent even if a later entry of the batch is never accepted."""
+        client, queue_url = self._sqs()
+        fifo = queue_url.endswith(".fifo")
+        pending = {str(i): self._entry(i, row, fifo) for i, row in enumerate(rows)}
+        ids = {str(i): row["dial_attempt_id"] for i, row in enumerate(rows)}
+        for attempt in range(SEND_ATTEMPTS):
+            response = client.send_message_batch(QueueUrl=queue_url, Entries=list(pending.values()))
+            for ok in response.get("Successful", []):
+                self._unmarked.append((ids[ok["Id"]], ok["MessageId"]))
+                pending.pop(ok["Id"], None)
+            if not pending:
+                return
+            failed = response.get("Failed", [])
+            log.warning("SQS rejected %d of a batch of %d (%s); retrying those entries",
+                        len(failed), len(rows), ", ".join(sorted({f.get("Code", "?") for f in failed})))
+            time.sleep(0.2 * 2 ** attempt)
+        raise DispatchIncomplete(
+            f"{len(pending)} dial task(s) still rejected by SQS after {SEND_ATTEMPTS} tries; they stay "
+            "claimed and are resent, with the same dial_attempt_id, by the next try"
+        )
+
+    def take_unmarked(self) -> list[tuple[str, str]]:
+        unmarked, self._unmarked = self._unmarked, []
+        return unmarked
+
+    @staticmethod
+    def mark_sent(conn, sent: list[tuple[str, str]]) -> None:
+        for start in range(0, len(sent), MARK_SENT_EVERY):
+            chunk = sent[start:start + MARK_SENT_EVERY]
+            execute(conn, "dial_tasks_mark_sent", {"ids": [s[0] for s in chunk], "message_ids": [s[1] for s in chunk]})
+
+    def send_unmarked(self, rows: list[dict]) -> list[tuple[str, str]]:
+        """Send rows in batches of 10 and return (dial_attempt_id, message id) of each, unmarked."""
+        for start in range(0, len(rows), SQS_BATCH):
+            self._send_batch(rows[start:start + SQS_BATCH])
+        return self.take_unmarked()
+
+    def send(self, rows: list[dict]) -> int:
+        """Send rows and mark them sent on this sender's connection; return how many."""
+        total = 0
+        try:
+            for start in range(0, len(rows), MARK_SENT_EVERY):
+                sent = self.send_unmarked(rows[start:start + MARK_SENT_EVERY])
+                self.mark_sent(self.conn, sent)
+                total += len(sent)
+        finally:
+            self.mark_sent(self.conn, self.take_unmarked())
+        return total
