@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from dev.seed import add_contacts, create_campaign
-from include.campaigns.dispatch import load_campaign
+from include.campaigns.campaign import load_campaign
 from include.campaigns.progress import expire_tasks
 from tests.helpers import closed_zone, us_numbers
 
