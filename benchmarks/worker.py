@@ -165,7 +165,14 @@ def job_claim(job: dict) -> dict:
     return scenarios.claim(job)
 
 
-JOBS = {"raw": job_raw, "dispatch": job_dispatch, "baseline": job_baseline, "pokes": job_pokes,
+def job_eligibility(job: dict) -> dict:
+    from benchmarks import eligibility
+
+    _ready_and_wait()
+    return eligibility.run(job)
+
+
+JOBS = {"raw": job_raw, "eligibility": job_eligibility, "dispatch": job_dispatch, "baseline": job_baseline, "pokes": job_pokes,
         "report": job_report, "claim": job_claim}
 
 

@@ -110,6 +110,7 @@ def schedule_problem(schedule: object) -> str | None:
     return None
 
 
+@lru_cache(maxsize=4096)   # a pure function of the expression; campaigns share a few schedules
 def timetable_description(expression: str) -> str:
     """The text Airflow stores as the DAG's timetable description, computed as Airflow does."""
     from airflow.timetables.trigger import CronTriggerTimetable

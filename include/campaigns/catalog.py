@@ -142,14 +142,43 @@ def _decode(rows: list, source: str) -> tuple[list[CampaignSpec], list[Refused]]
     return specs, refused
 
 
-def _query(slug: str | None) -> tuple[list[CampaignSpec], list[Refused], dict[int, str | None]]:
-    """The campaigns, the rows refused, and each row's stored catalog_error."""
+def _in_part_row(row, part: int | None) -> bool:
+    """Whether ``part``'s DAG file checks and builds this entry: a file checks only its own
+    campaigns' rows, each one in the one file that builds it."""
+    if part is None:
+        return True
+    try:
+        return int(row["id"]) % CATALOG_PARTS == part
+    except Exception:  # an entry without a usable id is checked (and refused) by every file
+        return True
+
+
+def _shape_only(rows: list) -> list[CampaignSpec]:
+    """Entries another DAG file builds, for the snapshot only: shaped as specs, their rules not
+    checked here (their own file checks them, and a read of the snapshot checks them all)."""
+    from include.campaigns.campaign_row import instant
+
+    specs = []
+    for row in rows:
+        try:
+            specs.append(CampaignSpec.from_row({**row, "start_at": instant(row["start_at"]),
+                                                "end_at": instant(row["end_at"])}))
+        except Exception:  # not even a spec's shape: left out of every file's snapshot alike
+            continue
+    return specs
+
+
+def _query(slug: str | None, part: int | None = None) -> tuple[Catalog, list]:
+    """The campaigns of ``part`` (all when None), the rows refused, and each row's stored
+    catalog_error; and the raw rows, for the snapshot."""
     from include.campaigns.db import fetch_all, parse_time_db
 
-    with parse_time_db(statement_timeout_ms=CATALOG_STATEMENT_TIMEOUT_MS) as conn:
+    # A worker's parse (one campaign) leaves its connection to the task it parses for.
+    with parse_time_db(statement_timeout_ms=CATALOG_STATEMENT_TIMEOUT_MS, hand_over=slug is not None) as conn:
         rows = fetch_all(conn, "catalog", {"slug": slug})
-    specs, refused = _decode(rows, "database")
-    return specs, refused, {r["id"]: r["catalog_error"] for r in rows}
+    specs, refused = _decode([r for r in rows if _in_part_row(r, part)], "database")
+    return Catalog(specs, refused, stored_errors={r["id"]: r["catalog_error"] for r in rows},
+                   from_database=True), rows
 
 
 def _write_snapshot(specs: list[CampaignSpec]) -> None:
@@ -169,11 +198,15 @@ def _write_snapshot(specs: list[CampaignSpec]) -> None:
         log.warning("Could not write the campaign catalog snapshot %s: %s", path, exc)
 
 
-def _read_json(path: Path) -> tuple[list[CampaignSpec], list[Refused]]:
+def _json_rows(path: Path) -> list:
     rows = json.loads(path.read_text())
     if not isinstance(rows, list):
         raise ValueError(f"{path} holds a {type(rows).__name__}, not a list of campaigns")
-    return _decode(rows, str(path))
+    return rows
+
+
+def _read_json(path: Path, part: int | None = None) -> tuple[list[CampaignSpec], list[Refused]]:
+    return _decode([r for r in _json_rows(path) if _in_part_row(r, part)], str(path))
 
 
 def _select(specs: list[CampaignSpec], slug: str | None, part: int | None) -> list[CampaignSpec]:
@@ -196,8 +229,9 @@ class Catalog:
         self.from_database = from_database
 
 
-def read_catalog(slug: str | None = None) -> Catalog:
-    """The catalog from the GitOps file or the database, else the last snapshot.
+def read_catalog(slug: str | None = None, part: int | None = None) -> Catalog:
+    """The catalog from the GitOps file or the database, else the last snapshot; the entries of
+    ``part``'s DAG file checked (every entry when None).
 
     Any failure to read the source as a whole (database unreachable, file missing or not JSON)
     takes the snapshot; a bad entry is only that entry's problem (see :func:`_decode`).
@@ -205,13 +239,14 @@ def read_catalog(slug: str | None = None) -> Catalog:
     catalog_file = os.environ.get(CATALOG_FILE_ENV)
     try:
         if catalog_file:
-            specs, refused = _read_json(Path(catalog_file))
-            catalog = Catalog(specs, refused)
+            rows = _json_rows(Path(catalog_file))
+            catalog = Catalog(*_decode([r for r in rows if _in_part_row(r, part)], catalog_file))
+            source = f"catalog file {catalog_file}"
         else:
             # Every part reads the whole catalog (one indexed query of a few hundred rows), so that
             # each keeps the one snapshot complete for the outage fallback below.
-            specs, refused, stored = _query(slug)
-            catalog = Catalog(specs, refused, stored_errors=stored, from_database=True)
+            catalog, rows = _query(slug, part)
+            source = "database"
     except Exception as exc:  # any failure to read the catalog takes the same fallback
         path = snapshot_path()
         what = f"catalog file {catalog_file}" if catalog_file else "Campaign database"
@@ -220,10 +255,12 @@ def read_catalog(slug: str | None = None) -> Catalog:
                 f"{what} unreadable ({exc.__class__.__name__}: {exc}) and no catalog snapshot at {path}"
             ) from exc
         log.warning("%s unreadable (%s); building DAGs from the snapshot %s", what, exc.__class__.__name__, path)
-        specs, _ = _read_json(path)
+        specs, _ = _read_json(path, part)
         return Catalog(specs, [])
     if slug is None:
-        _write_snapshot(sorted(catalog.specs, key=lambda s: s.slug))
+        # Every file writes the same snapshot: its own campaigns as checked and the others as
+        # shaped, all unchecked alike, since reading the snapshot checks every entry again.
+        _write_snapshot(sorted(_shape_only(rows), key=lambda s: s.slug))
     return catalog
 
 
@@ -234,7 +271,7 @@ def load_catalog(dag_id: str | None = None, part: int | None = None) -> list[Cam
     slug = slug_for_dag_id(dag_id)
     if dag_id and slug is None:
         return []  # a worker running some other file's DAG
-    return _select(read_catalog(slug).specs, slug, part)
+    return _select(read_catalog(slug, part).specs, slug, part)
 
 
 def build_dags(dag_id: str | None = None, part: int | None = None) -> dict:
@@ -246,7 +283,7 @@ def build_dags(dag_id: str | None = None, part: int | None = None) -> dict:
     slug = slug_for_dag_id(dag_id)
     if dag_id and slug is None:
         return {}
-    catalog = read_catalog(slug)
+    catalog = read_catalog(slug, part)
     refused = [r for r in catalog.refused
                if (r.campaign_id is None or part is None or r.campaign_id % CATALOG_PARTS == part)
                and (slug is None or r.label == slug)]
@@ -269,17 +306,30 @@ def build_dags(dag_id: str | None = None, part: int | None = None) -> dict:
     return dags
 
 
+# The timetables (as Airflow encodes them) whose round trip has succeeded in this process. The round
+# trip is a pure function of that encoding, and campaigns share a few schedules and zones; decoding
+# one builds Airflow's cron description, the largest per-campaign cost of a parse that is ours.
+_DECODED_TIMETABLES: set[str] = set()
+
+
 def _check_serializable(dag) -> None:
     """The parts of Airflow's serialization that depend on the campaign's data: the DAG's own
     fields, its timetable's round trip (an unknown zone fails there) and its deadline alert.
     The dag-processor serializes every DAG of the file after the parse, and one failure there
     flags every DAG of the file; a full serialization here would double its cost, the task
     fields it adds are the same for every campaign."""
-    from airflow.serialization.encoders import coerce_to_core_timetable, encode_deadline_alert
+    from airflow.sdk.bases.timetable import BaseTimetable
+    from airflow.serialization.decoders import decode_timetable
+    from airflow.serialization.encoders import encode_deadline_alert, encode_timetable
     from airflow.serialization.serialized_objects import DagSerialization
 
     DagSerialization.serialize_to_json(dag, DagSerialization._decorated_fields)
-    coerce_to_core_timetable(dag.timetable)
+    if isinstance(dag.timetable, BaseTimetable):   # what coerce_to_core_timetable round-trips
+        encoded = encode_timetable(dag.timetable)
+        key = json.dumps(encoded, sort_keys=True, default=str)
+        if key not in _DECODED_TIMETABLES:
+            decode_timetable(encoded)
+            _DECODED_TIMETABLES.add(key)
     alerts = dag.deadline if isinstance(dag.deadline, list) else [dag.deadline] if dag.deadline else []
     for alert in alerts:
         encode_deadline_alert(alert)

@@ -33,10 +33,14 @@ def _env_ms(name: str, default: int) -> int:
     return value if value > 0 else default
 
 
+def _timeouts(statement_timeout_ms: int | None) -> tuple[int, int]:
+    statement = statement_timeout_ms or _env_ms(STATEMENT_TIMEOUT_ENV, DEFAULT_STATEMENT_TIMEOUT_MS)
+    return statement, min(_env_ms(LOCK_TIMEOUT_ENV, DEFAULT_LOCK_TIMEOUT_MS), statement)
+
+
 def timeout_options(statement_timeout_ms: int | None = None) -> str:
     """libpq options setting the statement and lock timeouts; a lock wait never outlasts the statement."""
-    statement = statement_timeout_ms or _env_ms(STATEMENT_TIMEOUT_ENV, DEFAULT_STATEMENT_TIMEOUT_MS)
-    lock = min(_env_ms(LOCK_TIMEOUT_ENV, DEFAULT_LOCK_TIMEOUT_MS), statement)
+    statement, lock = _timeouts(statement_timeout_ms)
     return f"-c statement_timeout={statement} -c lock_timeout={lock}"
 
 
@@ -56,20 +60,56 @@ def campaign_db(statement_timeout_ms: int | None = None) -> Iterator[psycopg.Con
     """An autocommit connection with statement and lock timeouts (see :func:`timeout_options`);
     callers wrap each atomic unit in ``conn.transaction()``.
 
-    psycopg 3's ``with conn:`` closes the connection, so the hook's connection is closed here
-    explicitly instead.
+    On a worker, the first one is the connection its DAG file's parse opened (see
+    :func:`parse_time_db`), with this call's timeouts. psycopg 3's ``with conn:`` closes the
+    connection, so the hook's connection is closed here explicitly instead.
     """
-    from airflow.providers.postgres.hooks.postgres import PostgresHook
+    conn = _take_parse_connection(statement_timeout_ms)
+    if conn is None:
+        from airflow.providers.postgres.hooks.postgres import PostgresHook
 
-    conn = PostgresHook(postgres_conn_id=CAMPAIGNS_DB_CONN_ID, options=timeout_options(statement_timeout_ms)).get_conn()
-    conn.autocommit = True
-    # Server-side prepared statements switch to a generic plan after five runs; the claim's best
-    # plan depends on its parameters (open zones, caps), and a generic one was measured far slower.
-    conn.prepare_threshold = None
+        conn = PostgresHook(postgres_conn_id=CAMPAIGNS_DB_CONN_ID,
+                            options=timeout_options(statement_timeout_ms)).get_conn()
+        conn.autocommit = True
+        # Server-side prepared statements switch to a generic plan after five runs; the claim's best
+        # plan depends on its parameters (open zones, caps), and a generic one was measured far slower.
+        conn.prepare_threshold = None
     try:
         yield conn
     finally:
         conn.close()
+
+
+# The worker parse's connection, waiting for the task's first campaign_db() (at most one): a task
+# start or a sensor poke is a fresh process that parses its DAG file and then runs the task, and
+# connecting once instead of twice also spares the task the PostgresHook import.
+_parse_connection: list[tuple["psycopg.Connection", bool]] = []
+
+
+def _take_parse_connection(statement_timeout_ms: int | None) -> "psycopg.Connection | None":
+    if not _parse_connection:
+        return None
+    conn, own_options = _parse_connection.pop()
+    from psycopg.pq import TransactionStatus
+
+    if conn.closed or conn.info.transaction_status != TransactionStatus.IDLE:
+        conn.close()
+        return None
+    if own_options:   # as timeout_options() would set them; an `options` extra wins, as with the hook
+        statement, lock = _timeouts(statement_timeout_ms)
+        try:
+            conn.execute("SELECT set_config('statement_timeout', %s, false), set_config('lock_timeout', %s, false)",
+                         (f"{statement}ms", f"{lock}ms"))
+        except Exception:  # a connection that broke since the parse: the task opens its own
+            conn.close()
+            return None
+    return conn
+
+
+def _hand_over(conn: "psycopg.Connection", own_options: bool) -> None:
+    while _parse_connection:
+        _parse_connection.pop()[0].close()
+    _parse_connection.append((conn, own_options))
 
 
 # Extra keys PostgresHook interprets itself (IAM tokens, cursor factories, cloud credentials) rather
@@ -81,7 +121,7 @@ HOOK_ONLY_EXTRAS = frozenset({
 
 
 @contextmanager
-def parse_time_db(statement_timeout_ms: int) -> Iterator[psycopg.Connection]:
+def parse_time_db(statement_timeout_ms: int, hand_over: bool = False) -> Iterator[psycopg.Connection]:
     """A connection for the DAG file's catalog query, opened with psycopg from the same Airflow
     connection (``campaigns_db``) and the same arguments as ``PostgresHook.get_conn()`` builds.
 
@@ -113,7 +153,12 @@ def parse_time_db(statement_timeout_ms: int) -> Iterator[psycopg.Connection]:
     conn.prepare_threshold = None
     try:
         yield conn
-    finally:
+    except BaseException:
+        conn.close()
+        raise
+    if hand_over:
+        _hand_over(conn, own_options="options" not in extra)
+    else:
         conn.close()
 
 

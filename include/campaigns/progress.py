@@ -104,29 +104,26 @@ def expire_tasks(conn, campaign: Campaign) -> int:
             "max_call_s": config.max_call_duration_s}))
 
 
-def status_counts(conn, campaign_id: int) -> dict[str, int]:
-    """The campaign's contacts by status, exact as of this call.
+# A campaign's count rows are folded into one per status once there are this many: summing them
+# stays a small index read, and folding is rare enough to cost the pokes nothing.
+FOLD_COUNT_ROWS_OVER = 100
 
-    A GROUP BY over a million contacts is slow (benchmarks/README.md), and most pokes change nothing. So the
-    last count is stored and reused while no statement has touched the campaign's contacts since,
-    which a trigger on contacts records (migration 0007): whoever changed them (this poke, another
-    task, an operator's import), the next call counts again. A count is stored only when no writer
-    of the campaign is in progress (an advisory lock it takes without waiting), so a writer that
-    commits after the count's snapshot can never leave a stale count behind.
+
+def status_counts(conn, campaign_id: int) -> dict[str, int]:
+    """The campaign's contacts by status, exact in this call's snapshot.
+
+    The statements that move contacts record what they moved (migration 0020), so this sums a few
+    rows and never reads a contact. From a transaction of its own, it folds the rows when they
+    have piled up; inside a caller's transaction it only reads.
     """
     from psycopg.pq import TransactionStatus
 
-    cached = fetch_one(conn, "contacts_status_counts_cached", {"campaign_id": campaign_id})
-    if cached is not None:
-        return {status: int(n) for status, n in cached["counts"].items()}
-    # Inside a caller's transaction the count may read a snapshot older than the lock (repeatable
-    # read), so it is only stored from a transaction of its own.
     own_transaction = conn.info.transaction_status == TransactionStatus.IDLE
-    with conn.transaction():
-        store = own_transaction and fetch_one(conn, "contacts_status_counts_lock",
-                                              {"campaign_id": campaign_id})["locked"]
-        rows = fetch_all(conn, "contacts_status_counts", {"campaign_id": campaign_id, "store": store})
-    return {r["status"]: r["n"] for r in rows}
+    rows = fetch_all(conn, "contacts_status_counts", {"campaign_id": campaign_id})
+    if own_transaction and rows and rows[0]["summed"] > FOLD_COUNT_ROWS_OVER:
+        with conn.transaction():
+            execute(conn, "contacts_status_counts_fold", {"campaign_id": campaign_id})
+    return {r["status"]: int(r["n"]) for r in rows if r["n"]}
 
 
 def _retry_due_before(conn, campaign_id: int, before: datetime) -> int:

@@ -1,8 +1,7 @@
-"""Contact counts by status stay exact while the poke reuses them between changes (migration 0007)."""
+"""Contact counts by status stay exact across pokes and changes made elsewhere (migration 0020)."""
 
 from __future__ import annotations
 
-import threading
 from datetime import datetime, timedelta, timezone
 
 import pytest
@@ -28,9 +27,8 @@ def truth(db, campaign_id) -> dict[str, int]:
     return dict(rows)
 
 
-def stored(db, campaign_id) -> dict | None:
-    row = db.execute("SELECT counts FROM contact_status_counts WHERE campaign_id = %s", (campaign_id,)).fetchone()
-    return row[0] if row else None
+def count_rows(db, campaign_id) -> int:
+    return db.execute("SELECT count(*) FROM contact_status_deltas WHERE campaign_id = %s", (campaign_id,)).fetchone()[0]
 
 
 def dial(db, outcome: str) -> None:
@@ -61,7 +59,6 @@ def test_counts_stay_exact_across_pokes_that_change_nothing_and_pokes_that_do(db
     assert first.counts == truth(db, campaign_id) == {"pending": 3, "in_flight": 3}
     idle = poke(db, campaign_id, run)               # nothing changed
     assert idle.counts == first.counts == truth(db, campaign_id)
-    assert stored(db, campaign_id) == first.counts, "an idle poke reuses the stored count"
 
     dial(db, "answered")                            # results in: three completed, three more sent
     after = poke(db, campaign_id, run)
@@ -95,17 +92,15 @@ def test_counts_follow_changes_made_outside_the_poke(db, redis_client, campaign)
     db.execute("DELETE FROM contacts WHERE campaign_id = %s AND phone = %s", (campaign_id, phones[2]))
     assert status_counts(db, campaign_id) == truth(db, campaign_id) == {"pending": 3, "invalid": 1, "blacklisted": 1}
 
-    # Another campaign's changes leave this one's stored count alone, and its own stay exact.
-    before = stored(db, campaign_id)
+    # Another campaign's changes leave this one's count rows alone, and its own stay exact.
+    before = count_rows(db, campaign_id)
     db.execute("UPDATE contacts SET status = 'invalid' WHERE campaign_id = %s", (other,))
-    assert stored(db, campaign_id) == before
+    assert count_rows(db, campaign_id) == before
     assert status_counts(db, other) == truth(db, other) == {"invalid": 3}
     assert status_counts(db, campaign_id) == truth(db, campaign_id)
 
 
-def test_a_writer_committing_after_the_count_never_leaves_a_stale_count(db, campaign):
-    """A recount while another transaction is changing the campaign's contacts counts exactly
-    but stores nothing; the writer's commit is seen by the next call."""
+def test_a_count_does_not_see_a_writer_until_it_commits(db, campaign):
     from include.campaigns.db import campaign_db
 
     campaign_id = campaign(us_numbers(4, seed=73), zone=closed_zone())
@@ -114,42 +109,38 @@ def test_a_writer_committing_after_the_count_never_leaves_a_stale_count(db, camp
         with writer.transaction():
             writer.execute("UPDATE contacts SET status = 'invalid' WHERE id = "
                            "(SELECT min(id) FROM contacts WHERE campaign_id = %s)", (campaign_id,))
-            # The writer has not committed: this session sees the old statuses, and must not store them.
             assert status_counts(db, campaign_id) == {"pending": 4}
-            assert stored(db, campaign_id) is None
+            assert status_counts(writer, campaign_id) == {"pending": 3, "invalid": 1}
         assert status_counts(db, campaign_id) == truth(db, campaign_id) == {"pending": 3, "invalid": 1}
-        assert stored(db, campaign_id) == {"pending": 3, "invalid": 1}
 
 
-def test_a_writer_waits_for_a_recount_that_holds_the_lock(db, campaign):
-    """While a recount stores its result, the campaign's writers wait for it, so the stored count
-    cannot miss them; the writer's change then invalidates it."""
-    from include.campaigns.db import campaign_db, fetch_one
-
+def test_a_rolled_back_change_leaves_the_counts_as_they_were(db, campaign):
     campaign_id = campaign(us_numbers(3, seed=74), zone=closed_zone())
-    done = threading.Event()
-
-    def write():
-        with campaign_db() as writer:
-            writer.execute("UPDATE contacts SET status = 'invalid' WHERE campaign_id = %s", (campaign_id,))
-        done.set()
-
-    with db.transaction():
-        assert fetch_one(db, "contacts_status_counts_lock", {"campaign_id": campaign_id})["locked"]
-        thread = threading.Thread(target=write)
-        thread.start()
-        assert not done.wait(1.0), "the writer must wait for the recount's commit"
-        assert truth(db, campaign_id) == {"pending": 3}
-    thread.join(10)
-    assert done.is_set()
-    assert status_counts(db, campaign_id) == truth(db, campaign_id) == {"invalid": 3}
+    with pytest.raises(RuntimeError):
+        with db.transaction():
+            db.execute("UPDATE contacts SET status = 'invalid' WHERE campaign_id = %s", (campaign_id,))
+            raise RuntimeError("rolled back")
+    assert status_counts(db, campaign_id) == truth(db, campaign_id) == {"pending": 3}
 
 
-def test_truncating_contacts_forgets_every_stored_count(db, campaign):
+def test_folding_the_count_rows_keeps_the_counts(db, campaign):
+    from include.campaigns.progress import FOLD_COUNT_ROWS_OVER
+
+    campaign_id = campaign(us_numbers(2, seed=78), zone=closed_zone())
+    for i in range(FOLD_COUNT_ROWS_OVER):
+        db.execute("UPDATE contacts SET status = %s WHERE campaign_id = %s",
+                   ("invalid" if i % 2 == 0 else "pending", campaign_id))
+    assert count_rows(db, campaign_id) > FOLD_COUNT_ROWS_OVER
+    assert status_counts(db, campaign_id) == truth(db, campaign_id) == {"pending": 2}
+    assert count_rows(db, campaign_id) == 1, "the rows are folded into one per status"
+    assert status_counts(db, campaign_id) == {"pending": 2}
+
+
+def test_truncating_contacts_forgets_every_count(db, campaign):
     campaign_id = campaign(us_numbers(2, seed=75), zone=closed_zone())
     assert status_counts(db, campaign_id) == {"pending": 2}
     db.execute("TRUNCATE contacts CASCADE")
-    assert stored(db, campaign_id) is None
+    assert count_rows(db, campaign_id) == 0
     assert status_counts(db, campaign_id) == {}
 
 
@@ -168,12 +159,17 @@ def test_run_is_not_done_while_a_retry_falls_due(db, redis_client, campaign, sqs
     assert load_campaign(db, campaign_id)["status"] != "completed"
 
 
-def test_a_count_inside_a_callers_transaction_is_exact_and_not_stored(db, campaign):
-    """A repeatable-read snapshot may predate the lock: such a count is returned, never stored."""
+def test_a_count_inside_a_callers_transaction_is_exact_and_folds_nothing(db, campaign):
+    from include.campaigns.progress import FOLD_COUNT_ROWS_OVER
+
     campaign_id = campaign(us_numbers(2, seed=77), zone=closed_zone())
+    for _ in range(FOLD_COUNT_ROWS_OVER):
+        db.execute("UPDATE contacts SET status = 'pending' || '' WHERE campaign_id = %s", (campaign_id,))
+        db.execute("UPDATE contacts SET status = 'invalid' WHERE campaign_id = %s", (campaign_id,))
+    rows = count_rows(db, campaign_id)
     with db.transaction():
         db.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ")
-        assert status_counts(db, campaign_id) == {"pending": 2}
-    assert stored(db, campaign_id) is None
-    assert status_counts(db, campaign_id) == {"pending": 2}
-    assert stored(db, campaign_id) == {"pending": 2}
+        assert status_counts(db, campaign_id) == {"invalid": 2}
+    assert count_rows(db, campaign_id) == rows
+    assert status_counts(db, campaign_id) == {"invalid": 2}
+    assert count_rows(db, campaign_id) == 1
