@@ -112,7 +112,7 @@ FOLD_COUNT_ROWS_OVER = 100
 def status_counts(conn, campaign_id: int) -> dict[str, int]:
     """The campaign's contacts by status, exact in this call's snapshot.
 
-    The statements that move contacts record what they moved (migration 0020), so this sums a few
+    The statements that move contacts record what they moved (migration 0018), so this sums a few
     rows and never reads a contact. From a transaction of its own, it folds the rows when they
     have piled up; inside a caller's transaction it only reads.
     """

@@ -12,8 +12,10 @@ from datetime import datetime, timezone
 from include.campaigns.blackouts import current_blackouts
 from include.campaigns.calling_window import legal_rule, split_key
 from include.campaigns.campaign import Campaign, load_campaign
+from include.campaigns.claim import legal_caps
 from include.campaigns.config import ConfigError, parse_config
 from include.campaigns.db import execute, fetch_all, fetch_one, load_sql
+from include.campaigns.number_lockouts import claim_params as lockout_params
 from include.campaigns.progress import abandonment, status_counts
 from include.campaigns.report_render import RenderedCsv
 from include.campaigns.resources import AWS_CONN_ID, report_bucket
@@ -80,10 +82,13 @@ def skips(conn, campaign: Campaign, at: datetime) -> dict:
             reasons[key] = "blackout"
         elif reason := config.policy.closed_reason(zone, jurisdiction, at):
             reasons[key] = reason
-    caps = {j: c for k in keys if (c := legal_rule(j := split_key(k)[1]).max_attempts_24h) is not None}
+    # As the claim does: the law of every key any campaign's contacts have binds a shared number.
+    everywhere = [r["window_key"] for r in fetch_all(conn, "dial_tasks_claim_window_keys")]
+    caps = legal_caps(everywhere)
     rows = fetch_all(conn, "contacts_skips", {
         "campaign_id": campaign.id, "reasons": json.dumps(reasons), "at": at,
-        "cap_24h": config.max_attempts_per_24h, "legal_caps": json.dumps(caps)})
+        "cap_24h": config.max_attempts_per_24h, "legal_caps": json.dumps(caps),
+        **lockout_params(everywhere, config.lockouts, at)})
     by_reason: dict[str, int] = {}
     by_jurisdiction: dict[str, dict[str, int]] = {}
     eligible: dict[str, int] = {}

@@ -12,6 +12,7 @@ from dev.seed import add_contacts, create_campaign
 from include.campaigns.campaign import load_campaign
 from include.campaigns.dispatch import dispatch
 from include.campaigns.progress import ingest
+from include.campaigns.resolution import resolve_contacts
 from tests.helpers import open_zone, together, us_numbers
 from tests.integration.test_results_ingest import contact, record, run_context, task_of
 
@@ -163,3 +164,43 @@ def test_campaigns_claiming_a_number_at_once_never_dial_it_inside_its_lockout(db
         dispatch(conn, load_campaign(conn, c.id), run_context(c.id)).sent) for c in others))
     assert not errors and sent == [0, 0, 0]
     assert db.execute("SELECT count(*) FROM dial_tasks WHERE phone = %s", (phone,)).fetchone()[0] == 1
+
+
+def test_the_preview_counts_a_number_locked_out_by_another_campaign_as_a_lockout(db, redis_client, dial_queue):
+    """The dry run and the Campaigns page say why a contact will not be dialed, as the claim decides it."""
+    from include.campaigns.reporting import skips
+
+    phone = us_numbers(1, seed=321)[0]
+    _, _, zone = called_once(db, dial_queue, phone, "abandoned", retry_delays_s={"abandoned": 0})
+    other = campaign_with(db, dial_queue, "lockout_preview", phone, zone)
+    resolve_contacts(db, other)
+    preview = skips(db, other, datetime.now(timezone.utc))
+    assert (preview["eligible"], preview["skipped_by_reason"]) == (0, {"lockout": 1})
+    assert sent_by(db, other) == 0
+    lockout_written_hours_ago(db, phone, 72.5)
+    preview = skips(db, other, datetime.now(timezone.utc))
+    assert (preview["eligible"], preview["skipped_by_reason"]) == (1, {})
+    assert sent_by(db, other) == 1
+
+
+def test_the_preview_holds_a_number_to_the_lowest_legal_cap_of_any_campaign(db, redis_client, dial_queue):
+    """Florida allows 3 calls in 24 h: a number another campaign places in Florida is capped in a
+    New York campaign's preview too, as its claim caps it."""
+    from include.campaigns.reporting import skips
+
+    phone = us_numbers(1, seed=322)[0]
+    zone = open_zone()
+    florida = create_campaign(db, "cap_preview_fl", config={
+        "dial_queue": dial_queue, "skip_public_holidays": False,
+        "calling_window": {"start": "00:00", "end": "23:59"}, "max_attempts": 5,
+        "retry_delays_s": {"busy": 0}})
+    add_contacts(db, florida, [{"phone": phone, "timezone": zone, "region": "FL"}])
+    for _ in range(3):
+        assert sent_by(db, load_campaign(db, florida)) == 1
+        record(db, task_of(db, florida), "busy", campaign_id=florida)
+        ingest(db, load_campaign(db, florida), datetime.now(timezone.utc))
+    other = campaign_with(db, dial_queue, "cap_preview_other", phone, zone)
+    resolve_contacts(db, other)
+    preview = skips(db, other, datetime.now(timezone.utc))
+    assert (preview["eligible"], preview["skipped_by_reason"]) == (0, {"cap": 1})
+    assert sent_by(db, other) == 0

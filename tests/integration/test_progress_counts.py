@@ -1,4 +1,4 @@
-"""Contact counts by status stay exact across pokes and changes made elsewhere (migration 0020)."""
+"""Contact counts by status stay exact across pokes and changes made elsewhere (migration 0018)."""
 
 from __future__ import annotations
 

@@ -3,22 +3,46 @@
 -- Contacts already finished (completed, opted out, exhausted) or on a call (in_flight) are not
 -- counted; one whose run ended before it was reached counts as 'expired'. The reasons per window key (closed hours, a blackout) are computed by the caller.
 -- Like report_blocked, the contacts fall into a few groups, read once each.
+--
+-- The cap and the lockout are the claim's own checks (dial_tasks_claim.sql), written again for an
+-- instant that need not be now; tests/integration/test_outcome_lockouts.py holds the two together.
+-- A number's calls in 24 h count an expired attempt whose result has come; its legal cap is the
+-- lowest of any contact of the number, in any campaign; a lockout after an outcome binds the number.
 WITH recent AS (
     SELECT t.phone, count(*) AS n
     FROM dial_tasks t
-    WHERE t.status <> 'expired' AND t.claimed_at > %(at)s - interval '24 hours'
+    WHERE t.claimed_at > %(at)s - interval '24 hours'
+      AND (t.status <> 'expired' OR EXISTS (SELECT 1 FROM call_records r WHERE r.dial_attempt_id = t.dial_attempt_id))
       AND (%(cap_24h)s::int IS NOT NULL OR %(legal_caps)s::jsonb <> '{}'::jsonb)
     GROUP BY t.phone
 ), grouped AS (
     SELECT c.status, c.status_reason IS NOT DISTINCT FROM 'no_consent' AS no_consent, c.window_keys,
            coalesce(c.jurisdiction, 'unknown') AS jurisdiction, coalesce(r.n, 0) AS recent,
+           LEAST(coalesce(%(cap_24h)s::int, 2147483647),
+                 coalesce((SELECT min((%(legal_caps)s::jsonb ->> o.jurisdiction)::int)
+                           FROM contacts o WHERE o.phone = c.phone), 2147483647)) AS cap,
+           (%(lockouts_on)s::boolean AND c.status IN ('pending', 'failed') AND EXISTS (
+               SELECT 1 FROM number_lockouts l
+               WHERE l.phone = c.phone
+                 AND l.outcome_at > %(at)s - make_interval(hours => %(lockout_horizon_h)s::int)
+                 AND EXISTS (
+                     SELECT 1 FROM contacts o, unnest(o.window_keys) AS k
+                     WHERE o.phone = c.phone
+                       AND %(at)s < GREATEST(
+                           l.outcome_at + make_interval(hours => coalesce(
+                               (%(lockouts)s::jsonb #>> ARRAY[k, l.outcome, 'hours'])::int,
+                               (%(lockouts)s::jsonb #>> ARRAY['*', l.outcome, 'hours'])::int, 0)),
+                           CASE WHEN coalesce((%(lockouts)s::jsonb #>> ARRAY[k, l.outcome, 'day'])::boolean,
+                                              (%(lockouts)s::jsonb #>> ARRAY['*', l.outcome, 'day'])::boolean)
+                                THEN (date_trunc('day', l.outcome_at AT TIME ZONE split_part(k, '|', 1))
+                                      + interval '1 day') AT TIME ZONE split_part(k, '|', 1) END)))) AS locked_out,
            CASE WHEN c.next_attempt_at > %(at)s THEN
                 CASE WHEN c.last_outcome IN ('abandoned', 'machine') THEN 'lockout' ELSE 'retry_later' END
            END AS waiting_for, count(*) AS contacts
     FROM contacts c
     LEFT JOIN recent r ON r.phone = c.phone
     WHERE c.campaign_id = %(campaign_id)s AND c.status IN ('pending', 'failed', 'blacklisted', 'invalid', 'expired')
-    GROUP BY 1, 2, 3, 4, 5, 6
+    GROUP BY 1, 2, 3, 4, 5, 6, 7, 8
 )
 SELECT CASE
            WHEN g.status = 'blacklisted' AND g.no_consent THEN 'no_consent'
@@ -28,8 +52,8 @@ SELECT CASE
            WHEN g.window_keys IS NULL THEN 'unresolved'
            WHEN (SELECT min(%(reasons)s::jsonb ->> k) FROM unnest(g.window_keys) AS k) IS NOT NULL
                THEN (SELECT min(%(reasons)s::jsonb ->> k) FROM unnest(g.window_keys) AS k)
-           WHEN g.recent >= LEAST(coalesce(%(cap_24h)s::int, 2147483647),
-                                  coalesce((%(legal_caps)s::jsonb ->> g.jurisdiction)::int, 2147483647)) THEN 'cap'
+           WHEN g.recent >= g.cap THEN 'cap'
+           WHEN g.locked_out THEN 'lockout'
            WHEN g.waiting_for IS NOT NULL THEN g.waiting_for
        END AS reason,
        g.jurisdiction, sum(g.contacts)::bigint AS contacts
