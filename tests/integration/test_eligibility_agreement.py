@@ -132,8 +132,9 @@ def _claim_only_refusals(db, phones: dict[int, str], cap_24h: int | None, capped
     looser (so the claim refuses what the walk offers, never the reverse): a contact waits while a
     result of its expired attempt is not ingested; and when a cap applies, an expired attempt whose
     result has come counts towards it, and the legal cap is the lowest of any contact of the number
-    in any campaign (the walk takes its own contact's)."""
-    from include.campaigns.calling_window import legal_rule
+    in any campaign (the walk takes its own contact's); and a lockout after an outcome binds the
+    number wherever any contact of it is placed, whichever campaign made the call."""
+    from include.campaigns.calling_window import legal_rule, lockout_until, split_key
 
     def legal(jurisdiction):
         return legal_rule(jurisdiction).max_attempts_24h if jurisdiction in capped else None
@@ -154,7 +155,13 @@ def _claim_only_refusals(db, phones: dict[int, str], cap_24h: int | None, capped
         others = [r[0] for r in db.execute("SELECT jurisdiction FROM contacts WHERE phone = %s", (phone,))]
         walk_allows = calls < lowest(cap_24h, legal(own))
         claim_allows = calls + late_calls < lowest(cap_24h, *map(legal, others))
-        if waits or (cap_24h is not None or capped) and walk_allows and not claim_allows:
+        keys = [k for r in db.execute("SELECT window_keys FROM contacts WHERE phone = %s", (phone,)) for k in r[0] or []]
+        now = datetime.now(timezone.utc)
+        locked = any((until := lockout_until(*split_key(key), outcome, at)) is not None and until > now
+                     for outcome, at in db.execute("SELECT outcome, outcome_at FROM number_lockouts WHERE phone = %s",
+                                                   (phone,))
+                     for key in keys)
+        if waits or locked or (cap_24h is not None or capped) and walk_allows and not claim_allows:
             refused.add(contact_id)
     return refused
 
