@@ -7,6 +7,7 @@ import json
 import logging
 import time
 from datetime import timezone
+from typing import Any
 
 from include.campaigns import blacklist
 from include.campaigns.campaign import Campaign
@@ -68,7 +69,7 @@ class Sender:
         self._unmarked: list[tuple[str, str]] = []
         self._encode = DialTaskEncoder(campaign, config, run_id)
 
-    def _sqs(self) -> tuple[object, str]:
+    def _sqs(self) -> tuple[Any, str]:  # boto3's clients carry no types
         """The SQS client and queue URL, made on the first send: most pokes send nothing, and
         building the client costs more than the rest of an idle poke."""
         if self._client is None:
