@@ -171,12 +171,12 @@ def claim(job: dict) -> dict:
     run = _run(job["campaign_id"], job["run_id"])
     with campaign_db() as conn:
         campaign = load_campaign(conn, job["campaign_id"])
-        config = parse_config(campaign["config"])
-        keys = [r["window_key"] for r in fetch_all(conn, "campaign_window_keys", {"campaign_id": campaign["id"]})]
+        config = parse_config(campaign.raw_config)
+        keys = [r["window_key"] for r in fetch_all(conn, "campaign_window_keys", {"campaign_id": campaign.id})]
         opened = open_keys(config.policy, keys, now)
         out["eligible_now"] = conn.execute(
             "SELECT count(*) FROM contacts WHERE campaign_id = %s AND status IN ('pending', 'failed') "
-            "AND window_keys <> '{}' AND window_keys <@ %s::text[]", (campaign["id"], sorted(opened))).fetchone()[0]
+            "AND window_keys <> '{}' AND window_keys <@ %s::text[]", (campaign.id, sorted(opened))).fetchone()[0]
 
         def claimer(page):
             return c.Claimer(conn, campaign, config, run, opened, now, page=page)

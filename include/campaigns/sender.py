@@ -34,10 +34,10 @@ class DialTaskEncoder:
     sending the message.
     """
 
-    def __init__(self, campaign: Campaign | dict, config: CampaignConfig, run_id: str):
+    def __init__(self, campaign: Campaign, config: CampaignConfig, run_id: str):
         # A mapping with id and slug will do: validation sizes the largest task from a plain dict.
         shared = json.dumps({
-            "campaign_id": campaign["id"], "campaign_slug": campaign["slug"], "caller_id": config.caller_id,
+            "campaign_id": campaign.id, "campaign_slug": campaign.slug, "caller_id": config.caller_id,
             "ivr_flow": config.ivr_flow, "audio": list(config.audio), "run_id": run_id,
         }, separators=(",", ":"))
         self._shared = shared[1:]    # '"campaign_id":...}': appended to each task's own fields
@@ -54,7 +54,7 @@ class DialTaskEncoder:
         return own[:-1] + "," + self._shared
 
 
-def dial_task_body(campaign: Campaign | dict, config: CampaignConfig, row: dict, run_id: str) -> str:
+def dial_task_body(campaign: Campaign, config: CampaignConfig, row: dict, run_id: str) -> str:
     """One dial task's message body; a sender keeps a DialTaskEncoder instead."""
     return DialTaskEncoder(campaign, config, run_id)(row)
 
