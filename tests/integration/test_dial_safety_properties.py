@@ -140,7 +140,7 @@ def test_nobody_is_dialed_who_must_not_be(db, redis_client, sqs, dial_queue, s):
     messages += drain(sqs, dial_queue, rounds=1)
     if s["cancel"] is not None:
         db.execute("UPDATE campaigns SET status = 'cancelled' WHERE id = %s",
-                   (campaigns[s["cancel"] % len(campaigns)]["id"],))
+                   (campaigns[s["cancel"] % len(campaigns)].id,))
     sent = tasks(db, "status = 'sent'")
     rng.shuffle(sent)
     late, on_time = sent[: len(sent) // 3], sent[len(sent) // 3:]
