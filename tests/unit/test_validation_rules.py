@@ -234,3 +234,13 @@ def test_the_allow_list_variables_replace_the_defaults(monkeypatch):
         campaign_allowed_queue_prefixes='["https://sqs.eu-west-1.amazonaws.com/111111111111/"]',
         campaign_allowed_topic_prefixes="arn:aws:sns:eu-west-1:111111111111:",
         campaign_allowed_audio_buckets='["shared-prompts"]') == []
+
+
+@pytest.mark.parametrize("overrides", [{}, {"timezone": "Mars/Olympus"}, {"name": ""}, {"tags": ["t" * 101]},
+                                       {"end_at": NOW - timedelta(days=2)}, {"schedule": "not a cron"}])
+def test_a_loaded_campaign_breaks_the_same_row_rules_as_its_row(overrides):
+    from include.campaigns.campaign_row import row_problems
+
+    loaded = campaign(**overrides)
+    assert Campaign.from_row(loaded.as_row()) == loaded
+    assert row_problems(loaded.as_row()) == row_problems(row(**overrides))
