@@ -89,7 +89,7 @@ def profile(conn, campaign_id: int, config: dict, chunk: int) -> dict:
         out["walk_ms"] = 1000 * (time.perf_counter() - started)
         locks = [r[0] for r in conn.execute("EXPLAIN (ANALYZE) " + load_sql("dial_tasks_claim_lock"),
                                             {**claimer.locks, "ids": ids}, prepare=False).fetchall()]
-        out["lock_ms"] = float(next(l for l in locks if l.startswith("Execution Time")).split(":")[1].split()[0])
+        out["lock_ms"] = float(next(line for line in locks if line.startswith("Execution Time")).split(":")[1].split()[0])
         before = _hot(conn)
         plan = [r[0] for r in conn.execute("EXPLAIN (ANALYZE, BUFFERS) " + load_sql("dial_tasks_claim"),
                                            {**claimer.rules, **claimer.task, "ids": ids}, prepare=False).fetchall()]

@@ -15,7 +15,6 @@ afterwards.
 
 from __future__ import annotations
 
-import json
 import random
 import statistics
 import sys

@@ -15,6 +15,7 @@ import time
 from collections import defaultdict
 from contextlib import contextmanager
 from datetime import datetime, timedelta, timezone
+from typing import Any
 
 from benchmarks.worker import partial
 
@@ -103,7 +104,7 @@ class Breakdown:
         setattr(owner, attr, timed)
         self._patched.append((owner, attr, original))
 
-    def install(self) -> "Breakdown":
+    def install(self) -> Breakdown:
         from include.campaigns import blacklist, claim, dispatch, progress, reporting, resolution, resources, sender
 
         for module in (dispatch, claim, sender, resolution, progress, reporting):
@@ -170,12 +171,12 @@ def claim(job: dict) -> dict:
     run = _run(job["campaign_id"], job["run_id"])
     with campaign_db() as conn:
         campaign = load_campaign(conn, job["campaign_id"])
-        config = parse_config(campaign["config"])
-        keys = [r["window_key"] for r in fetch_all(conn, "campaign_window_keys", {"campaign_id": campaign["id"]})]
+        config = parse_config(campaign.raw_config)
+        keys = [r["window_key"] for r in fetch_all(conn, "campaign_window_keys", {"campaign_id": campaign.id})]
         opened = open_keys(config.policy, keys, now)
         out["eligible_now"] = conn.execute(
             "SELECT count(*) FROM contacts WHERE campaign_id = %s AND status IN ('pending', 'failed') "
-            "AND window_keys <> '{}' AND window_keys <@ %s::text[]", (campaign["id"], sorted(opened))).fetchone()[0]
+            "AND window_keys <> '{}' AND window_keys <@ %s::text[]", (campaign.id, sorted(opened))).fetchone()[0]
 
         def claimer(page):
             return c.Claimer(conn, campaign, config, run, opened, now, page=page)
@@ -249,7 +250,7 @@ def pokes(job: dict) -> dict:
     live = _run(cid, job["run_id"])
     ingest_only = _run(cid, job["run_id"], dispatch=False)
     breakdown = Breakdown().install()
-    out = {"idle_ms": [], "records_full_ms": [], "records_ingest_only_ms": [], "ingested": [], "topped_up": [],
+    out: dict[str, Any] = {"idle_ms": [], "records_full_ms": [], "records_ingest_only_ms": [], "ingested": [], "topped_up": [],
            "first_poke_ms": None, "failed": None}
     phases = {"idle": Breakdown(), "records_full": Breakdown(), "records_ingest_only": Breakdown()}
 
@@ -288,7 +289,7 @@ def pokes(job: dict) -> dict:
             if time.time() > budget_end:
                 break
         # Then the sensor as it runs: new records, ingested, and the freed slots topped up.
-        for n in range(job["runs"]):
+        for _ in range(job["runs"]):
             with campaign_db() as conn:
                 add_call_records(conn, cid, records)
             round_started = time.time()
@@ -308,7 +309,7 @@ def report(job: dict) -> dict:
 
     run = _run(job["campaign_id"], job["run_id"])
     breakdown = Breakdown().install()
-    out = {"total_s": [], "build_s": [], "csv_s": [], "csv_rows": None, "csv_mb": None}
+    out: dict[str, Any] = {"total_s": [], "build_s": [], "csv_s": [], "csv_rows": None, "csv_mb": None}
     budget_end = time.time() + job["seconds"]
     while len(out["total_s"]) < job["runs"] and (not out["total_s"] or time.time() + out["total_s"][-1] < budget_end):
         with campaign_db() as conn, breakdown.measure():

@@ -12,6 +12,7 @@ from __future__ import annotations
 import time
 
 from include.campaigns.blacklist import OPT_OUT_SET
+from include.campaigns.campaign import Campaign
 
 CONTACTS_PER_INVOCATION = 100
 SQS_BATCH = 10
@@ -37,7 +38,7 @@ UPDATE contacts SET status = 'in_flight', attempts = attempts + 1, dispatches = 
 
 
 class SeedDispatcher:
-    def __init__(self, conn, redis, sqs, queue_url: str, campaign: dict, config, open_keys: dict, run_id: str):
+    def __init__(self, conn, redis, sqs, queue_url: str, campaign: Campaign, config, open_keys: dict, run_id: str):
         self.conn, self.redis, self.sqs, self.queue_url = conn, redis, sqs, queue_url
         self.campaign, self.config, self.open_keys, self.run_id = campaign, config, open_keys, run_id
 
@@ -46,19 +47,19 @@ class SeedDispatcher:
         from include.campaigns.sender import dial_task_body
 
         rows = self.conn.execute(SELECT_ELIGIBLE, {
-            "campaign_id": self.campaign["id"], "max_attempts": self.config.max_attempts,
+            "campaign_id": self.campaign.id, "max_attempts": self.config.max_attempts,
             "open_keys": sorted(self.open_keys), "limit": CONTACTS_PER_INVOCATION}).fetchall()
         sendable = []
         for contact_id, phone, attempts, dispatches in rows:
             if self.redis.sismember(OPT_OUT_SET, phone):
                 self.conn.execute(MARK_BLACKLISTED, {"id": contact_id, "reason": "blacklist_redis"})
                 continue
-            if self.conn.execute(PG_BLACKLISTED, {"phone": phone, "campaign_id": self.campaign["id"]}).fetchone():
+            if self.conn.execute(PG_BLACKLISTED, {"phone": phone, "campaign_id": self.campaign.id}).fetchone():
                 self.conn.execute(MARK_BLACKLISTED, {"id": contact_id, "reason": "blacklist"})
                 continue
             closes = min(self.open_keys.values())
             sendable.append((contact_id, {
-                "dial_attempt_id": f"c{self.campaign['id']}-{contact_id}-{dispatches + 1}", "contact_id": contact_id,
+                "dial_attempt_id": f"c{self.campaign.id}-{contact_id}-{dispatches + 1}", "contact_id": contact_id,
                 "phone": phone, "attempt": attempts + 1, "not_after": closes}))
         sent = 0
         for start in range(0, len(sendable), SQS_BATCH):

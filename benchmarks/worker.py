@@ -9,6 +9,7 @@ output (the product's logs) is ignored by the harness.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import resource
 import sys
@@ -68,12 +69,13 @@ def synthetic_rows(count: int, not_after: datetime) -> list[dict]:
 def job_raw(job: dict) -> dict:
     """The ceiling: the product's SQS client pushing pre-built dial tasks, no database at all."""
     from benchmarks.data import BENCH_CONFIG
+    from include.campaigns.campaign import Campaign
     from include.campaigns.config import parse_config
     from include.campaigns.resources import dial_queue_url, sqs_client
     from include.campaigns.sender import SQS_BATCH, dial_task_body
 
     config = parse_config(BENCH_CONFIG)
-    campaign = {"id": 900, "slug": "raw_sender"}
+    campaign = dataclasses.replace(Campaign.missing(900), slug="raw_sender")
     not_after = datetime.now(timezone.utc) + timedelta(hours=2)
     bodies = [dial_task_body(campaign, config, row, "bench__raw") for row in synthetic_rows(job["count"], not_after)]
     client = sqs_client()
@@ -132,8 +134,8 @@ def job_baseline(job: dict) -> dict:
     redis = RedisHook(redis_conn_id=REDIS_CONN_ID).get_conn()
     with campaign_db() as conn:
         campaign = load_campaign(conn, job["campaign_id"])
-        config = parse_config(campaign["config"])
-        keys = [r["window_key"] for r in fetch_all(conn, "campaign_window_keys", {"campaign_id": campaign["id"]})]
+        config = parse_config(campaign.raw_config)
+        keys = [r["window_key"] for r in fetch_all(conn, "campaign_window_keys", {"campaign_id": campaign.id})]
         opened = open_keys(config.policy, keys, datetime.now(timezone.utc))
         dispatcher = seed_baseline.SeedDispatcher(conn, redis, client, queue_url, campaign, config, opened,
                                                   job["run_id"])

@@ -6,7 +6,6 @@ import dataclasses
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from functools import cached_property
-from typing import Any
 
 from include.campaigns.config import CampaignConfig, parse_config
 from include.campaigns.db import fetch_one
@@ -57,23 +56,11 @@ class Campaign:
         """This campaign with an empty config (every default)."""
         return dataclasses.replace(self, raw_config={})
 
-    # A temporary bridge for code that still reads a campaign as the row dict it used to be
-    # (``campaign["slug"]``, ``campaign.get("config")``); ``["config"]`` is the raw JSON, as it was.
-    def __getitem__(self, key: str) -> Any:
-        if key == "config":
-            return self.raw_config
-        if key not in _FIELDS:
-            raise KeyError(key)
-        return getattr(self, key)
-
-    def get(self, key: str, default: Any = None) -> Any:
-        try:
-            return self[key]
-        except KeyError:
-            return default
-
-
-_FIELDS = frozenset(f.name for f in dataclasses.fields(Campaign))
+    def as_row(self) -> dict:
+        """The row as stored, its config as the raw JSON: for the rules that also read a catalog row
+        before it is a Campaign (campaign_row.row_problems)."""
+        return {**{f.name: getattr(self, f.name) for f in dataclasses.fields(self) if f.name != "raw_config"},
+                "config": self.raw_config}
 
 
 def load_campaign(conn, campaign_id: int) -> Campaign:

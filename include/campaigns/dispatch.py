@@ -19,14 +19,14 @@ from __future__ import annotations
 import logging
 import time
 from collections import deque
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timezone
 
 from include.campaigns.blackouts import current_blackouts
 from include.campaigns.calling_window import open_keys
 from include.campaigns.campaign import Campaign
 from include.campaigns.claim import Claimer
-from include.campaigns.config import MAX_DISPATCH_SHARDS
+from include.campaigns.config import MAX_DISPATCH_SHARDS, CampaignConfig
 from include.campaigns.db import execute, fetch_all, fetch_one
 from include.campaigns.phones import mask
 from include.campaigns.resolution import resolve_contacts
@@ -98,7 +98,24 @@ def _claim_and_screen(claimer: Claimer, sender: Sender, limit: int) -> tuple[lis
     return rows, claimed, revoked
 
 
-def claim_and_send(claimer_args: dict, sender: Sender, room: int, deadline: float | None,
+@dataclass(frozen=True)
+class ClaimScope:
+    """What one dispatcher claims for: the campaign, its run, the window keys open now, its shard."""
+
+    campaign: Campaign
+    config: CampaignConfig
+    run: RunContext
+    opened: dict[str, datetime]
+    now: datetime
+    shard: int = 0
+    shard_count: int = 1
+
+    def claimer(self, conn, *, page: int) -> Claimer:
+        return Claimer(conn, self.campaign, self.config, self.run, self.opened, self.now,
+                       shard=self.shard, shard_count=self.shard_count, page=page)
+
+
+def claim_and_send(scope: ClaimScope, sender: Sender, room: int, deadline: float | None,
                    result: DispatchResult) -> None:
     """Claim up to ``room`` contacts chunk by chunk and send them, the database work of the next
     chunk overlapping the sends of this one.
@@ -119,7 +136,7 @@ def claim_and_send(claimer_args: dict, sender: Sender, room: int, deadline: floa
         # Every open zone reads a first page, so a page larger than what is likely to be claimed is
         # read for nothing: a budgeted top-up claims a chunk or two.
         page = min(max(room if deadline is None else chunk, 100), WALK_PAGE)
-        claimer = pool.submit(Claimer, background, **claimer_args, page=page).result()
+        claimer = pool.submit(scope.claimer, background, page=page).result()
         marks = []
         claims: deque = deque()           # (future, limit) of the claims submitted, oldest first
         unrequested = room
@@ -179,8 +196,7 @@ def dispatch(conn, campaign: Campaign, run: RunContext, *, now: datetime | None 
     opened = open_keys(config.policy, keys, now, blackouts=current_blackouts(conn, now))
     result.open_window_keys = len(opened)
 
-    claimer_args = {"campaign": campaign, "config": config, "run": run, "opened": opened, "now": now,
-                    "shard": shard, "shard_count": shard_count}
+    scope = ClaimScope(campaign, config, run, opened, now, shard, shard_count)
 
     # Only a scheduled or active campaign sends; a paused or cancelled one waits or winds down.
     sending_allowed = run.may_send and now < run.run_end and campaign.status in SENDING_STATUSES
@@ -191,8 +207,7 @@ def dispatch(conn, campaign: Campaign, run: RunContext, *, now: datetime | None 
             limit = run.max_contacts or campaign.max_in_flight
             rows: list[dict] = []
             with conn.transaction(force_rollback=True):
-                claimer = Claimer(conn, **{**claimer_args, "shard": 0, "shard_count": 1},
-                                  page=min(max(limit, 100), WALK_PAGE))
+                claimer = replace(scope, shard=0, shard_count=1).claimer(conn, page=min(max(limit, 100), WALK_PAGE))
                 while len(rows) < limit and not claimer.exhausted:
                     rows += claimer.claim(min(limit - len(rows), CLAIM_CHUNK))
             result.would_dispatch = len(rows)
@@ -207,10 +222,10 @@ def dispatch(conn, campaign: Campaign, run: RunContext, *, now: datetime | None 
     #    would dial one attempt twice. The lock is the session's, so a dead process drops it.
     #    A dispatcher of the whole campaign (shard_count 1: the sensor's top-up, or an unsharded
     #    dispatch) needs every shard's lock, or it would resend what a live shard has claimed.
-    lock = {"campaign_id": campaign.id,
-            "shards": [shard] if shard_count > 1 else list(range(MAX_DISPATCH_SHARDS))}
+    shards = [shard] if shard_count > 1 else list(range(MAX_DISPATCH_SHARDS))
+    lock = {"campaign_id": campaign.id, "shards": shards}
     held = [r["shard"] for r in fetch_all(conn, "dispatcher_lock", lock) if r["locked"]]
-    if len(held) < len(lock["shards"]):
+    if len(held) < len(shards):
         fetch_all(conn, "dispatcher_unlock", {**lock, "shards": held})
     else:
         try:
@@ -229,10 +244,10 @@ def dispatch(conn, campaign: Campaign, run: RunContext, *, now: datetime | None 
             if not opened:
                 log.info("No calling window is open now for campaign %s; nothing to claim", campaign.slug)
             elif (room := _hopper_room(conn, campaign, run, shard_count)) > 0:
-                claim_and_send(claimer_args, sender, room, deadline, result)
+                claim_and_send(scope, sender, room, deadline, result)
         finally:
             fetch_all(conn, "dispatcher_unlock", lock)
-    if len(held) < len(lock["shards"]):
+    if len(held) < len(shards):
         log.warning("Another dispatcher of campaign %s (shard %d of %d) is running; this one sends nothing",
                     campaign.slug, shard, shard_count)
     result.redis_available = sender.redis_available

@@ -10,8 +10,8 @@ This module turns the rules into that lookup, once per claimer.
 from __future__ import annotations
 
 import json
+from collections.abc import Iterable
 from datetime import datetime
-from typing import Iterable
 from zoneinfo import ZoneInfo
 
 from include.campaigns.calling_window import LockoutRule, entries_in_force, split_key

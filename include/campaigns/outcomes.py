@@ -33,7 +33,10 @@ class TonedStrEnum(StrEnum):
 
     tone: Tone
 
-    def __new__(cls, value: str, tone: Tone) -> TonedStrEnum:
+    # The tone defaults only so that mypy reads a lookup, Outcome("completed"), as a valid call (it
+    # checks lookups against this constructor, which Enum uses only to build the members): a member
+    # declared without its tone still fails below.
+    def __new__(cls, value: str, tone: Tone | None = None) -> TonedStrEnum:
         if not isinstance(tone, Tone):
             raise TypeError(f"{value!r} needs a Tone, got {tone!r}")
         member = str.__new__(cls, value)
@@ -65,6 +68,8 @@ NEUTRAL = "neutral"
 
 def tone_of(outcome: str | None) -> str:
     """The badge class of any outcome string; one this vocabulary lacks gets the neutral badge."""
+    if outcome is None:
+        return NEUTRAL
     try:
         return Outcome(outcome).tone.value
     except ValueError:

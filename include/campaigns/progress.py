@@ -20,8 +20,8 @@ from include.campaigns.config import FINAL_OUTCOMES, LOCKOUT_OUTCOMES
 from include.campaigns.db import execute, fetch_all, fetch_one
 from include.campaigns.dispatch import dispatch
 from include.campaigns.outcomes import Outcome
-from include.campaigns.run_end import RunFacts, Verdict, decide
 from include.campaigns.phones import mask
+from include.campaigns.run_end import RunFacts, Verdict, decide
 from include.campaigns.runs import RunContext
 
 log = logging.getLogger(__name__)

@@ -17,8 +17,9 @@ from __future__ import annotations
 import codecs
 import csv
 import io
+from collections.abc import Iterable, Iterator
 from datetime import date, datetime
-from typing import IO, Iterable, Iterator
+from typing import IO
 
 from include.campaigns.outcomes import tone_of
 
@@ -57,7 +58,7 @@ def render_csv(rows: Iterable[dict]) -> str:
     return buffer.getvalue()
 
 
-def render_csv_to(handle: IO[str], rows: Iterable[dict]) -> int:
+def render_csv_to(handle: IO[str], rows: Iterable[dict] | RenderedCsv) -> int:
     """Stream the CSV to an open text file, so a large campaign never sits in memory; returns rows written.
 
     The handle must be opened with newline="" (the csv module writes its own CRLF line ends).
@@ -79,6 +80,8 @@ def _copy_rendered(handle: IO[str], rendered: RenderedCsv) -> int:
     for chunk in rendered:
         handle.write(decoder.decode(chunk))
     handle.write(decoder.decode(b"", final=True))
+    if rendered.rows is None:
+        raise RuntimeError(f"{type(rendered).__name__} did not count its rows while it was read")
     return rendered.rows
 
 

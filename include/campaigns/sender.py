@@ -7,6 +7,7 @@ import json
 import logging
 import time
 from datetime import timezone
+from typing import Any
 
 from include.campaigns import blacklist
 from include.campaigns.campaign import Campaign
@@ -33,10 +34,10 @@ class DialTaskEncoder:
     sending the message.
     """
 
-    def __init__(self, campaign: Campaign | dict, config: CampaignConfig, run_id: str):
+    def __init__(self, campaign: Campaign, config: CampaignConfig, run_id: str):
         # A mapping with id and slug will do: validation sizes the largest task from a plain dict.
         shared = json.dumps({
-            "campaign_id": campaign["id"], "campaign_slug": campaign["slug"], "caller_id": config.caller_id,
+            "campaign_id": campaign.id, "campaign_slug": campaign.slug, "caller_id": config.caller_id,
             "ivr_flow": config.ivr_flow, "audio": list(config.audio), "run_id": run_id,
         }, separators=(",", ":"))
         self._shared = shared[1:]    # '"campaign_id":...}': appended to each task's own fields
@@ -53,7 +54,7 @@ class DialTaskEncoder:
         return own[:-1] + "," + self._shared
 
 
-def dial_task_body(campaign: Campaign | dict, config: CampaignConfig, row: dict, run_id: str) -> str:
+def dial_task_body(campaign: Campaign, config: CampaignConfig, row: dict, run_id: str) -> str:
     """One dial task's message body; a sender keeps a DialTaskEncoder instead."""
     return DialTaskEncoder(campaign, config, run_id)(row)
 
@@ -68,7 +69,7 @@ class Sender:
         self._unmarked: list[tuple[str, str]] = []
         self._encode = DialTaskEncoder(campaign, config, run_id)
 
-    def _sqs(self) -> tuple[object, str]:
+    def _sqs(self) -> tuple[Any, str]:  # boto3's clients carry no types
         """The SQS client and queue URL, made on the first send: most pokes send nothing, and
         building the client costs more than the rest of an idle poke."""
         if self._client is None:

@@ -131,22 +131,22 @@ def missing_audio(references: list[str]) -> list[str]:
     return missing
 
 
-def campaign_problems(campaign: dict, *, live: bool, now: datetime | None = None) -> tuple[list[str], CampaignConfig | None]:
+def campaign_problems(campaign: Campaign, *, live: bool, now: datetime | None = None) -> tuple[list[str], CampaignConfig | None]:
     """Problems with the campaign row itself; ``live`` runs must also be inside the campaign's dates."""
     now = now or datetime.now(timezone.utc)
-    row = row_problems(campaign)
+    row = row_problems(campaign.as_row())
     problems = [p for p in row if p == "name is empty"]
-    if campaign.get("campaign_type") not in CAMPAIGN_TYPES:
-        problems.append(f"type {campaign.get('campaign_type')!r} is not one of {', '.join(CAMPAIGN_TYPES)}")
-    if live and campaign["status"] not in RUNNABLE_STATUSES:
-        problems.append(f"status {campaign['status']!r} does not allow a run (needs one of {', '.join(RUNNABLE_STATUSES)})")
+    if campaign.campaign_type not in CAMPAIGN_TYPES:
+        problems.append(f"type {campaign.campaign_type!r} is not one of {', '.join(CAMPAIGN_TYPES)}")
+    if live and campaign.status not in RUNNABLE_STATUSES:
+        problems.append(f"status {campaign.status!r} does not allow a run (needs one of {', '.join(RUNNABLE_STATUSES)})")
     problems.extend(p for p in row if p != "name is empty")
     dates_ok = not any(p.startswith(("start_at", "end_at")) for p in row)
-    if dates_ok and live and campaign["end_at"] <= now:
-        problems.append(f"end_at {campaign['end_at'].isoformat()} is in the past")
+    if dates_ok and live and campaign.end_at <= now:
+        problems.append(f"end_at {campaign.end_at.isoformat()} is in the past")
     config = None
     try:
-        config = parse_config(campaign.get("config"))
+        config = parse_config(campaign.raw_config)
     except ConfigError as exc:
         problems.extend(exc.problems)
     if config is not None:
@@ -161,15 +161,15 @@ def campaign_problems(campaign: dict, *, live: bool, now: datetime | None = None
     return problems, config
 
 
-def dial_task_size_problems(campaign: dict, config: CampaignConfig) -> list[str]:
+def dial_task_size_problems(campaign: Campaign, config: CampaignConfig) -> list[str]:
     """The largest dial task this campaign can send, encoded by the dispatcher's own encoder,
     must fit one SQS message."""
     from include.campaigns.sender import DialTaskEncoder
 
-    largest = {"dial_attempt_id": f"c{campaign.get('id') or 0}-{10 ** 18}-{10 ** 6}", "contact_id": 10 ** 18,
+    largest = {"dial_attempt_id": f"c{campaign.id}-{10 ** 18}-{10 ** 6}", "contact_id": 10 ** 18,
                "phone": "+" + "9" * 15, "attempt": 10 ** 6, "not_after": datetime(9999, 1, 1, tzinfo=timezone.utc)}
     # Airflow's run_id column is varchar(250).
-    encoder = DialTaskEncoder({"id": campaign.get("id") or 0, "slug": campaign.get("slug") or ""}, config, "r" * 250)
+    encoder = DialTaskEncoder(campaign, config, "r" * 250)
     size = len(encoder(largest).encode())
     if size > MAX_MESSAGE_BYTES:
         return [f"a dial task would be {size} bytes, over the {MAX_MESSAGE_BYTES}-byte queue message limit "

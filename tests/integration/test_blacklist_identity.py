@@ -14,7 +14,7 @@ import pytest
 
 from dev.seed import add_blacklist, add_contacts, create_campaign
 from include.campaigns import blacklist
-from include.campaigns.campaign import load_campaign
+from include.campaigns.campaign import Campaign, load_campaign
 from include.campaigns.dispatch import dispatch
 from include.campaigns.runs import RunContext
 from tests.helpers import open_zone, us_numbers
@@ -37,7 +37,7 @@ def run_ctx(campaign_id: int) -> RunContext:
                       live=True)
 
 
-def new_campaign(db, dial_queue, phones: list[str], slug: str = "identity") -> dict:
+def new_campaign(db, dial_queue, phones: list[str], slug: str = "identity") -> Campaign:
     zone = open_zone()
     campaign_id = create_campaign(db, slug, max_in_flight=500, config={
         "dial_queue": dial_queue, "skip_public_holidays": False, "calling_window": {"start": "08:00", "end": "21:00"}})
@@ -79,7 +79,7 @@ def test_blacklist_entries_imported_as_people_paste_them_block_the_e164_contacts
     assert report.refused == {"unparseable": 1}
     stored = {r[0] for r in db.execute("SELECT phone FROM blacklist").fetchall()}
     assert stored == set(PASTED)
-    dispatch(db, campaign, run_ctx(campaign["id"]), client=sqs, queue_url=dial_queue)
+    dispatch(db, campaign, run_ctx(campaign.id), client=sqs, queue_url=dial_queue)
     assert sent_phones(sqs, dial_queue) == sorted(control)
 
 
@@ -134,7 +134,7 @@ def test_an_import_of_global_entries_reaches_the_redis_set(db, clean_redis, tmp_
 
 def test_a_contact_written_in_national_format_is_stored_and_dialed_as_e164(db, clean_redis, sqs, dial_queue):
     campaign = new_campaign(db, dial_queue, list(PASTED.values()))
-    dispatch(db, campaign, run_ctx(campaign["id"]), client=sqs, queue_url=dial_queue)
+    dispatch(db, campaign, run_ctx(campaign.id), client=sqs, queue_url=dial_queue)
     stored = {r[0] for r in db.execute("SELECT phone FROM contacts").fetchall()}
     assert stored == set(PASTED)
     assert sent_phones(sqs, dial_queue) == sorted(PASTED)
@@ -143,7 +143,7 @@ def test_a_contact_written_in_national_format_is_stored_and_dialed_as_e164(db, c
 def test_two_contacts_of_a_campaign_with_one_number_are_dialed_once(db, clean_redis, sqs, dial_queue):
     e164 = "+12127954220"
     campaign = new_campaign(db, dial_queue, ["(212) 795-4220", e164, "212.795.4220", "2123060672"])
-    dispatch(db, campaign, run_ctx(campaign["id"]), client=sqs, queue_url=dial_queue)
+    dispatch(db, campaign, run_ctx(campaign.id), client=sqs, queue_url=dial_queue)
     assert sent_phones(sqs, dial_queue) == ["+12123060672", e164]
     rows = db.execute("SELECT phone, status, status_reason FROM contacts ORDER BY id").fetchall()
     assert [r[1] for r in rows].count("invalid") == 2
@@ -156,7 +156,7 @@ def test_a_contact_blacklisted_under_another_writing_of_its_number_is_marked_bla
 
     import_numbers(db, ["2127954220"], reason="do_not_call")
     campaign = new_campaign(db, dial_queue, ["(212) 795-4220", "2123060672"])
-    dispatch(db, campaign, run_ctx(campaign["id"]), client=sqs, queue_url=dial_queue)
+    dispatch(db, campaign, run_ctx(campaign.id), client=sqs, queue_url=dial_queue)
     assert sent_phones(sqs, dial_queue) == ["+12123060672"]
     assert db.execute("SELECT status FROM contacts WHERE phone = '+12127954220'").fetchone()[0] == "blacklisted"
 
@@ -173,7 +173,7 @@ def test_a_redis_opt_out_written_in_another_form_still_blocks_the_e164_contact(d
     blacklist.sync_from_postgres(db)
     assert clean_redis.smembers(blacklist.OPT_OUT_SET) == {b"+12124873331", b"+12127954220"}
 
-    dispatch(db, campaign, run_ctx(campaign["id"]), client=sqs, queue_url=dial_queue)
+    dispatch(db, campaign, run_ctx(campaign.id), client=sqs, queue_url=dial_queue)
     assert sent_phones(sqs, dial_queue) == sorted(control)
 
 
@@ -239,20 +239,20 @@ def test_a_number_blacklisted_between_claim_and_resend_is_not_resent(db, clean_r
     phones = us_numbers(6, seed=10)
     campaign = new_campaign(db, dial_queue, phones)
     with pytest.raises(ConnectionError):
-        dispatch(db, campaign, run_ctx(campaign["id"]), client=FailingSQS(), queue_url=dial_queue)
+        dispatch(db, campaign, run_ctx(campaign.id), client=FailingSQS(), queue_url=dial_queue)
     claimed = db.execute("SELECT count(*) FROM dial_tasks WHERE status = 'claimed'").fetchone()[0]
     assert claimed == len(phones)
 
     blocked = phones[2]
     # Only PostgreSQL knows: a campaign's own entry never reaches Redis, and a global one misses
     # it while the Redis write has failed or the sync has not run.
-    add_blacklist(db, [blocked], campaign_id=campaign["id"] if scope == "campaign" else None)
+    add_blacklist(db, [blocked], campaign_id=campaign.id if scope == "campaign" else None)
     assert not clean_redis.smembers(blacklist.OPT_OUT_SET)
     if scope.endswith("Redis down"):
         monkeypatch.setenv("AIRFLOW_CONN_CAMPAIGNS_REDIS", json.dumps(
             {"conn_type": "redis", "host": "127.0.0.1", "port": 1, "extra": {"db": 1}}))
 
-    result = dispatch(db, campaign, run_ctx(campaign["id"]), client=sqs, queue_url=dial_queue)
+    result = dispatch(db, campaign, run_ctx(campaign.id), client=sqs, queue_url=dial_queue)
     assert sent_phones(sqs, dial_queue) == sorted(set(phones) - {blocked})
     assert result.resent == len(phones) - 1
     assert result.redis_available == (not scope.endswith("Redis down"))
@@ -268,10 +268,10 @@ def test_a_fresh_claim_is_checked_against_postgres_when_redis_is_empty(db, clean
     phones = us_numbers(4, seed=11)
     campaign = new_campaign(db, dial_queue, phones)
     add_blacklist(db, [phones[0]])
-    add_blacklist(db, [phones[1]], campaign_id=campaign["id"])
+    add_blacklist(db, [phones[1]], campaign_id=campaign.id)
     add_blacklist(db, [phones[2]], expires_at=datetime.now(timezone.utc) - timedelta(minutes=1))
     rows = [{"phone": p, "dial_attempt_id": f"x-{i}"} for i, p in enumerate(phones)]
-    sender = Sender(db, sqs, dial_queue, campaign, parse_config(campaign["config"]), "identity")
+    sender = Sender(db, sqs, dial_queue, campaign, parse_config(campaign.raw_config), "identity")
     kept, withheld = sender.screen(rows)
     assert [r["phone"] for r in kept] == phones[2:]
     assert withheld == 2
@@ -339,7 +339,7 @@ def test_an_entry_no_one_could_read_as_a_number_still_blocks_the_numbers_ending_
     db.execute("INSERT INTO blacklist_rejected (phone, digits, reason, created_at, refused_reason) VALUES "
                "('020 7946 0958', '2079460958', 'do_not_call', now(), 'too_long'), "
                "('ext 0958', '958', 'do_not_call', now(), 'unparseable')")
-    dispatch(db, campaign, run_ctx(campaign["id"]), client=sqs, queue_url=dial_queue)
+    dispatch(db, campaign, run_ctx(campaign.id), client=sqs, queue_url=dial_queue)
     assert sent_phones(sqs, dial_queue) == [control, "+12125550958"]
     assert db.execute("SELECT status_reason FROM contacts WHERE phone = %s", (london,)).fetchone()[0] == \
         "blacklist_unparsed"

@@ -51,7 +51,7 @@ def test_a_declared_emergency_blackout_closes_its_jurisdiction_at_once(db, redis
     now = datetime.now(timezone.utc)
     declare(db, "US-WA", now - timedelta(minutes=5), now + timedelta(hours=6), "State of emergency (test)")
 
-    dispatch(db, campaign, run_context(campaign["id"]))
+    dispatch(db, campaign, run_context(campaign.id))
 
     assert set(sent(sqs, dial_queue)) == {phones["ny"]}, \
         "a Washington number, and a New York number with a Washington address, are both blacked out"
@@ -62,7 +62,7 @@ def test_a_blackout_on_a_country_covers_every_state_in_it(db, redis_client, sqs,
     now = datetime.now(timezone.utc)
     declare(db, "US", now - timedelta(minutes=5), now + timedelta(hours=1), "National day of mourning (test)")
 
-    result = dispatch(db, campaign, run_context(campaign["id"]))
+    result = dispatch(db, campaign, run_context(campaign.id))
 
     assert sent(sqs, dial_queue) == {} and result.open_window_keys == 0
 
@@ -73,7 +73,7 @@ def test_a_blackout_ahead_brings_the_dial_tasks_deadline_forward_to_its_start(db
     starts = (datetime.now(timezone.utc) + timedelta(minutes=30)).replace(microsecond=0)
     declare(db, "US-WA", starts, starts + timedelta(hours=6), "Emergency declared from this afternoon (test)")
 
-    dispatch(db, campaign, run_context(campaign["id"]))
+    dispatch(db, campaign, run_context(campaign.id))
 
     tasks = sent(sqs, dial_queue)
     assert set(tasks) == set(phones.values())

@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 
 from dev.seed import add_contacts, create_campaign
 from include.campaigns import dispatch as d
-from include.campaigns.campaign import load_campaign
+from include.campaigns.campaign import Campaign, load_campaign
 from include.campaigns.claim import Claimer
 from include.campaigns.config import parse_config
 from include.campaigns.resolution import resolve_contacts
@@ -84,7 +84,7 @@ def test_claims_come_in_exactly_the_claim_order_across_zones(db, contacts, model
     campaign = load_campaign(db, campaign_id)
     run = RunContext(campaign_id=campaign_id, run_id="r", run_start=now, run_end=now + timedelta(hours=2), live=True)
     opened = {f"{z}|T": now + timedelta(hours=1) for z in ZONES}
-    claimer = Claimer(db, campaign, parse_config(campaign["config"]), run, opened, now, page=page)
+    claimer = Claimer(db, campaign, parse_config(campaign.raw_config), run, opened, now, page=page)
     claimed: list[int] = []
     for size in chunks * 20:
         if claimer.exhausted:
@@ -96,7 +96,7 @@ def test_claims_come_in_exactly_the_claim_order_across_zones(db, contacts, model
         assert claimed == expected
 
 
-def _campaign(db, dial_queue, count: int, max_in_flight: int = 500) -> tuple[dict, list[str]]:
+def _campaign(db, dial_queue, count: int, max_in_flight: int = 500) -> tuple[Campaign, list[str]]:
     zone = open_zone()
     campaign_id = create_campaign(db, "sharded", max_in_flight=max_in_flight, config={
         "dial_queue": dial_queue, "skip_public_holidays": False, "calling_window": {"start": "08:00", "end": "21:00"}})
@@ -105,9 +105,9 @@ def _campaign(db, dial_queue, count: int, max_in_flight: int = 500) -> tuple[dic
     return load_campaign(db, campaign_id), phones
 
 
-def _run(campaign: dict) -> RunContext:
+def _run(campaign: Campaign) -> RunContext:
     now = datetime.now(timezone.utc)
-    return RunContext(campaign_id=campaign["id"], run_id="r", run_start=now, run_end=now + timedelta(hours=2), live=True)
+    return RunContext(campaign_id=campaign.id, run_id="r", run_start=now, run_end=now + timedelta(hours=2), live=True)
 
 
 def test_two_shards_dispatching_at_once_send_disjoint_halves_that_cover_everyone(db, redis_client, sqs, dial_queue):
@@ -164,7 +164,7 @@ def test_a_second_dispatcher_of_the_same_shard_sends_nothing_while_the_first_is_
     campaign, phones = _campaign(db, dial_queue, 10)
     # A first dispatcher claimed everything and is still sending (its session holds the lock).
     with campaign_db() as first:
-        assert first.execute("SELECT pg_try_advisory_lock(%s, 0)", (campaign["id"],)).fetchone()[0]
+        assert first.execute("SELECT pg_try_advisory_lock(%s, 0)", (campaign.id,)).fetchone()[0]
         resolve_contacts(db, campaign)
         db.execute("UPDATE contacts SET status = 'in_flight', dispatches = 1, attempts = 1")
         db.execute("INSERT INTO dial_tasks (dial_attempt_id, campaign_id, contact_id, phone, attempt, run_id, not_after) "
@@ -217,7 +217,7 @@ def test_deleting_a_campaign_still_removes_its_dial_tasks(db, redis_client, sqs,
     """dial_tasks has no campaign foreign key (migration 0006); the cascade runs through contacts."""
     campaign, _ = _campaign(db, dial_queue, 5)
     assert d.dispatch(db, campaign, _run(campaign)).sent == 5
-    db.execute("DELETE FROM campaigns WHERE id = %s", (campaign["id"],))
+    db.execute("DELETE FROM campaigns WHERE id = %s", (campaign.id,))
     assert db.execute("SELECT count(*) FROM dial_tasks").fetchone()[0] == 0
 
 
@@ -228,6 +228,6 @@ def test_a_poke_tops_up_only_while_it_is_young_and_the_next_poke_goes_on(db, red
     monkeypatch.setattr(progress, "TOP_UP_CLAIMS_UNTIL_S", 0)
     monkeypatch.setattr(d, "BUDGETED_CLAIM_CHUNK", 3)
     campaign, phones = _campaign(db, dial_queue, 7)
-    dispatched = [progress.poke(db, campaign["id"], _run(campaign)).dispatched for _ in range(4)]
+    dispatched = [progress.poke(db, campaign.id, _run(campaign)).dispatched for _ in range(4)]
     assert dispatched == [3, 3, 1, 0]
     assert sorted(json.loads(m["Body"])["phone"] for m in drain(sqs, dial_queue)) == sorted(phones)

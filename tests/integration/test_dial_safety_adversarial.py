@@ -8,7 +8,7 @@ import json
 import pytest
 
 from dev.seed import add_contacts, create_campaign
-from include.campaigns.campaign import load_campaign
+from include.campaigns.campaign import Campaign, load_campaign
 from include.campaigns.dispatch import dispatch
 from include.campaigns.progress import expire_tasks, ingest
 from tests.helpers import open_zone, run_context, together, us_numbers
@@ -21,7 +21,7 @@ def run_ctx(campaign_id: int, run_id: str = "adv"):
     return run_context(campaign_id, run_id)
 
 
-def new_campaign(db, dial_queue, phones: list[str], slug: str = "adv", **config) -> dict:
+def new_campaign(db, dial_queue, phones: list[str], slug: str = "adv", **config) -> Campaign:
     zone = open_zone()
     campaign_id = create_campaign(db, slug, max_in_flight=1000, config={
         "dial_queue": dial_queue, "skip_public_holidays": False,
@@ -61,7 +61,7 @@ def test_a_number_an_operator_changes_after_resolution_is_checked_again_before_i
     db.execute("UPDATE contacts SET phone = %s WHERE phone = %s", (national(listed), first))
     db.execute("UPDATE contacts SET phone = %s WHERE phone = %s", (national(moved), second))
 
-    dispatch(db, load_campaign(db, campaign["id"]), run_ctx(campaign["id"]))
+    dispatch(db, load_campaign(db, campaign.id), run_ctx(campaign.id))
 
     phones = [body["phone"] for body in sent(sqs, dial_queue)]
     assert phones == [moved]
@@ -76,7 +76,7 @@ def test_a_claimed_dial_task_whose_result_has_come_is_never_sent_again(db, redis
     phones = us_numbers(3, seed=914)
     campaign = new_campaign(db, dial_queue, phones)
     with pytest.raises(ConnectionError):
-        dispatch(db, campaign, run_ctx(campaign["id"]), client=FailingSQS(), queue_url=dial_queue)
+        dispatch(db, campaign, run_ctx(campaign.id), client=FailingSQS(), queue_url=dial_queue)
     claimed = db.execute("SELECT dial_attempt_id, campaign_id, contact_id, phone FROM dial_tasks "
                          "WHERE status = 'claimed' ORDER BY dial_attempt_id").fetchall()
     assert len(claimed) == 3
@@ -85,7 +85,7 @@ def test_a_claimed_dial_task_whose_result_has_come_is_never_sent_again(db, redis
                "ended_at, duration_s, local_hour) VALUES (%s, %s, %s, %s, 'converted', now(), now(), 30, 13)",
                called)
 
-    result = dispatch(db, load_campaign(db, campaign["id"]), run_ctx(campaign["id"]))
+    result = dispatch(db, load_campaign(db, campaign.id), run_ctx(campaign.id))
 
     assert sorted(body["dial_attempt_id"] for body in sent(sqs, dial_queue)) == [c[0] for c in claimed[1:]]
     assert result.resent == 2
@@ -99,7 +99,7 @@ def test_an_opt_out_the_dialer_writes_as_an_update_of_its_record_blacklists_the_
     moment later (the IVR's last key) still opts the number out at once, in every campaign."""
     phone, other = us_numbers(2, seed=915)
     first = new_campaign(db, dial_queue, [phone], slug="adv_first")
-    dispatch(db, first, run_ctx(first["id"]))
+    dispatch(db, first, run_ctx(first.id))
     (body,) = sent(sqs, dial_queue)
     db.execute("INSERT INTO call_records (dial_attempt_id, campaign_id, contact_id, phone, outcome, started_at, "
                "ended_at, duration_s, local_hour) VALUES (%s, %s, %s, %s, 'answered', now(), now(), 30, 13)",
@@ -110,7 +110,7 @@ def test_an_opt_out_the_dialer_writes_as_an_update_of_its_record_blacklists_the_
     assert db.execute("SELECT count(*) FROM blacklist WHERE phone = %s AND campaign_id IS NULL",
                       (phone,)).fetchone()[0] == 1
     second = new_campaign(db, dial_queue, [phone, other], slug="adv_second")
-    dispatch(db, second, run_ctx(second["id"]))
+    dispatch(db, second, run_ctx(second.id))
     assert [b["phone"] for b in sent(sqs, dial_queue)] == [other]
 
 
@@ -130,7 +130,7 @@ def test_a_late_result_not_yet_ingested_counts_against_the_24h_cap_of_every_camp
     dialed over the cap."""
     shared, other = us_numbers(2, seed=916)
     first = new_campaign(db, dial_queue, [shared], slug="adv_cap_a", max_attempts_per_24h=1)
-    dispatch(db, first, run_ctx(first["id"]))
+    dispatch(db, first, run_ctx(first.id))
     (body,) = sent(sqs, dial_queue)
     db.execute("UPDATE dial_tasks SET not_after = now() - interval '3 hours'")
     assert expire_tasks(db, first) == 1
@@ -139,7 +139,7 @@ def test_a_late_result_not_yet_ingested_counts_against_the_24h_cap_of_every_camp
                (body["dial_attempt_id"], body["campaign_id"], body["contact_id"], body["phone"]))
 
     second = new_campaign(db, dial_queue, [shared, other], slug="adv_cap_b", max_attempts_per_24h=1)
-    dispatch(db, second, run_ctx(second["id"]))
+    dispatch(db, second, run_ctx(second.id))
 
     assert [b["phone"] for b in sent(sqs, dial_queue)] == [other]
 
@@ -176,7 +176,7 @@ def test_a_result_the_dialer_writes_twice_at_once_is_kept_and_applied_once(db, r
 
     (phone,) = us_numbers(1, seed=918)
     campaign = new_campaign(db, dial_queue, [phone])
-    dispatch(db, campaign, run_ctx(campaign["id"]))
+    dispatch(db, campaign, run_ctx(campaign.id))
     (body,) = sent(sqs, dial_queue)
     row = (body["dial_attempt_id"], body["campaign_id"], body["contact_id"], body["phone"])
 

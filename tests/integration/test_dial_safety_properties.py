@@ -25,7 +25,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from dev.seed import add_contacts, create_campaign
-from include.campaigns.campaign import load_campaign
+from include.campaigns.campaign import Campaign, load_campaign
 from include.campaigns.dispatch import dispatch
 from include.campaigns.progress import expire_tasks
 from include.campaigns.results import ingest_all
@@ -41,14 +41,14 @@ OUTCOMES = ["answered", "converted", "busy", "no_answer", "failed", "voicemail",
 FINAL = {"answered", "converted"}
 
 
-def dispatch_round(campaigns: list[dict], shards: dict[int, int], top_up: int | None, run_id: str,
+def dispatch_round(campaigns: list[Campaign], shards: dict[int, int], top_up: int | None, run_id: str,
                    also=None) -> None:
-    jobs: list[Callable] = [lambda conn, c=c, s=s: dispatch(conn, load_campaign(conn, c["id"]), run_context(c["id"], run_id),
-                                            shard=s, shard_count=shards[c["id"]])
-            for c in campaigns for s in range(shards[c["id"]])]
+    jobs: list[Callable] = [lambda conn, c=c, s=s: dispatch(conn, load_campaign(conn, c.id), run_context(c.id, run_id),
+                                            shard=s, shard_count=shards[c.id])
+            for c in campaigns for s in range(shards[c.id])]
     if top_up is not None:
         c = campaigns[top_up % len(campaigns)]
-        jobs.append(lambda conn: dispatch(conn, load_campaign(conn, c["id"]), run_context(c["id"], run_id)))
+        jobs.append(lambda conn: dispatch(conn, load_campaign(conn, c.id), run_context(c.id, run_id)))
     if also is not None:
         jobs.append(also)
     errors = together(*jobs)
@@ -140,7 +140,7 @@ def test_nobody_is_dialed_who_must_not_be(db, redis_client, sqs, dial_queue, s):
     messages += drain(sqs, dial_queue, rounds=1)
     if s["cancel"] is not None:
         db.execute("UPDATE campaigns SET status = 'cancelled' WHERE id = %s",
-                   (campaigns[s["cancel"] % len(campaigns)]["id"],))
+                   (campaigns[s["cancel"] % len(campaigns)].id,))
     sent = tasks(db, "status = 'sent'")
     rng.shuffle(sent)
     late, on_time = sent[: len(sent) // 3], sent[len(sent) // 3:]
@@ -156,7 +156,7 @@ def test_nobody_is_dialed_who_must_not_be(db, redis_client, sqs, dial_queue, s):
     # The last word: everything ingested, then one dispatcher per campaign, alone.
     ingest_all(db)
     for c in campaigns:
-        dispatch(db, load_campaign(db, c["id"]), run_context(c["id"], "run-4"))
+        dispatch(db, load_campaign(db, c.id), run_context(c.id, "run-4"))
     messages += drain(sqs, dial_queue)
 
     every = tasks(db)

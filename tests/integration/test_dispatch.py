@@ -52,11 +52,11 @@ def test_contact_outside_local_window_is_not_dispatched(db, redis_client, make_c
     day, night = us_numbers(2, seed=1)
     campaign = make_campaign(contacts=[{"phone": day, "timezone": open_zone()},
                                        {"phone": night, "timezone": closed_zone()}])
-    result = dispatch(db, campaign, run_context(campaign["id"]))
+    result = dispatch(db, campaign, run_context(campaign.id))
     tasks = sent_tasks(sqs, dial_queue)
     assert [t["phone"] for t in tasks] == [day]
     assert result.sent == 1
-    assert statuses(db, campaign["id"])[night] == "pending"
+    assert statuses(db, campaign.id)[night] == "pending"
 
 
 def test_not_after_is_the_end_of_the_contacts_local_window(db, redis_client, make_campaign, sqs, dial_queue):
@@ -66,7 +66,7 @@ def test_not_after_is_the_end_of_the_contacts_local_window(db, redis_client, mak
     [phone] = us_numbers(1, seed=2)
     campaign = make_campaign(contacts=[{"phone": phone, "timezone": zone}],
                              calling_window={"start": "08:00", "end": "17:30"})
-    dispatch(db, campaign, run_context(campaign["id"]))
+    dispatch(db, campaign, run_context(campaign.id))
     [task] = sent_tasks(sqs, dial_queue)
     not_after = datetime.fromisoformat(task["not_after"]).astimezone(ZoneInfo(zone))
     assert (not_after.hour, not_after.minute) == (17, 30)
@@ -77,7 +77,7 @@ def test_not_after_never_passes_the_run_end(db, redis_client, make_campaign, sqs
     [phone] = us_numbers(1, seed=3)
     campaign = make_campaign(contacts=[{"phone": phone, "timezone": open_zone()}])
     run_end = datetime.now(timezone.utc) + timedelta(minutes=7)
-    dispatch(db, campaign, run_context(campaign["id"], run_end=run_end))
+    dispatch(db, campaign, run_context(campaign.id, run_end=run_end))
     [task] = sent_tasks(sqs, dial_queue)
     assert datetime.fromisoformat(task["not_after"]) == run_end
 
@@ -89,12 +89,12 @@ def test_blacklisted_numbers_are_never_sent(db, redis_client, make_campaign, sqs
     campaign = make_campaign(contacts=[{"phone": p, "timezone": zone} for p in phones])
     other = create_campaign(db, "someone_else")
     add_blacklist(db, [global_bl])
-    add_blacklist(db, [scoped_bl], campaign_id=campaign["id"])
+    add_blacklist(db, [scoped_bl], campaign_id=campaign.id)
     add_blacklist(db, [other_scope], campaign_id=other)
     add_blacklist(db, [expired_bl], expires_at=NOW - timedelta(days=1))
     redis_client.sadd("campaigns:blacklist", redis_bl)
 
-    result = dispatch(db, campaign, run_context(campaign["id"]))
+    result = dispatch(db, campaign, run_context(campaign.id))
 
     assert sorted(t["phone"] for t in sent_tasks(sqs, dial_queue)) == sorted([ok, other_scope, expired_bl])
     assert result.revoked_redis == 1
@@ -112,7 +112,7 @@ def test_redis_down_dispatch_goes_on_with_postgres_blacklist(db, redis_client, m
     monkeypatch.setenv("AIRFLOW_CONN_CAMPAIGNS_REDIS", json.dumps({"conn_type": "redis", "host": "127.0.0.1",
                                                                    "port": 1, "extra": {"db": 1}}))
     with caplog.at_level(logging.WARNING):
-        result = dispatch(db, campaign, run_context(campaign["id"]))
+        result = dispatch(db, campaign, run_context(campaign.id))
     assert [t["phone"] for t in sent_tasks(sqs, dial_queue)] == [ok]
     assert result.redis_available is False
     assert "checking the PostgreSQL blacklist only" in caplog.text
@@ -122,43 +122,43 @@ def test_dispatch_tops_up_to_the_hopper_level_only(db, redis_client, make_campai
     zone = open_zone()
     campaign = make_campaign(contacts=[{"phone": p, "timezone": zone} for p in us_numbers(25, seed=6)],
                              max_in_flight=10)
-    assert dispatch(db, campaign, run_context(campaign["id"])).sent == 10
-    assert dispatch(db, campaign, run_context(campaign["id"])).sent == 0
+    assert dispatch(db, campaign, run_context(campaign.id)).sent == 10
+    assert dispatch(db, campaign, run_context(campaign.id)).sent == 0
     # The dialer answers three of them: three places open in the hopper.
     rows = db.execute("SELECT dial_attempt_id, contact_id, phone FROM dial_tasks LIMIT 3").fetchall()
     for dial_attempt_id, contact_id, phone in rows:
         db.execute("INSERT INTO call_records (dial_attempt_id, campaign_id, contact_id, phone, outcome, started_at, "
                    "ended_at) VALUES (%s, %s, %s, %s, 'answered', now(), now())",
-                   (dial_attempt_id, campaign["id"], contact_id, phone))
+                   (dial_attempt_id, campaign.id, contact_id, phone))
     ingest(db, campaign)
-    assert dispatch(db, campaign, run_context(campaign["id"])).sent == 3
+    assert dispatch(db, campaign, run_context(campaign.id)).sent == 3
     assert len({t["dial_attempt_id"] for t in sent_tasks(sqs, dial_queue)}) == 13
 
 
 def test_max_contacts_limits_one_run(db, redis_client, make_campaign, sqs, dial_queue):
     zone = open_zone()
     campaign = make_campaign(contacts=[{"phone": p, "timezone": zone} for p in us_numbers(12, seed=7)])
-    assert dispatch(db, campaign, run_context(campaign["id"], max_contacts=5)).sent == 5
-    assert dispatch(db, campaign, run_context(campaign["id"], max_contacts=5)).sent == 0
-    assert dispatch(db, campaign, run_context(campaign["id"], run_id="run-2", max_contacts=5)).sent == 5
+    assert dispatch(db, campaign, run_context(campaign.id, max_contacts=5)).sent == 5
+    assert dispatch(db, campaign, run_context(campaign.id, max_contacts=5)).sent == 0
+    assert dispatch(db, campaign, run_context(campaign.id, run_id="run-2", max_contacts=5)).sent == 5
 
 
 def test_dry_run_reports_what_would_be_sent_and_changes_nothing(db, redis_client, make_campaign, sqs, dial_queue):
     zone = open_zone()
     campaign = make_campaign(contacts=[{"phone": p, "timezone": zone} for p in us_numbers(7, seed=8)])
-    result = dispatch(db, campaign, run_context(campaign["id"], dry_run=True))
+    result = dispatch(db, campaign, run_context(campaign.id, dry_run=True))
     assert result.would_dispatch == 7
     assert all(s.startswith("***") and len(s) == 7 for s in result.sample)
     assert sent_tasks(sqs, dial_queue) == []
     assert db.execute("SELECT count(*) FROM dial_tasks").fetchone()[0] == 0
-    assert set(statuses(db, campaign["id"]).values()) == {"pending"}
+    assert set(statuses(db, campaign.id).values()) == {"pending"}
     assert db.execute("SELECT sum(attempts) FROM contacts").fetchone()[0] == 0
 
 
 def test_a_run_past_its_end_sends_nothing(db, redis_client, make_campaign, sqs, dial_queue):
     zone = open_zone()
     campaign = make_campaign(contacts=[{"phone": p, "timezone": zone} for p in us_numbers(3, seed=9)])
-    ended = run_context(campaign["id"], run_end=NOW - timedelta(minutes=1))
+    ended = run_context(campaign.id, run_end=NOW - timedelta(minutes=1))
     assert dispatch(db, campaign, ended).sent == 0
     assert sent_tasks(sqs, dial_queue) == []
 
@@ -167,7 +167,7 @@ def test_invalid_numbers_are_marked_with_a_reason_and_never_sent(db, redis_clien
     [good] = us_numbers(1, seed=10)
     campaign = make_campaign(contacts=[{"phone": good, "timezone": open_zone()}, {"phone": "+1555"},
                                        {"phone": "212555012"}, {"phone": good[:-1] + "x"}])
-    dispatch(db, campaign, run_context(campaign["id"]))
+    dispatch(db, campaign, run_context(campaign.id))
     assert [t["phone"] for t in sent_tasks(sqs, dial_queue)] == [good]
     reasons = [r[0] for r in db.execute("SELECT status_reason FROM contacts WHERE status = 'invalid'").fetchall()]
     assert len(reasons) == 3 and all(r.startswith("invalid_phone:") for r in reasons)
@@ -194,7 +194,7 @@ def test_partial_batch_failures_retry_only_the_failed_entries(db, redis_client, 
     zone = open_zone()
     campaign = make_campaign(contacts=[{"phone": p, "timezone": zone} for p in us_numbers(10, seed=12)])
     flaky = FlakySqs(sqs, fail_times=2)
-    result = dispatch(db, campaign, run_context(campaign["id"]), client=flaky, queue_url=dial_queue)
+    result = dispatch(db, campaign, run_context(campaign.id), client=flaky, queue_url=dial_queue)
     tasks = sent_tasks(sqs, dial_queue)
     assert result.sent == 10
     assert Counter(t["dial_attempt_id"] for t in tasks).most_common(1)[0][1] == 1
@@ -210,10 +210,10 @@ def test_fifo_queue_groups_by_campaign_and_deduplicates_a_resend(db, redis_clien
     zone = open_zone()
     campaign = make_campaign(slug="fifo", contacts=[{"phone": p, "timezone": zone} for p in us_numbers(3, seed=13)],
                              dial_queue=fifo)
-    dispatch(db, campaign, run_context(campaign["id"]))
+    dispatch(db, campaign, run_context(campaign.id))
     # A crash after the send but before it was marked sent: the retry resends the same ids.
     db.execute("UPDATE dial_tasks SET status = 'claimed', sent_at = NULL")
-    assert dispatch(db, campaign, run_context(campaign["id"])).resent == 3
+    assert dispatch(db, campaign, run_context(campaign.id)).resent == 3
     received = []
     for _ in range(3):
         batch = sqs.receive_message(QueueUrl=fifo, MaxNumberOfMessages=10,
@@ -224,7 +224,7 @@ def test_fifo_queue_groups_by_campaign_and_deduplicates_a_resend(db, redis_clien
                 {"Id": str(i), "ReceiptHandle": m["ReceiptHandle"]} for i, m in enumerate(batch)])
     sqs.delete_queue(QueueUrl=fifo)
     assert len(received) == 3, "the FIFO queue dropped the resends as duplicates"
-    assert {m["Attributes"]["MessageGroupId"] for m in received} == {f"campaign-{campaign['id']}"}
+    assert {m["Attributes"]["MessageGroupId"] for m in received} == {f"campaign-{campaign.id}"}
     assert {m["Attributes"]["MessageDeduplicationId"] for m in received} == {
         json.loads(m["Body"])["dial_attempt_id"] for m in received}
 
@@ -238,7 +238,7 @@ def test_alabama_contact_is_not_called_on_a_legal_holiday_or_a_sunday(db, redis_
     sunday = datetime(2026, 11, 29, 20, 0, tzinfo=timezone.utc)
     friday = datetime(2026, 11, 27, 20, 0, tzinfo=timezone.utc)
     for instant, expected in ((thanksgiving, 0), (sunday, 0), (friday, 1)):
-        run = run_context(campaign["id"], run_start=instant, run_end=instant + timedelta(days=1))
+        run = run_context(campaign.id, run_start=instant, run_end=instant + timedelta(days=1))
         assert dispatch(db, campaign, run, now=instant).sent == expected, instant
 
 
@@ -249,5 +249,5 @@ def test_campaign_blackout_dates_and_public_holidays_hold_back_everyone(db, redi
     christmas_eve = datetime(2026, 12, 24, 17, 0, tzinfo=timezone.utc)
     christmas = datetime(2026, 12, 25, 17, 0, tzinfo=timezone.utc)
     for instant in (christmas_eve, christmas):
-        run = run_context(campaign["id"], run_start=instant, run_end=instant + timedelta(days=1))
+        run = run_context(campaign.id, run_start=instant, run_end=instant + timedelta(days=1))
         assert dispatch(db, campaign, run, now=instant).sent == 0, instant

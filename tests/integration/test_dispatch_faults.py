@@ -75,10 +75,10 @@ def test_process_killed_between_claim_and_send(db, redis_client, campaign, sqs, 
                 time.sleep(600)
 
         now = datetime.now(timezone.utc)
-        run = RunContext(campaign_id={campaign_row['id']}, run_id="faulty", run_start=now,
+        run = RunContext(campaign_id={campaign_row.id}, run_id="faulty", run_start=now,
                          run_end=now + timedelta(days=1), live=True)
         with campaign_db() as conn:
-            dispatch(conn, load_campaign(conn, {campaign_row['id']}), run, client=FreezeAtSend(),
+            dispatch(conn, load_campaign(conn, {campaign_row.id}), run, client=FreezeAtSend(),
                      queue_url={dial_queue!r})
     """)
     proc = subprocess.Popen([sys.executable, "-c", script], cwd=ROOT, env=os.environ.copy())
@@ -91,7 +91,7 @@ def test_process_killed_between_claim_and_send(db, redis_client, campaign, sqs, 
     claimed = {r[0] for r in db.execute("SELECT dial_attempt_id FROM dial_tasks WHERE status = 'claimed'").fetchall()}
     assert claimed and sqs.receive_message(QueueUrl=dial_queue).get("Messages") is None
 
-    result = dispatch(db, load_campaign(db, campaign_row["id"]), run_ctx(campaign_row["id"]))
+    result = dispatch(db, load_campaign(db, campaign_row.id), run_ctx(campaign_row.id))
 
     assert result.resent == len(claimed)
     sent_ids = {r[0] for r in db.execute("SELECT dial_attempt_id FROM dial_tasks").fetchall()}
@@ -109,10 +109,10 @@ def test_sqs_down_for_a_while(db, redis_client, campaign, sqs, dial_queue):
                                config=botocore.config.Config(retries={"max_attempts": 1}, connect_timeout=1))
     for _ in range(2):  # two task tries while SQS is down
         with pytest.raises(botocore.exceptions.EndpointConnectionError):
-            dispatch(db, campaign_row, run_ctx(campaign_row["id"]), client=unreachable, queue_url=dial_queue)
+            dispatch(db, campaign_row, run_ctx(campaign_row.id), client=unreachable, queue_url=dial_queue)
     assert db.execute("SELECT count(*) FROM dial_tasks WHERE status = 'sent'").fetchone()[0] == 0
 
-    dispatch(db, campaign_row, run_ctx(campaign_row["id"]), client=sqs, queue_url=dial_queue)
+    dispatch(db, campaign_row, run_ctx(campaign_row.id), client=sqs, queue_url=dial_queue)
     assert_each_sent_under_one_id(db, sqs, dial_queue, phones)
 
 
@@ -123,7 +123,7 @@ def test_redis_down(db, redis_client, campaign, sqs, dial_queue, caplog):
     while stack._pid_alive(pid):
         time.sleep(0.05)
     try:
-        result = dispatch(db, campaign_row, run_ctx(campaign_row["id"]))
+        result = dispatch(db, campaign_row, run_ctx(campaign_row.id))
     finally:
         stack.start()
     assert result.redis_available is False
@@ -154,10 +154,10 @@ def test_postgres_restarts_mid_dispatch(redis_client, campaign, sqs, dial_queue)
     campaign_row, phones = campaign
     with campaign_db() as conn:
         with pytest.raises(psycopg.OperationalError):
-            dispatch(conn, campaign_row, run_ctx(campaign_row["id"]), client=RestartPostgresMidway(sqs),
+            dispatch(conn, campaign_row, run_ctx(campaign_row.id), client=RestartPostgresMidway(sqs),
                      queue_url=dial_queue)
     with campaign_db() as conn:  # the task's retry: a new connection, the same ledger
-        dispatch(conn, campaign_row, run_ctx(campaign_row["id"]), client=sqs, queue_url=dial_queue)
+        dispatch(conn, campaign_row, run_ctx(campaign_row.id), client=sqs, queue_url=dial_queue)
         assert_each_sent_under_one_id(conn, sqs, dial_queue, phones)
 
 
@@ -171,10 +171,10 @@ def test_postgres_down_sends_nothing_and_the_task_fails_to_be_retried(redis_clie
     try:
         with pytest.raises(psycopg.OperationalError):
             with campaign_db() as conn:
-                dispatch(conn, campaign_row, run_ctx(campaign_row["id"]), client=sqs, queue_url=dial_queue)
+                dispatch(conn, campaign_row, run_ctx(campaign_row.id), client=sqs, queue_url=dial_queue)
         assert sqs.receive_message(QueueUrl=dial_queue).get("Messages") is None
     finally:
         stack.start()
     with campaign_db() as conn:  # the retry, once PostgreSQL is back
-        dispatch(conn, campaign_row, run_ctx(campaign_row["id"]), client=sqs, queue_url=dial_queue)
+        dispatch(conn, campaign_row, run_ctx(campaign_row.id), client=sqs, queue_url=dial_queue)
         assert_each_sent_under_one_id(conn, sqs, dial_queue, phones)

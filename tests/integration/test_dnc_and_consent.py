@@ -8,7 +8,7 @@ import pytest
 
 from dev.seed import add_contacts, create_campaign
 from include.campaigns.blacklist_import import import_numbers
-from include.campaigns.campaign import load_campaign
+from include.campaigns.campaign import Campaign, load_campaign
 from include.campaigns.dispatch import dispatch
 from include.campaigns.validation import CampaignInvalid, validate
 from tests.helpers import open_zone, us_numbers
@@ -19,7 +19,7 @@ pytestmark = pytest.mark.integration
 UK_NUMBER = "+442079460123"
 
 
-def campaign_with(db, phones, *, scrubbed, **config) -> dict:
+def campaign_with(db, phones, *, scrubbed, **config) -> Campaign:
     campaign_id = create_campaign(db, "dnc", dnc_scrubbed_at=scrubbed,
                                   config={"skip_public_holidays": False, **config})
     add_contacts(db, campaign_id, [{"phone": p, "timezone": open_zone()} for p in phones])
@@ -53,12 +53,12 @@ def test_a_contact_without_consent_is_skipped_with_reason_no_consent(db, redis_c
     campaign = campaign_with(db, phones, scrubbed=datetime.now(timezone.utc), requires_consent=True,
                              dial_queue=dial_queue, calling_window={"start": "00:00", "end": "23:59"})
     db.execute("UPDATE contacts SET consent_at = now() - interval '1 day', consent_basis = 'web form' "
-               "WHERE campaign_id = %s AND phone = %s", (campaign["id"], phones[0]))
+               "WHERE campaign_id = %s AND phone = %s", (campaign.id, phones[0]))
     assert validate(db, campaign, live=True)["dispatchable"] == 1
     rows = dict(db.execute("SELECT phone, status || ':' || coalesce(status_reason, '') FROM contacts "
-                           "WHERE campaign_id = %s", (campaign["id"],)).fetchall())
+                           "WHERE campaign_id = %s", (campaign.id,)).fetchall())
     assert rows == {phones[0]: "pending:", phones[1]: "blacklisted:no_consent"}
-    assert dispatch(db, campaign, run_context(campaign["id"])).sent == 1
+    assert dispatch(db, campaign, run_context(campaign.id)).sent == 1
     assert db.execute("SELECT phone FROM dial_tasks").fetchall() == [(phones[0],)]
 
 
@@ -66,8 +66,8 @@ def test_a_contact_added_without_consent_is_skipped_when_it_is_resolved(db, redi
     campaign = campaign_with(db, [], scrubbed=datetime.now(timezone.utc), requires_consent=True,
                              dial_queue=dial_queue, calling_window={"start": "00:00", "end": "23:59"})
     validate(db, campaign, live=True)
-    add_contacts(db, campaign["id"], [{"phone": us_numbers(1, seed=405)[0], "timezone": open_zone()}])
-    assert dispatch(db, campaign, run_context(campaign["id"])).sent == 0
+    add_contacts(db, campaign.id, [{"phone": us_numbers(1, seed=405)[0], "timezone": open_zone()}])
+    assert dispatch(db, campaign, run_context(campaign.id)).sent == 0
     assert db.execute("SELECT status_reason FROM contacts").fetchall() == [("no_consent",)]
 
 
@@ -75,7 +75,7 @@ def test_without_requires_consent_a_contact_without_consent_is_dialed(db, redis_
     campaign = campaign_with(db, us_numbers(1, seed=406), scrubbed=datetime.now(timezone.utc),
                              dial_queue=dial_queue, calling_window={"start": "00:00", "end": "23:59"})
     validate(db, campaign, live=True)
-    assert dispatch(db, campaign, run_context(campaign["id"])).sent == 1
+    assert dispatch(db, campaign, run_context(campaign.id)).sent == 1
 
 
 def test_a_dnc_extract_is_loaded_with_its_source_and_date(db, redis_client):

@@ -35,7 +35,7 @@ def test_a_subscription_filtered_on_outcome_gets_only_that_outcome(db, sqs):
         sqs.delete_queue(QueueUrl=url)
     assert sorted(m["MessageAttributes"]["outcome"]["Value"] for m in received) == ["failed", "validation_failed"]
     assert all(m["Subject"].startswith("[campaign notify_filter] ") for m in received)
-    assert all(m["MessageAttributes"]["campaign_id"]["Value"] == str(campaign["id"]) for m in received)
+    assert all(m["MessageAttributes"]["campaign_id"]["Value"] == str(campaign.id) for m in received)
 
 
 @pytest.fixture
@@ -63,7 +63,7 @@ def test_a_campaign_with_its_own_topic_gets_its_outcomes_and_alerts_there(db, sq
     assert sorted(m["MessageAttributes"]["outcome"]["Value"] for m in received) == ["completed", "failed", "too_slow"]
     assert all(m["TopicArn"] == topic for m in received)
     on_global = [json.loads(m["Body"]) for m in drain(sqs, topic_inbox)]
-    assert not [m for m in on_global if m["MessageAttributes"]["campaign_id"]["Value"] == str(campaign["id"])]
+    assert not [m for m in on_global if m["MessageAttributes"]["campaign_id"]["Value"] == str(campaign.id)]
 
 
 def test_a_campaign_without_its_own_topic_uses_the_global_one(db, sqs, topic_inbox):
@@ -71,7 +71,7 @@ def test_a_campaign_without_its_own_topic_uses_the_global_one(db, sqs, topic_inb
     publish(campaign=campaign, run_id="r1", outcome="completed", summary="s", details={})
 
     [message] = [json.loads(m["Body"]) for m in drain(sqs, topic_inbox)]
-    assert message["MessageAttributes"]["campaign_id"]["Value"] == str(campaign["id"])
+    assert message["MessageAttributes"]["campaign_id"]["Value"] == str(campaign.id)
 
 
 def test_an_outcome_its_own_topic_refuses_still_reaches_the_global_topic(db, sqs, topic_inbox):

@@ -118,7 +118,7 @@ def test_an_abandoned_call_locks_the_number_out_before_its_result_is_ingested(db
 
 
 def test_a_machine_answered_uk_number_is_locked_out_of_every_campaign_for_the_local_day(db, redis_client, dial_queue):
-    _, now, zone = called_once(db, dial_queue, UK_NUMBER, "machine", retry_delays_s={"machine": 0})
+    _, _, zone = called_once(db, dial_queue, UK_NUMBER, "machine", retry_delays_s={"machine": 0})
     other = campaign_with(db, dial_queue, "lockout_other_uk", UK_NUMBER, zone)
     assert sent_by(db, other) == 0
     local = datetime.now(timezone.utc).astimezone(ZoneInfo(zone))
@@ -135,7 +135,7 @@ def test_a_machine_answered_us_number_is_not_locked_out_of_other_campaigns(db, r
 
 def test_an_abandoned_number_re_imported_as_a_new_contact_is_not_redialed(db, redis_client, dial_queue):
     phone = us_numbers(1, seed=314)[0]
-    state, _, zone = called_once(db, dial_queue, phone, "abandoned", retry_delays_s={"abandoned": 0})
+    _, _, zone = called_once(db, dial_queue, phone, "abandoned", retry_delays_s={"abandoned": 0})
     campaign_id = db.execute("SELECT campaign_id FROM contacts WHERE phone = %s", (phone,)).fetchone()[0]
     db.execute("DELETE FROM contacts WHERE campaign_id = %s", (campaign_id,))
     add_contacts(db, campaign_id, [{"phone": phone, "timezone": zone}])

@@ -156,7 +156,7 @@ def test_run_is_not_done_while_a_retry_falls_due(db, redis_client, campaign, sqs
     result = poke(db, campaign_id, run)
     assert result.counts == truth(db, campaign_id) == {"failed": 1}
     assert not result.done, "a retry falls due before the run ends"
-    assert load_campaign(db, campaign_id)["status"] != "completed"
+    assert load_campaign(db, campaign_id).status != "completed"
 
 
 def test_a_count_inside_a_callers_transaction_is_exact_and_folds_nothing(db, campaign):

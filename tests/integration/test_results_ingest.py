@@ -8,7 +8,7 @@ from datetime import datetime, timedelta, timezone
 import pytest
 
 from dev.seed import add_contacts, create_campaign
-from include.campaigns.campaign import load_campaign
+from include.campaigns.campaign import Campaign, load_campaign
 from include.campaigns.dispatch import dispatch
 from include.campaigns.progress import ingest, poke
 from tests.helpers import open_zone, run_context, us_numbers
@@ -60,9 +60,9 @@ def window_closed_ago(db, campaign_id: int, minutes: float) -> None:
                "WHERE campaign_id = %s AND status = 'sent'", (minutes * 60, campaign_id))
 
 
-def expire(db, campaign: dict) -> int:
+def expire(db, campaign: Campaign) -> int:
     """The expiry a sensor poke runs (a poke of a run that does not dispatch, so it sends nothing)."""
-    return poke(db, campaign["id"], run_context(campaign["id"], dispatch=False)).expired_tasks
+    return poke(db, campaign.id, run_context(campaign.id, dispatch=False)).expired_tasks
 
 
 # --- late results, attempt ids -------------------------------------------------------------------
@@ -70,74 +70,74 @@ def expire(db, campaign: dict) -> int:
 def test_a_call_that_may_still_be_talking_is_not_expired_nor_redialed(db, redis_client, make_campaign, sqs,
                                                                       dial_queue):
     campaign = make_campaign(phones=us_numbers(1, seed=101))
-    dispatch(db, campaign, run_context(campaign["id"]))
-    first = task_of(db, campaign["id"])
+    dispatch(db, campaign, run_context(campaign.id))
+    first = task_of(db, campaign.id)
     # The call started just before the window closed and has been talking for six minutes.
-    window_closed_ago(db, campaign["id"], 6)
+    window_closed_ago(db, campaign.id, 6)
     assert expire(db, campaign) == 0
-    assert task_of(db, campaign["id"])["status"] == "sent"
+    assert task_of(db, campaign.id)["status"] == "sent"
     assert contact(db, first["contact_id"])["status"] == "in_flight"
     assert [t["dial_attempt_id"] for t in sent(sqs, dial_queue)] == [first["dial_attempt_id"]]
 
 
 def test_a_sent_task_expires_after_its_longest_possible_call(db, redis_client, make_campaign, sqs, dial_queue):
     campaign = make_campaign(phones=us_numbers(1, seed=102), max_call_duration_s=600, expiry_grace_s=60)
-    dispatch(db, campaign, run_context(campaign["id"]))
-    window_closed_ago(db, campaign["id"], 10.5)          # 630 s: inside 600 + 60
+    dispatch(db, campaign, run_context(campaign.id))
+    window_closed_ago(db, campaign.id, 10.5)          # 630 s: inside 600 + 60
     assert expire(db, campaign) == 0
-    window_closed_ago(db, campaign["id"], 11.5)          # 690 s: past it
+    window_closed_ago(db, campaign.id, 11.5)          # 690 s: past it
     assert expire(db, campaign) == 1
 
 
 def test_a_late_converted_result_completes_its_contact(db, redis_client, make_campaign, sqs, dial_queue):
     campaign = make_campaign(phones=us_numbers(1, seed=103))
-    dispatch(db, campaign, run_context(campaign["id"]))
-    task = task_of(db, campaign["id"])
-    window_closed_ago(db, campaign["id"], 24 * 60)      # long over: the task expires, the contact waits again
+    dispatch(db, campaign, run_context(campaign.id))
+    task = task_of(db, campaign.id)
+    window_closed_ago(db, campaign.id, 24 * 60)      # long over: the task expires, the contact waits again
     assert expire(db, campaign) == 1
-    record(db, task, "converted", campaign_id=campaign["id"])
+    record(db, task, "converted", campaign_id=campaign.id)
     ingest(db, campaign)
     assert contact(db, task["contact_id"])["status"] == "completed"
     drain(sqs, dial_queue)
-    assert dispatch(db, campaign, run_context(campaign["id"], run_id="run-2")).sent == 0
+    assert dispatch(db, campaign, run_context(campaign.id, run_id="run-2")).sent == 0
     assert sent(sqs, dial_queue) == []
 
 
 def test_a_contact_whose_late_result_has_come_is_not_redialed_before_it_is_ingested(db, redis_client, make_campaign,
                                                                                    sqs, dial_queue):
     campaign = make_campaign(phones=us_numbers(1, seed=108))
-    dispatch(db, campaign, run_context(campaign["id"]))
-    task = task_of(db, campaign["id"])
-    window_closed_ago(db, campaign["id"], 24 * 60)
+    dispatch(db, campaign, run_context(campaign.id))
+    task = task_of(db, campaign.id)
+    window_closed_ago(db, campaign.id, 24 * 60)
     assert expire(db, campaign) == 1
-    record(db, task, "converted", campaign_id=campaign["id"])      # written; no poke has ingested it
+    record(db, task, "converted", campaign_id=campaign.id)      # written; no poke has ingested it
     drain(sqs, dial_queue)
-    assert dispatch(db, campaign, run_context(campaign["id"], run_id="run-2")).sent == 0
+    assert dispatch(db, campaign, run_context(campaign.id, run_id="run-2")).sent == 0
     assert sent(sqs, dial_queue) == []
 
 
 def test_a_late_failure_schedules_its_retry_by_its_delay(db, redis_client, make_campaign, sqs, dial_queue):
     campaign = make_campaign(phones=us_numbers(1, seed=104), retry_delays_s={"busy": 1800})
-    dispatch(db, campaign, run_context(campaign["id"]))
-    task = task_of(db, campaign["id"])
-    window_closed_ago(db, campaign["id"], 24 * 60)
+    dispatch(db, campaign, run_context(campaign.id))
+    task = task_of(db, campaign.id)
+    window_closed_ago(db, campaign.id, 24 * 60)
     assert expire(db, campaign) == 1
-    record(db, task, "busy", campaign_id=campaign["id"])
+    record(db, task, "busy", campaign_id=campaign.id)
     ingest(db, campaign)
     state = contact(db, task["contact_id"])
     assert (state["status"], state["attempts"], state["last_outcome"]) == ("failed", 1, "busy")
     assert state["next_attempt_at"] > datetime.now(timezone.utc) + timedelta(minutes=25)
     drain(sqs, dial_queue)
-    assert dispatch(db, campaign, run_context(campaign["id"], run_id="run-2")).sent == 0
+    assert dispatch(db, campaign, run_context(campaign.id, run_id="run-2")).sent == 0
 
 
 def test_dial_attempt_ids_are_never_reused_across_expiry(db, redis_client, make_campaign, sqs, dial_queue):
     campaign = make_campaign(phones=us_numbers(1, seed=105))
     ids = []
     for round_ in range(4):
-        dispatch(db, campaign, run_context(campaign["id"], run_id=f"run-{round_}"))
+        dispatch(db, campaign, run_context(campaign.id, run_id=f"run-{round_}"))
         ids += [t["dial_attempt_id"] for t in sent(sqs, dial_queue)]
-        window_closed_ago(db, campaign["id"], 24 * 60)
+        window_closed_ago(db, campaign.id, 24 * 60)
         expire(db, campaign)
     assert len(ids) == 4 and len(set(ids)) == 4, ids
     stored = [r[0] for r in db.execute("SELECT dial_attempt_id FROM dial_tasks").fetchall()]
@@ -146,12 +146,12 @@ def test_dial_attempt_ids_are_never_reused_across_expiry(db, redis_client, make_
 
 def dialed_again_after_expiry(db, campaign) -> tuple[dict, dict]:
     """A contact's first dial task expires with no result and the next run dials it again."""
-    dispatch(db, campaign, run_context(campaign["id"]))
-    older = task_of(db, campaign["id"])
-    window_closed_ago(db, campaign["id"], 24 * 60)
+    dispatch(db, campaign, run_context(campaign.id))
+    older = task_of(db, campaign.id)
+    window_closed_ago(db, campaign.id, 24 * 60)
     expire(db, campaign)
-    dispatch(db, campaign, run_context(campaign["id"], run_id="run-2"))
-    return older, task_of(db, campaign["id"])
+    dispatch(db, campaign, run_context(campaign.id, run_id="run-2"))
+    return older, task_of(db, campaign.id)
 
 
 def test_a_late_result_of_an_older_attempt_never_undoes_a_newer_final_one(db, redis_client, make_campaign, sqs,
@@ -159,9 +159,9 @@ def test_a_late_result_of_an_older_attempt_never_undoes_a_newer_final_one(db, re
     campaign = make_campaign(phones=us_numbers(1, seed=106))
     older, newer = dialed_again_after_expiry(db, campaign)
     assert newer["dial_attempt_id"] != older["dial_attempt_id"]
-    record(db, newer, "converted", campaign_id=campaign["id"])
+    record(db, newer, "converted", campaign_id=campaign.id)
     ingest(db, campaign)
-    record(db, older, "no_answer", campaign_id=campaign["id"])
+    record(db, older, "no_answer", campaign_id=campaign.id)
     ingest(db, campaign)
     state = contact(db, older["contact_id"])
     assert (state["status"], state["last_outcome"]) == ("completed", "converted")
@@ -171,10 +171,10 @@ def test_a_late_final_result_completes_a_contact_whose_newer_attempt_is_in_fligh
                                                                                   sqs, dial_queue):
     campaign = make_campaign(phones=us_numbers(1, seed=107))
     older, newer = dialed_again_after_expiry(db, campaign)
-    record(db, older, "answered", campaign_id=campaign["id"])
+    record(db, older, "answered", campaign_id=campaign.id)
     ingest(db, campaign)
     assert contact(db, older["contact_id"])["status"] == "completed"
-    record(db, newer, "busy", campaign_id=campaign["id"])      # the newer call's failure cannot reopen it
+    record(db, newer, "busy", campaign_id=campaign.id)      # the newer call's failure cannot reopen it
     ingest(db, campaign)
     assert contact(db, older["contact_id"])["status"] == "completed"
 
@@ -186,15 +186,15 @@ def test_an_opt_out_after_the_run_is_blacklisted_at_once_and_no_campaign_dials_i
                                                                                   sqs, dial_queue, status):
     [phone] = us_numbers(1, seed=110)
     first = make_campaign("first", phones=[phone])
-    dispatch(db, first, run_context(first["id"]))
-    task = task_of(db, first["id"])
-    db.execute("UPDATE campaigns SET status = %s WHERE id = %s", (status, first["id"]))
-    record(db, task, "opted_out", campaign_id=first["id"])          # no poke of the first campaign follows
+    dispatch(db, first, run_context(first.id))
+    task = task_of(db, first.id)
+    db.execute("UPDATE campaigns SET status = %s WHERE id = %s", (status, first.id))
+    record(db, task, "opted_out", campaign_id=first.id)          # no poke of the first campaign follows
     active = db.execute("SELECT campaign_id, reason, expires_at FROM blacklist WHERE phone = %s", (phone,)).fetchall()
     assert active == [(None, "opted_out", None)]
     drain(sqs, dial_queue)
     second = make_campaign("second", phones=[phone])
-    dispatch(db, second, run_context(second["id"]))
+    dispatch(db, second, run_context(second.id))
     assert sent(sqs, dial_queue) == []
 
 
@@ -203,8 +203,8 @@ def test_an_opt_out_revives_an_expired_blacklist_entry(db, redis_client, make_ca
     campaign = make_campaign(phones=[phone])
     db.execute("INSERT INTO blacklist (phone, reason, expires_at) VALUES (%s, 'do_not_call', now() - interval '1 day')",
                (phone,))
-    dispatch(db, campaign, run_context(campaign["id"]))
-    record(db, task_of(db, campaign["id"]), "opted_out", campaign_id=campaign["id"])
+    dispatch(db, campaign, run_context(campaign.id))
+    record(db, task_of(db, campaign.id), "opted_out", campaign_id=campaign.id)
     assert db.execute("SELECT count(*) FROM blacklist WHERE phone = %s AND campaign_id IS NULL "
                       "AND (expires_at IS NULL OR expires_at > now())", (phone,)).fetchone()[0] == 1
 
@@ -216,13 +216,13 @@ def test_late_results_of_a_finished_run_reach_contacts_and_redis_without_a_poke(
 
     phones = us_numbers(2, seed=112)
     campaign = make_campaign(phones=phones)
-    dispatch(db, campaign, run_context(campaign["id"]))
+    dispatch(db, campaign, run_context(campaign.id))
     tasks = {t[0]: dict(zip(("dial_attempt_id", "contact_id", "phone"), t)) for t in db.execute(
         "SELECT dial_attempt_id, contact_id, phone FROM dial_tasks").fetchall()}
-    db.execute("UPDATE campaigns SET status = 'cancelled' WHERE id = %s", (campaign["id"],))
+    db.execute("UPDATE campaigns SET status = 'cancelled' WHERE id = %s", (campaign.id,))
     converted, opted = tasks.values()
-    record(db, converted, "converted", campaign_id=campaign["id"])
-    record(db, opted, "opted_out", campaign_id=campaign["id"])
+    record(db, converted, "converted", campaign_id=campaign.id)
+    record(db, opted, "opted_out", campaign_id=campaign.id)
     assert ingest_all(db)["ingested"] == 2
     assert contact(db, converted["contact_id"])["status"] == "completed"
     assert contact(db, opted["contact_id"])["status"] == "opted_out"
@@ -233,15 +233,15 @@ def test_an_opt_out_blacklists_the_number_dialed_not_the_dialers_string(db, redi
                                                                         dial_queue):
     [phone] = us_numbers(1, seed=113)
     first = make_campaign("first", phones=[phone])
-    dispatch(db, first, run_context(first["id"]))
-    task = task_of(db, first["id"])
-    record(db, task, "opted_out", campaign_id=first["id"], phone=phone.lstrip("+"))   # '1212...' for '+1212...'
+    dispatch(db, first, run_context(first.id))
+    task = task_of(db, first.id)
+    record(db, task, "opted_out", campaign_id=first.id, phone=phone.lstrip("+"))   # '1212...' for '+1212...'
     ingest(db, first)
     assert [r[0] for r in db.execute("SELECT phone FROM blacklist").fetchall()] == [phone]
     assert contact(db, task["contact_id"])["status"] == "opted_out"
     drain(sqs, dial_queue)
     second = make_campaign("second", phones=[phone])
-    dispatch(db, second, run_context(second["id"]))
+    dispatch(db, second, run_context(second.id))
     assert sent(sqs, dial_queue) == []
 
 
@@ -266,11 +266,11 @@ def test_a_result_that_does_not_match_its_dial_task_or_is_absurd_is_quarantined_
         db, redis_client, make_campaign, sqs, dial_queue, case, caplog):
     phones = us_numbers(2, seed=120)
     campaign = make_campaign(phones=phones)
-    dispatch(db, campaign, run_context(campaign["id"]))
+    dispatch(db, campaign, run_context(campaign.id))
     rows = db.execute("SELECT dial_attempt_id, contact_id, phone FROM dial_tasks ORDER BY contact_id").fetchall()
     task, other = (dict(zip(("dial_attempt_id", "contact_id", "phone"), r)) for r in rows)
     bad = BAD_RECORDS[case](task, other)
-    record(db, task, "converted", campaign_id=campaign["id"], **bad)
+    record(db, task, "converted", campaign_id=campaign.id, **bad)
     with caplog.at_level("WARNING"):
         ingest(db, campaign)
     reason = case.removesuffix("_absurd")
@@ -288,9 +288,9 @@ def test_a_result_carrying_another_campaigns_id_is_quarantined_and_its_task_expi
 
     a = make_campaign("campaign_a", phones=us_numbers(1, seed=121))
     b = make_campaign("campaign_b", phones=us_numbers(1, seed=122))
-    dispatch(db, b, run_context(b["id"]))
-    task_b = task_of(db, b["id"])
-    record(db, task_b, "converted", campaign_id=a["id"])
+    dispatch(db, b, run_context(b.id))
+    task_b = task_of(db, b.id)
+    record(db, task_b, "converted", campaign_id=a.id)
     ingest(db, a)
     assert [r[1] for r in quarantined(db)] == ["campaign_mismatch"]
     assert contact(db, task_b["contact_id"])["status"] == "in_flight"
@@ -300,7 +300,7 @@ def test_a_result_carrying_another_campaigns_id_is_quarantined_and_its_task_expi
     assert [r[1] for r in quarantined(db)] == ["campaign_mismatch", "campaign_mismatch"]
     assert db.execute("SELECT count(*) FROM call_records").fetchone()[0] == 0
     # B never waits for ever: its task expires by the rules, and the contact can be dialed again.
-    window_closed_ago(db, b["id"], 24 * 60)
+    window_closed_ago(db, b.id, 24 * 60)
     assert expire(db, b) == 1
     assert contact(db, task_b["contact_id"])["status"] == "pending"
 
@@ -310,14 +310,14 @@ def test_quarantined_results_are_counted_in_the_report(db, redis_client, make_ca
     from include.campaigns.reporting import build_report
 
     campaign = make_campaign(phones=us_numbers(2, seed=124))
-    run = run_context(campaign["id"])
+    run = run_context(campaign.id)
     dispatch(db, campaign, run)
     rows = db.execute("SELECT dial_attempt_id, contact_id, phone FROM dial_tasks ORDER BY contact_id").fetchall()
     first, second = (dict(zip(("dial_attempt_id", "contact_id", "phone"), r)) for r in rows)
-    record(db, first, "answered", campaign_id=campaign["id"], duration_s=-86400)
-    record(db, second, "answered", campaign_id=campaign["id"], local_hour=99)
+    record(db, first, "answered", campaign_id=campaign.id, duration_s=-86400)
+    record(db, second, "answered", campaign_id=campaign.id, local_hour=99)
     ingest(db, campaign)
-    report = build_report(db, campaign["id"], run, "completed", None)
+    report = build_report(db, campaign.id, run, "completed", None)
     assert report["quarantined_results"] == {"bad_duration": 1, "bad_local_hour": 1}
     assert report["rates"]["acd_s"] is None or report["rates"]["acd_s"] >= 0
     assert "Quarantined results" in render_html(report)

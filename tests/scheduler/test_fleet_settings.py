@@ -11,8 +11,6 @@ from pathlib import Path
 
 import pytest
 
-from tests.integration.conftest import db, dial_queue, redis_client, sqs  # noqa: F401 (fixtures)
-
 ROOT = Path(__file__).resolve().parents[2]
 # Packages whose import a poke would otherwise pay for in every task process.
 HEAVY = {"psycopg", "botocore", "boto3", "redis", "holidays", "phonenumbers", "include", "requests", "croniter"}
@@ -58,7 +56,8 @@ def test_only_the_processes_that_fork_tasks_or_parses_preload(argv, forks):
 
 def test_a_poke_and_its_dag_parse_import_nothing_heavy_that_the_executor_did_not_preload(db, dial_queue, redis_client):
     from dev.seed import add_contacts, create_campaign
-    from include.campaigns.dispatch import dispatch, load_campaign
+    from include.campaigns.campaign import load_campaign
+    from include.campaigns.dispatch import dispatch
     from tests.helpers import open_zone, run_context, us_numbers
 
     campaign_id = create_campaign(db, "preloaded", poke_interval_s=60, config={

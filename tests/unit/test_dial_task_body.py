@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from datetime import datetime, timedelta, timezone
 
 from hypothesis import given
 from hypothesis import strategies as st
 
+from include.campaigns.campaign import Campaign
 from include.campaigns.config import parse_config
 from include.campaigns.sender import MESSAGE_VERSION, DialTaskEncoder
 
@@ -27,7 +29,7 @@ def test_every_field_of_the_contract_is_in_each_body_exactly(ivr_flow, audio, ca
     not_after = datetime(2026, 11, 28, 20, 0, tzinfo=timezone(timedelta(hours=-5))) + timedelta(seconds=offset_s)
     row = {"dial_attempt_id": f"c7-42-{attempt}", "contact_id": 42, "phone": phone, "attempt": attempt,
            "not_after": not_after}
-    body = json.loads(DialTaskEncoder({"id": 7, "slug": slug}, config, run_id)(row))
+    body = json.loads(DialTaskEncoder(dataclasses.replace(Campaign.missing(7), slug=slug), config, run_id)(row))
     assert body == {
         "version": MESSAGE_VERSION, "dial_attempt_id": f"c7-42-{attempt}", "campaign_id": 7, "campaign_slug": slug,
         "contact_id": 42, "phone": phone, "attempt": attempt, "caller_id": caller_id, "ivr_flow": ivr_flow,

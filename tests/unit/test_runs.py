@@ -1,27 +1,28 @@
 """When a run may dial, and how it ends: its interval, and the run-end rules."""
 
+from dataclasses import replace
 from datetime import datetime, timedelta, timezone
-from typing import Any
 
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from include.campaigns.campaign import Campaign
 from include.campaigns.outcomes import Outcome
 from include.campaigns.run_end import RunFacts, decide
 from include.campaigns.runs import liveness, run_end
 
 NOW = datetime(2026, 11, 28, 15, 0, tzinfo=timezone.utc)
-ONE_OFF: dict[str, Any] = {"schedule": None, "timezone": "UTC", "end_at": NOW + timedelta(days=2)}
-DAILY_9_NY: dict[str, Any] = {"schedule": "0 9 * * *", "timezone": "America/New_York", "end_at": NOW + timedelta(days=30)}
+ONE_OFF = replace(Campaign.missing(1), schedule=None, timezone="UTC", end_at=NOW + timedelta(days=2))
+DAILY_9_NY = replace(Campaign.missing(2), schedule="0 9 * * *", timezone="America/New_York", end_at=NOW + timedelta(days=30))
 
 
 def test_a_one_off_run_lasts_until_the_campaign_ends():
-    assert run_end(None, "UTC", ONE_OFF["end_at"], NOW) == ONE_OFF["end_at"]
+    assert run_end(None, "UTC", ONE_OFF.end_at, NOW) == ONE_OFF.end_at
 
 
 def test_a_recurring_run_lasts_until_its_next_fire_time_in_the_campaigns_zone():
     run_after = datetime(2026, 11, 28, 14, 0, tzinfo=timezone.utc)  # 09:00 in New York
-    assert run_end("0 9 * * *", "America/New_York", DAILY_9_NY["end_at"], run_after) == datetime(
+    assert run_end("0 9 * * *", "America/New_York", DAILY_9_NY.end_at, run_after) == datetime(
         2026, 11, 29, 14, 0, tzinfo=timezone.utc)
 
 

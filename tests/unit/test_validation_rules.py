@@ -5,17 +5,23 @@ from typing import Any
 
 import pytest
 
+from include.campaigns.campaign import Campaign
 from include.campaigns.validation import campaign_problems
 
 NOW = datetime(2026, 11, 28, 12, 0, tzinfo=timezone.utc)
 
 
-def campaign(**overrides) -> dict:
-    row = {"id": 7, "slug": "renewals", "name": "Renewals", "campaign_type": "outbound_ivr", "status": "scheduled",
-           "timezone": "America/Chicago", "schedule": None, "owner": "campaign-ops", "tags": [], "poke_interval_s": 60,
-           "start_at": NOW - timedelta(days=1), "end_at": NOW + timedelta(days=7), "config": {}}
-    row.update(overrides)
-    return row
+def row(**overrides) -> dict:
+    """A campaigns row as stored, before it is a Campaign."""
+    found = {"id": 7, "slug": "renewals", "name": "Renewals", "campaign_type": "outbound_ivr", "status": "scheduled",
+             "timezone": "America/Chicago", "schedule": None, "owner": "campaign-ops", "tags": [], "poke_interval_s": 60,
+             "max_in_flight": 500, "start_at": NOW - timedelta(days=1), "end_at": NOW + timedelta(days=7), "config": {}}
+    found.update(overrides)
+    return found
+
+
+def campaign(**overrides) -> Campaign:
+    return Campaign.from_row(row(**overrides))
 
 
 def problems(live=True, **overrides) -> list[str]:
@@ -146,8 +152,7 @@ def test_text_longer_than_airflow_stores_is_refused(field, value, words):
 def test_a_date_that_is_not_a_finite_timestamp_in_years_1_to_9999_is_refused(value):
     from include.campaigns.campaign_row import row_problems
 
-    row = campaign(end_at=value)
-    found = row_problems(row)
+    found = row_problems(row(end_at=value))
     assert len(found) == 1 and found[0].startswith("end_at "), found
 
 
@@ -229,3 +234,13 @@ def test_the_allow_list_variables_replace_the_defaults(monkeypatch):
         campaign_allowed_queue_prefixes='["https://sqs.eu-west-1.amazonaws.com/111111111111/"]',
         campaign_allowed_topic_prefixes="arn:aws:sns:eu-west-1:111111111111:",
         campaign_allowed_audio_buckets='["shared-prompts"]') == []
+
+
+@pytest.mark.parametrize("overrides", [{}, {"timezone": "Mars/Olympus"}, {"name": ""}, {"tags": ["t" * 101]},
+                                       {"end_at": NOW - timedelta(days=2)}, {"schedule": "not a cron"}])
+def test_a_loaded_campaign_breaks_the_same_row_rules_as_its_row(overrides):
+    from include.campaigns.campaign_row import row_problems
+
+    loaded = campaign(**overrides)
+    assert Campaign.from_row(loaded.as_row()) == loaded
+    assert row_problems(loaded.as_row()) == row_problems(row(**overrides))
