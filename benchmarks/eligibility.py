@@ -79,8 +79,8 @@ def prepare(conn, source_campaign_id: int, contacts: int) -> int:
 def run(job: dict) -> dict:
     """In the measuring process: retries fall due at random instants over the run while the poke
     runs on its interval; each contact's delay from due to sent."""
-    from benchmarks.worker import partial
     from benchmarks.scenarios import _run
+    from benchmarks.worker import partial
     from include.campaigns.db import campaign_db
     from include.campaigns.progress import poke
 
@@ -151,7 +151,7 @@ def rows(bench, row, sec) -> None:
     s = bench.series_of
     row(f"3. Eligible (retry due) → dial task on the queue, p50, poke every {POKE_INTERVAL_S} s",
         s("eligible_to_queue_p50_s"), sec, "")
-    row(f"3. Same, p95", s("eligible_to_queue_p95_s"), sec, "")
+    row("3. Same, p95", s("eligible_to_queue_p95_s"), sec, "")
 
 
 def details(bench) -> list[str]:

@@ -241,12 +241,10 @@ def read_catalog(slug: str | None = None, part: int | None = None) -> Catalog:
         if catalog_file:
             rows = _json_rows(Path(catalog_file))
             catalog = Catalog(*_decode([r for r in rows if _in_part_row(r, part)], catalog_file))
-            source = f"catalog file {catalog_file}"
         else:
             # Every part reads the whole catalog (one indexed query of a few hundred rows), so that
             # each keeps the one snapshot complete for the outage fallback below.
             catalog, rows = _query(slug, part)
-            source = "database"
     except Exception as exc:  # any failure to read the catalog takes the same fallback
         path = snapshot_path()
         what = f"catalog file {catalog_file}" if catalog_file else "Campaign database"

@@ -15,6 +15,7 @@ from __future__ import annotations
 import json
 import re
 import sys
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
@@ -136,9 +137,9 @@ def _iso_date(value: object) -> date:
         raise PydanticCustomError("iso_date", "not a YYYY-MM-DD date") from None
 
 
-def _ranged(key: str) -> Any:
+def _bounds(key: str) -> Any:
     low, high = RANGES[key]
-    return Annotated[int, Field(ge=low, le=high)]
+    return Field(ge=low, le=high)
 
 
 _HHMM = {"type": "string", "pattern": r"^([01]?[0-9]|2[0-3]):[0-5]?[0-9]$"}
@@ -194,8 +195,8 @@ class ConfigDocument(BaseModel):
 
     calling_window: Annotated[CallingWindowField | None, Field(
         description="the local window; the legal floor still applies")] = None
-    max_attempts: Annotated[_ranged("max_attempts"), Field(description="attempts per contact")] = 3
-    retry_delays_s: Annotated[dict[RetryOutcome, _ranged("retry_delays_s")] | None, Field(
+    max_attempts: Annotated[Annotated[int, _bounds("max_attempts")], Field(description="attempts per contact")] = 3
+    retry_delays_s: Annotated[dict[RetryOutcome, Annotated[int, _bounds("retry_delays_s")]] | None, Field(
         description="seconds before a retry, per outcome (the others keep their default: busy 1800, no_answer "
                     "7200, failed 3600, voicemail, abandoned and machine 14400); 0 retries at once inside the "
                     "window; a lockout may hold it longer")] = None
@@ -204,7 +205,7 @@ class ConfigDocument(BaseModel):
                     "it)")] = None
     requires_consent: Annotated[bool, Field(
         description="a contact without consent_at is skipped (no_consent)")] = False
-    max_attempts_per_24h: Annotated[_ranged("max_attempts_per_24h") | None, Field(
+    max_attempts_per_24h: Annotated[Annotated[int, _bounds("max_attempts_per_24h")] | None, Field(
         description="attempts per phone number across campaigns over a rolling 24 h")] = None
     skip_public_holidays: Annotated[bool, Field(
         description="no calls on the public holidays of the contact's jurisdictions")] = True
@@ -222,16 +223,16 @@ class ConfigDocument(BaseModel):
         description="SQS queue name or URL instead of the Airflow Variable; on the allow-list")] = None
     notification_topic: Annotated[Name | None, Field(
         description="SNS topic ARN instead of the Airflow Variable; on the allow-list")] = None
-    expiry_grace_s: Annotated[_ranged("expiry_grace_s"), Field(
+    expiry_grace_s: Annotated[Annotated[int, _bounds("expiry_grace_s")], Field(
         description="added to max_call_duration_s: how long after not_after a dial task with no result "
                     "expires")] = 300
-    max_call_duration_s: Annotated[_ranged("max_call_duration_s"), Field(
+    max_call_duration_s: Annotated[Annotated[int, _bounds("max_call_duration_s")], Field(
         description="the longest call expected; a contact whose call may still be going on is not dialed "
                     "again")] = 3600
-    expected_duration_s: Annotated[_ranged("expected_duration_s") | None, Field(
+    expected_duration_s: Annotated[Annotated[int, _bounds("expected_duration_s")] | None, Field(
         description="when a run counts as too slow (default: the span to the next fire time or the end, "
                     "+ 30 min)")] = None
-    dispatch_shards: Annotated[_ranged("dispatch_shards"), Field(
+    dispatch_shards: Annotated[Annotated[int, _bounds("dispatch_shards")], Field(
         description="mapped dispatch_contacts tasks per run, for campaigns too large for one worker")] = 1
 
 
@@ -278,7 +279,7 @@ _FIXED = {
 }
 
 
-def _wording(error: dict, raw: dict) -> str:
+def _wording(error: Mapping[str, Any], raw: dict) -> str:
     loc, value = error["loc"], error["input"]
     key = loc[0]
     if error["type"] == "campaign_config":
@@ -342,7 +343,7 @@ def parse_config(raw: object) -> CampaignConfig:
             holiday_overrides=frozenset(doc.holiday_overrides or ()),
         ),
         max_attempts=doc.max_attempts,
-        retry_delays_s={**DEFAULT_RETRY_DELAYS_S, **(doc.retry_delays_s or {})},
+        retry_delays_s={**DEFAULT_RETRY_DELAYS_S, **{str(k): v for k, v in (doc.retry_delays_s or {}).items()}},
         max_attempts_per_24h=doc.max_attempts_per_24h,
         caller_id=doc.caller_id,
         ivr_flow=doc.ivr_flow,

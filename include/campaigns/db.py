@@ -83,10 +83,10 @@ def campaign_db(statement_timeout_ms: int | None = None) -> Iterator[psycopg.Con
 # The worker parse's connection, waiting for the task's first campaign_db() (at most one): a task
 # start or a sensor poke is a fresh process that parses its DAG file and then runs the task, and
 # connecting once instead of twice also spares the task the PostgresHook import.
-_parse_connection: list[tuple["psycopg.Connection", bool]] = []
+_parse_connection: list[tuple[psycopg.Connection, bool]] = []
 
 
-def _take_parse_connection(statement_timeout_ms: int | None) -> "psycopg.Connection | None":
+def _take_parse_connection(statement_timeout_ms: int | None) -> psycopg.Connection | None:
     if not _parse_connection:
         return None
     conn, own_options = _parse_connection.pop()
@@ -106,7 +106,7 @@ def _take_parse_connection(statement_timeout_ms: int | None) -> "psycopg.Connect
     return conn
 
 
-def _hand_over(conn: "psycopg.Connection", own_options: bool) -> None:
+def _hand_over(conn: psycopg.Connection, own_options: bool) -> None:
     while _parse_connection:
         _parse_connection.pop()[0].close()
     _parse_connection.append((conn, own_options))

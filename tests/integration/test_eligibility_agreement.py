@@ -20,15 +20,11 @@ from hypothesis import strategies as st
 from dev.seed import add_contacts, create_campaign
 from include.campaigns import dispatch
 from include.campaigns.calling_window import legal_rule
+from include.campaigns.campaign import load_campaign
 from include.campaigns.config import parse_config
 from include.campaigns.results import ingest_all
 from include.campaigns.runs import RunContext
 from tests.integration.conftest import CAMPAIGN_TABLES
-
-try:
-    from include.campaigns.campaign import load_campaign
-except ImportError:   # the campaign loader before it had a module of its own
-    from include.campaigns.dispatch import load_campaign
 
 pytestmark = pytest.mark.integration
 
@@ -161,7 +157,7 @@ def _claim_only_refusals(db, phones: dict[int, str], cap_24h: int | None, capped
                      for outcome, at in db.execute("SELECT outcome, outcome_at FROM number_lockouts WHERE phone = %s",
                                                    (phone,))
                      for key in keys)
-        if waits or locked or (cap_24h is not None or capped) and walk_allows and not claim_allows:
+        if waits or locked or ((cap_24h is not None or capped) and walk_allows and not claim_allows):
             refused.add(contact_id)
     return refused
 
