@@ -22,8 +22,12 @@ def _campaign(conn, contacts: int) -> int:
     from tests.helpers import open_zone, us_numbers
 
     conn.execute("DELETE FROM campaigns WHERE slug = 'bench_claim_locks'")
-    campaign_id = create_campaign(conn, "bench_claim_locks", max_in_flight=10**6, config={
-        "skip_public_holidays": False, "calling_window": {"start": "08:00", "end": "21:00"}})
+    campaign_id = create_campaign(
+        conn,
+        "bench_claim_locks",
+        max_in_flight=10**6,
+        config={"skip_public_holidays": False, "calling_window": {"start": "08:00", "end": "21:00"}},
+    )
     zone = open_zone()
     with conn.cursor() as cur, cur.copy("COPY contacts (campaign_id, phone, timezone) FROM STDIN") as copy:
         for phone in us_numbers(contacts, seed=7, area="212"):
@@ -70,7 +74,7 @@ def measure(contacts: int = 20_000, rounds: int = 3) -> dict[str, list[float]]:
         rates: dict[str, list[float]] = {name: [] for name in SETTINGS}
         try:
             for _ in range(rounds):
-                for name, extra in SETTINGS.items():       # interleaved, so each pair runs moments apart
+                for name, extra in SETTINGS.items():  # interleaved, so each pair runs moments apart
                     rates[name].append(_rate(conn, campaign_id, {**base, **extra}))
         finally:
             conn.execute("DELETE FROM campaigns WHERE id = %s", (campaign_id,))
@@ -79,8 +83,10 @@ def measure(contacts: int = 20_000, rounds: int = 3) -> dict[str, list[float]]:
 
 def main(contacts: int = 20_000, rounds: int = 3) -> None:
     for name, values in measure(contacts, rounds).items():
-        print(f"claim, {contacts:,} contacts in chunks of 1000, {name}: {statistics.median(values):,.0f}/s "
-              f"(median of {rounds}; {min(values):,.0f}-{max(values):,.0f})")
+        print(
+            f"claim, {contacts:,} contacts in chunks of 1000, {name}: {statistics.median(values):,.0f}/s "
+            f"(median of {rounds}; {min(values):,.0f}-{max(values):,.0f})"
+        )
 
 
 if __name__ == "__main__":

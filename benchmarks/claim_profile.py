@@ -21,7 +21,9 @@ import time
 from datetime import datetime, timedelta, timezone
 
 SLUG = "bench_claim_profile"
-_NODE = re.compile(r"^(?P<indent>\s*)(->\s*)?(?P<name>[A-Za-z][^(]*?)\s+\(cost=.*actual time=(?P<start>[\d.]+)\.\.(?P<end>[\d.]+) rows=(?P<rows>[\d.]+) loops=(?P<loops>\d+)\)")
+_NODE = re.compile(
+    r"^(?P<indent>\s*)(->\s*)?(?P<name>[A-Za-z][^(]*?)\s+\(cost=.*actual time=(?P<start>[\d.]+)\.\.(?P<end>[\d.]+) rows=(?P<rows>[\d.]+) loops=(?P<loops>\d+)\)"
+)
 _TRIGGER = re.compile(r"^Trigger (?P<name>.+?): time=(?P<ms>[\d.]+) calls=(?P<calls>\d+)")
 
 
@@ -39,10 +41,9 @@ def components(plan: list[str]) -> dict[str, float]:
             out["total"] = float(line.split(":")[1].split()[0])
     for i, (indent, name, total) in enumerate(nodes):
         if name.startswith(("Update on", "Insert on")):
-            child = next((t for ind, _, t in nodes[i + 1:] if ind > indent), 0.0)
+            child = next((t for ind, _, t in nodes[i + 1 :] if ind > indent), 0.0)
             out[name] = out.get(name, 0.0) + max(total - child, 0.0)
-    out["read, lock and re-check"] = out.get("total", 0.0) - sum(
-        v for k, v in out.items() if k != "total")
+    out["read, lock and re-check"] = out.get("total", 0.0) - sum(v for k, v in out.items() if k != "total")
     return out
 
 
@@ -51,8 +52,12 @@ def _campaign(conn, contacts: int) -> int:
     from tests.helpers import open_zone, us_numbers
 
     conn.execute("DELETE FROM campaigns WHERE slug = %s", (SLUG,))
-    campaign_id = create_campaign(conn, SLUG, max_in_flight=10**6, config={
-        "skip_public_holidays": False, "calling_window": {"start": "08:00", "end": "21:00"}})
+    campaign_id = create_campaign(
+        conn,
+        SLUG,
+        max_in_flight=10**6,
+        config={"skip_public_holidays": False, "calling_window": {"start": "08:00", "end": "21:00"}},
+    )
     zone = open_zone()
     with conn.cursor() as cur, cur.copy("COPY contacts (campaign_id, phone, timezone) FROM STDIN") as copy:
         for phone in us_numbers(contacts, seed=9, area="312"):
@@ -87,12 +92,24 @@ def profile(conn, campaign_id: int, config: dict, chunk: int) -> dict:
         started = time.perf_counter()
         ids = [key[3] for key in itertools.islice(claimer._next, chunk)]
         out["walk_ms"] = 1000 * (time.perf_counter() - started)
-        locks = [r[0] for r in conn.execute("EXPLAIN (ANALYZE) " + load_sql("dial_tasks_claim_lock"),
-                                            {**claimer.locks, "ids": ids}, prepare=False).fetchall()]
-        out["lock_ms"] = float(next(line for line in locks if line.startswith("Execution Time")).split(":")[1].split()[0])
+        locks = [
+            r[0]
+            for r in conn.execute(
+                "EXPLAIN (ANALYZE) " + load_sql("dial_tasks_claim_lock"), {**claimer.locks, "ids": ids}, prepare=False
+            ).fetchall()
+        ]
+        out["lock_ms"] = float(
+            next(line for line in locks if line.startswith("Execution Time")).split(":")[1].split()[0]
+        )
         before = _hot(conn)
-        plan = [r[0] for r in conn.execute("EXPLAIN (ANALYZE, BUFFERS) " + load_sql("dial_tasks_claim"),
-                                           {**claimer.rules, **claimer.task, "ids": ids}, prepare=False).fetchall()]
+        plan = [
+            r[0]
+            for r in conn.execute(
+                "EXPLAIN (ANALYZE, BUFFERS) " + load_sql("dial_tasks_claim"),
+                {**claimer.rules, **claimer.task, "ids": ids},
+                prepare=False,
+            ).fetchall()
+        ]
     after = _hot(conn)
     out["claimed"] = len(ids)
     out["claim"] = components(plan)
@@ -111,9 +128,11 @@ def measure(contacts: int = 20_000, chunk: int = 1000) -> dict:
         resolve_contacts(conn, load_campaign(conn, campaign_id))
         base = {"skip_public_holidays": False, "calling_window": {"start": "08:00", "end": "21:00"}}
         try:
-            profile(conn, campaign_id, base, chunk)     # warm the cache
-            return {"no cap": profile(conn, campaign_id, base, chunk),
-                    "24 h cap": profile(conn, campaign_id, {**base, "max_attempts_per_24h": 1}, chunk)}
+            profile(conn, campaign_id, base, chunk)  # warm the cache
+            return {
+                "no cap": profile(conn, campaign_id, base, chunk),
+                "24 h cap": profile(conn, campaign_id, {**base, "max_attempts_per_24h": 1}, chunk),
+            }
         finally:
             conn.execute("DELETE FROM campaigns WHERE id = %s", (campaign_id,))
 
@@ -138,8 +157,10 @@ def notes(result: dict) -> list[str]:
         n = max(p["claimed"], 1)
         parts = [f"walk {1000 * p['walk_ms'] / n:.1f}", f"per-phone locks {1000 * p['lock_ms'] / n:.1f}"]
         parts += [f"{comp} {1000 * ms / n:.1f}" for comp, ms in p["claim"].items()]
-        out.append(f"Claim profile, {name} (EXPLAIN ANALYZE of a {p['claimed']}-contact chunk, µs per claimed "
-                   f"contact): {'; '.join(parts)}. Contacts' updates HOT: {p['hot_updates']}.")
+        out.append(
+            f"Claim profile, {name} (EXPLAIN ANALYZE of a {p['claimed']}-contact chunk, µs per claimed "
+            f"contact): {'; '.join(parts)}. Contacts' updates HOT: {p['hot_updates']}."
+        )
     return out
 
 

@@ -26,12 +26,30 @@ SLUG = "bench_claim_rules"
 
 # (prefix, digits, share, another state's address for some of them)
 MIX = [
-    ("+1212", 7, 8, "US-NJ"), ("+1305", 7, 8, "US-GA"), ("+1404", 7, 5, "US-FL"), ("+1214", 7, 8, "US-OK"),
-    ("+1206", 7, 5, "US-OR"), ("+1405", 7, 3, "US-TX"), ("+1410", 7, 4, "US-VA"), ("+1205", 7, 3, "US-MS"),
-    ("+1504", 7, 3, "US-TX"), ("+1601", 7, 2, "US-AL"), ("+1312", 7, 6, "US-IN"), ("+1213", 7, 10, "US-NV"),
-    ("+1602", 7, 3, None), ("+1303", 7, 3, None), ("+1617", 7, 4, "US-NH"), ("+1801", 7, 2, None),
-    ("+1401", 7, 2, "US-MA"), ("+1808", 7, 1, None), ("+1907", 7, 1, None), ("+1615", 7, 3, "US-KY"),
-    ("+1416", 7, 5, None), ("+1604", 7, 3, None), ("+1514", 7, 2, "US-FL"), ("+44207946", 4, 2, None),
+    ("+1212", 7, 8, "US-NJ"),
+    ("+1305", 7, 8, "US-GA"),
+    ("+1404", 7, 5, "US-FL"),
+    ("+1214", 7, 8, "US-OK"),
+    ("+1206", 7, 5, "US-OR"),
+    ("+1405", 7, 3, "US-TX"),
+    ("+1410", 7, 4, "US-VA"),
+    ("+1205", 7, 3, "US-MS"),
+    ("+1504", 7, 3, "US-TX"),
+    ("+1601", 7, 2, "US-AL"),
+    ("+1312", 7, 6, "US-IN"),
+    ("+1213", 7, 10, "US-NV"),
+    ("+1602", 7, 3, None),
+    ("+1303", 7, 3, None),
+    ("+1617", 7, 4, "US-NH"),
+    ("+1801", 7, 2, None),
+    ("+1401", 7, 2, "US-MA"),
+    ("+1808", 7, 1, None),
+    ("+1907", 7, 1, None),
+    ("+1615", 7, 3, "US-KY"),
+    ("+1416", 7, 5, None),
+    ("+1604", 7, 3, None),
+    ("+1514", 7, 2, "US-FL"),
+    ("+44207946", 4, 2, None),
     ("+44161", 7, 3, None),
 ]
 
@@ -42,11 +60,19 @@ def _minimal_entries():
     from include.campaigns.rules import Entry
 
     def entry(code, hours=None, cap=None, sunday=False, holidays=False):
-        raw = {"jurisdiction": code, "effective_from": None, "kind": "conservative", "summary": "bench",
-               "source": {"citation": "the old flat file", "url": "https://example.org/"}, "verified": True}
+        raw = {
+            "jurisdiction": code,
+            "effective_from": None,
+            "kind": "conservative",
+            "summary": "bench",
+            "source": {"citation": "the old flat file", "url": "https://example.org/"},
+            "verified": True,
+        }
         if hours:
-            raw["hours"] = {d: ({"start": hours[0], "end": hours[1]} if not (sunday and d == "sun") else None)
-                            for d in ("mon", "tue", "wed", "thu", "fri", "sat", "sun")}
+            raw["hours"] = {
+                d: ({"start": hours[0], "end": hours[1]} if not (sunday and d == "sun") else None)
+                for d in ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+            }
         if cap:
             raw["cap"] = {"attempts": cap, "per": "number", "window": "rolling_24h", "counts": "calls"}
         if sunday:
@@ -56,10 +82,13 @@ def _minimal_entries():
             raw.update(holiday_ban=True, holiday_calendar=code)
         return Entry.model_validate(raw)
 
-    return (entry("*", ("08:00", "21:00")), entry("US", ("08:00", "21:00")),
-            *(entry(code, ("08:00", "20:00"), cap=3) for code in ("US-FL", "US-OK", "US-MD")),
-            *(entry(code, sunday=True, holidays=True) for code in ("US-AL", "US-LA")),
-            entry("US-MS", sunday=True))
+    return (
+        entry("*", ("08:00", "21:00")),
+        entry("US", ("08:00", "21:00")),
+        *(entry(code, ("08:00", "20:00"), cap=3) for code in ("US-FL", "US-OK", "US-MD")),
+        *(entry(code, sunday=True, holidays=True) for code in ("US-AL", "US-LA")),
+        entry("US-MS", sunday=True),
+    )
 
 
 @contextmanager
@@ -96,15 +125,20 @@ def _campaign(conn, contacts: int) -> int:
     from dev.seed import create_campaign, phone_numbers
 
     conn.execute("DELETE FROM campaigns WHERE slug = %s", (SLUG,))
-    campaign_id = create_campaign(conn, SLUG, max_in_flight=10**6, config={
-        "skip_public_holidays": False, "calling_window": {"start": "00:00", "end": "23:59"}})
+    campaign_id = create_campaign(
+        conn,
+        SLUG,
+        max_in_flight=10**6,
+        config={"skip_public_holidays": False, "calling_window": {"start": "00:00", "end": "23:59"}},
+    )
     rng = random.Random(11)
     shares = sum(m[2] for m in MIX)
     rows = []
     for prefix, digits, share, elsewhere in MIX:
         for phone in phone_numbers(prefix, digits, max(1, contacts * share // shares), rng):
-            rows.append((campaign_id, phone, elsewhere if elsewhere and rng.random() < 0.2 else None,
-                         rng.randint(0, 3)))
+            rows.append(
+                (campaign_id, phone, elsewhere if elsewhere and rng.random() < 0.2 else None, rng.randint(0, 3))
+            )
     rng.shuffle(rows)
     with conn.cursor() as cur, cur.copy("COPY contacts (campaign_id, phone, region, priority) FROM STDIN") as copy:
         for row in rows:
@@ -145,11 +179,12 @@ def measure(contacts: int = 20_000, rounds: int = 3) -> dict:
     with campaign_db() as conn:
         campaign_id = _campaign(conn, contacts)
         resolve_contacts(conn, load_campaign(conn, campaign_id))
-        keys = conn.execute("SELECT count(*) FROM campaign_window_keys WHERE campaign_id = %s",
-                            (campaign_id,)).fetchone()[0]
+        keys = conn.execute(
+            "SELECT count(*) FROM campaign_window_keys WHERE campaign_id = %s", (campaign_id,)
+        ).fetchone()[0]
         result: dict = {"full": [], "minimal": [], "claimed": {}, "window_keys": keys, "at": at.isoformat()}
         try:
-            _rate(conn, campaign_id, at)     # warm: the first pass reads the contacts into the cache
+            _rate(conn, campaign_id, at)  # warm: the first pass reads the contacts into the cache
             for _ in range(rounds):
                 for name in ("full", "minimal"):
                     if name == "minimal":
@@ -168,9 +203,11 @@ def main(contacts: int = 20_000, rounds: int = 3) -> None:
     result = measure(contacts, rounds)
     for name in ("full", "minimal"):
         values = result[name]
-        print(f"claim under the {name} rules, {result['claimed'][name]:,} contacts claimed "
-              f"({result['window_keys']} window keys, at {result['at']}): {statistics.median(values):,.0f}/s "
-              f"(median of {rounds}; {min(values):,.0f}-{max(values):,.0f})")
+        print(
+            f"claim under the {name} rules, {result['claimed'][name]:,} contacts claimed "
+            f"({result['window_keys']} window keys, at {result['at']}): {statistics.median(values):,.0f}/s "
+            f"(median of {rounds}; {min(values):,.0f}-{max(values):,.0f})"
+        )
     ratios = [f / m for f, m in zip(result["full"], result["minimal"])]
     print(f"full ÷ minimal (same round): {statistics.median(ratios):.2f}x ({min(ratios):.2f}-{max(ratios):.2f})")
 
@@ -181,9 +218,11 @@ def record(bench, result: dict) -> None:
         bench.series_of("claim_rules_full").add(full)
         bench.series_of("claim_rules_minimal").add(minimal)
         bench.series_of("claim_rules_full/minimal").add(full / minimal)
-    bench.notes.append(f"Claim under the full rules vs the minimal set: {result['claimed']['full']:,} and "
-                       f"{result['claimed']['minimal']:,} contacts claimed, {result['window_keys']} window keys, "
-                       f"the keys opened at {result['at']}.")
+    bench.notes.append(
+        f"Claim under the full rules vs the minimal set: {result['claimed']['full']:,} and "
+        f"{result['claimed']['minimal']:,} contacts claimed, {result['window_keys']} window keys, "
+        f"the keys opened at {result['at']}."
+    )
 
 
 if __name__ == "__main__":

@@ -31,31 +31,61 @@ log = logging.getLogger("benchmarks")
 # is valid and maps to one place (checked at start on a sample), and the same number with
 # INVALID_SUFFIX is not (a German number may be that long, so Berlin is not a place here).
 PLACES = [
-    ("+1212", "2", 6), ("+1312", "2", 6), ("+1303", "2", 6), ("+1213", "2", 6), ("+1808", "2", 6),
-    ("+5255", "5", 7), ("+5511", "9", 8), ("+5411", "4", 7), ("+4420", "7", 7), ("+331", "4", 7),
-    ("+3021", "0", 7), ("+3491", "4", 6), ("+3906", "4", 7), ("+2711", "4", 6), ("+202", "2", 7),
-    ("+7495", "2", 6), ("+9714", "3", 6), ("+9221", "3", 7), ("+9111", "2", 7), ("+8802", "5", 7),
-    ("+6221", "5", 7), ("+656", "3", 6), ("+632", "8", 7), ("+813", "3", 7), ("+822", "3", 7),
-    ("+7423", "2", 6), ("+612", "9", 7), ("+649", "3", 6),
+    ("+1212", "2", 6),
+    ("+1312", "2", 6),
+    ("+1303", "2", 6),
+    ("+1213", "2", 6),
+    ("+1808", "2", 6),
+    ("+5255", "5", 7),
+    ("+5511", "9", 8),
+    ("+5411", "4", 7),
+    ("+4420", "7", 7),
+    ("+331", "4", 7),
+    ("+3021", "0", 7),
+    ("+3491", "4", 6),
+    ("+3906", "4", 7),
+    ("+2711", "4", 6),
+    ("+202", "2", 7),
+    ("+7495", "2", 6),
+    ("+9714", "3", 6),
+    ("+9221", "3", 7),
+    ("+9111", "2", 7),
+    ("+8802", "5", 7),
+    ("+6221", "5", 7),
+    ("+656", "3", 6),
+    ("+632", "8", 7),
+    ("+813", "3", 7),
+    ("+822", "3", 7),
+    ("+7423", "2", 6),
+    ("+612", "9", 7),
+    ("+649", "3", 6),
 ]
 OPEN_PLACES = 8
 CLOSED_PLACES = 2
-INVALID_SUFFIX = "99"            # two digits too many: "not a valid number for its country"
+INVALID_SUFFIX = "99"  # two digits too many: "not a valid number for its country"
 OPT_OUT_SET = "campaigns:blacklist"
 
 BENCH_CONFIG = {
-    "calling_window": {"start": "09:00", "end": "20:00",
-                       "days": ["mon", "tue", "wed", "thu", "fri", "sat", "sun"]},
+    "calling_window": {"start": "09:00", "end": "20:00", "days": ["mon", "tue", "wed", "thu", "fri", "sat", "sun"]},
     "max_attempts": 3,
     "caller_id": "+12125550100",
-    "ivr_flow": {"entry": "greeting", "nodes": {
-        "greeting": {"prompt": "prompts/greeting.wav", "next": ["menu"]},
-        "menu": {"prompt": "prompts/menu.wav", "next": ["renew", "agent", "opt_out"]},
-        "renew": {"prompt": "prompts/renew.wav", "next": []},
-        "agent": {"prompt": "prompts/agent.wav", "next": []},
-        "opt_out": {"prompt": "prompts/opt_out.wav", "next": []}}},
-    "audio": ["prompts/greeting.wav", "prompts/menu.wav", "prompts/renew.wav", "prompts/agent.wav",
-              "prompts/opt_out.wav"],
+    "ivr_flow": {
+        "entry": "greeting",
+        "nodes": {
+            "greeting": {"prompt": "prompts/greeting.wav", "next": ["menu"]},
+            "menu": {"prompt": "prompts/menu.wav", "next": ["renew", "agent", "opt_out"]},
+            "renew": {"prompt": "prompts/renew.wav", "next": []},
+            "agent": {"prompt": "prompts/agent.wav", "next": []},
+            "opt_out": {"prompt": "prompts/opt_out.wav", "next": []},
+        },
+    },
+    "audio": [
+        "prompts/greeting.wav",
+        "prompts/menu.wav",
+        "prompts/renew.wav",
+        "prompts/agent.wav",
+        "prompts/opt_out.wav",
+    ],
 }
 
 CONTACTS_SQL = """
@@ -208,8 +238,10 @@ def plan_places(now: datetime, open_for: timedelta) -> tuple[list[Place], list[P
         elif not now_open and not later_open:
             closed_places.append(place)
     if len(open_places) < 6:
-        raise SystemExit(f"only {len(open_places)} place(s) have their calling window open for the next "
-                         f"{open_for}; the bench needs 6. Add places to benchmarks/data.py PLACES.")
+        raise SystemExit(
+            f"only {len(open_places)} place(s) have their calling window open for the next "
+            f"{open_for}; the bench needs 6. Add places to benchmarks/data.py PLACES."
+        )
     # Spread over as many distinct UTC offsets as possible.
     open_places.sort(key=lambda p: now.astimezone(_zone(p.zones[0])).utcoffset())
     step = max(1, len(open_places) // OPEN_PLACES)
@@ -228,7 +260,7 @@ class CampaignData:
     id: int
     slug: str
     contacts: int
-    eligible: int          # valid, on no list, in an open place
+    eligible: int  # valid, on no list, in an open place
     pg_blacklisted: int
     redis_only: int
     invalid: int
@@ -258,20 +290,37 @@ class Generator:
 
     def _reserve(self, place: Place, count: int) -> int:
         base = self.next_slot.get(place.prefix, 0)
-        if base + count > 10 ** place.width:
+        if base + count > 10**place.width:
             raise RuntimeError(f"place {place.prefix} ran out of numbers")
         self.next_slot[place.prefix] = base + count
         return base
 
-    def campaign(self, slug: str, contacts: int, *, closed_share: bool = False, history_records: int = 0,
-                 max_in_flight: int = 1_000_000_000, status: str = "scheduled") -> CampaignData:
+    def campaign(
+        self,
+        slug: str,
+        contacts: int,
+        *,
+        closed_share: bool = False,
+        history_records: int = 0,
+        max_in_flight: int = 1_000_000_000,
+        status: str = "scheduled",
+    ) -> CampaignData:
         from dev.seed import create_campaign
 
         places = list(self.open_places) + (list(self.closed_places) if closed_share else [])
         campaign_id = create_campaign(
-            self.conn, slug, name=f"Bench {slug}", status=status, tz="UTC",
-            start_at=self.now - timedelta(minutes=5), end_at=self.now + timedelta(days=1),
-            tags=["pilot"], poke_interval_s=60, max_in_flight=max_in_flight, config=BENCH_CONFIG)
+            self.conn,
+            slug,
+            name=f"Bench {slug}",
+            status=status,
+            tz="UTC",
+            start_at=self.now - timedelta(minutes=5),
+            end_at=self.now + timedelta(days=1),
+            tags=["pilot"],
+            poke_interval_s=60,
+            max_in_flight=max_in_flight,
+            config=BENCH_CONFIG,
+        )
         per_place = -(-contacts // len(places))
         valid = contacts - (contacts + 19) // 20
         fourth_below = 0
@@ -280,31 +329,48 @@ class Generator:
             if not 0 <= extra <= valid:
                 raise ValueError("history must be 3 to 4 call records per valid contact")
             fourth_below = _first_g_with_valid_count(extra)
-        self.loader().execute(CONTACTS_SQL, {
-            "campaign_id": campaign_id, "n": contacts, "places": len(places),
-            "prefix": [p.prefix for p in places], "lead": [p.lead for p in places],
-            "width": [p.width for p in places], "base": [self._reserve(p, per_place) for p in places],
-            "zones": [",".join(p.zones) for p in places], "jurisdiction": [p.jurisdiction for p in places],
-            "keys": [",".join(p.keys) for p in places], "invalid_suffix": INVALID_SUFFIX,
-            "invalid_reason": "invalid_phone: not a valid number for its country",
-            "history": bool(history_records), "fourth_below": fourth_below,
-        })
-        self.conn.execute(WINDOW_KEYS_SQL, {"campaign_id": campaign_id,
-                                            "keys": [",".join(p.keys) for p in places]})
+        self.loader().execute(
+            CONTACTS_SQL,
+            {
+                "campaign_id": campaign_id,
+                "n": contacts,
+                "places": len(places),
+                "prefix": [p.prefix for p in places],
+                "lead": [p.lead for p in places],
+                "width": [p.width for p in places],
+                "base": [self._reserve(p, per_place) for p in places],
+                "zones": [",".join(p.zones) for p in places],
+                "jurisdiction": [p.jurisdiction for p in places],
+                "keys": [",".join(p.keys) for p in places],
+                "invalid_suffix": INVALID_SUFFIX,
+                "invalid_reason": "invalid_phone: not a valid number for its country",
+                "history": bool(history_records),
+                "fourth_below": fourth_below,
+            },
+        )
+        self.conn.execute(WINDOW_KEYS_SQL, {"campaign_id": campaign_id, "keys": [",".join(p.keys) for p in places]})
         self.conn.execute(BLACKLIST_SQL, {"campaign_id": campaign_id})
         phones = [r[0] for r in self.conn.execute(REDIS_ONLY_SQL, {"campaign_id": campaign_id})]
         pipe = self.redis.pipeline(transaction=False)
         for start in range(0, len(phones), 10_000):
-            pipe.sadd(OPT_OUT_SET, *phones[start:start + 10_000])
+            pipe.sadd(OPT_OUT_SET, *phones[start : start + 10_000])
         pipe.execute()
         counts = self.conn.execute(
             "SELECT count(*) FILTER (WHERE k = 0), count(*) FILTER (WHERE k = 1), count(*) FILTER (WHERE k = 2), "
             "count(*) FILTER (WHERE k > 2 AND window_keys <@ %(open)s::text[]) "
             "FROM (SELECT mod(substr(external_ref, 7)::bigint, 20) AS k, window_keys FROM contacts "
             "      WHERE campaign_id = %(cid)s) x",
-            {"cid": campaign_id, "open": [k for p in self.open_places for k in p.keys]}).fetchone()
-        data = CampaignData(campaign_id, slug, contacts, eligible=counts[3], pg_blacklisted=counts[1],
-                            redis_only=counts[2], invalid=counts[0])
+            {"cid": campaign_id, "open": [k for p in self.open_places for k in p.keys]},
+        ).fetchone()
+        data = CampaignData(
+            campaign_id,
+            slug,
+            contacts,
+            eligible=counts[3],
+            pg_blacklisted=counts[1],
+            redis_only=counts[2],
+            invalid=counts[0],
+        )
         if history_records:
             data.history = self._history(campaign_id)
         return data
@@ -328,8 +394,9 @@ class Generator:
             t.join()
         if errors:
             raise errors[0]
-        return self.conn.execute("SELECT count(*) FROM call_records WHERE campaign_id = %s",
-                                 (campaign_id,)).fetchone()[0]
+        return self.conn.execute("SELECT count(*) FROM call_records WHERE campaign_id = %s", (campaign_id,)).fetchone()[
+            0
+        ]
 
     def answer_model(self) -> None:
         self.conn.execute(ANSWER_MODEL_SQL)
@@ -410,20 +477,28 @@ def verify_resolution(conn, campaign_ids: list[int], sample: int) -> dict:
 
     rows = conn.execute(
         "SELECT phone, timezones, jurisdiction, window_keys, status, status_reason FROM contacts "
-        "WHERE campaign_id = ANY(%s) ORDER BY random() LIMIT %s", (campaign_ids, sample)).fetchall()
+        "WHERE campaign_id = ANY(%s) ORDER BY random() LIMIT %s",
+        (campaign_ids, sample),
+    ).fetchall()
     mismatches = []
     started = time.perf_counter()
     for phone, zones, jurisdiction, keys, status, reason in rows:
         try:
             info = resolve(phone, fallback_timezone="UTC")
-            expected: tuple = (list(info.timezones), info.jurisdiction,
-                        [f"{z}|{info.jurisdiction}" for z in info.timezones], "pending", None)
+            expected: tuple = (
+                list(info.timezones),
+                info.jurisdiction,
+                [f"{z}|{info.jurisdiction}" for z in info.timezones],
+                "pending",
+                None,
+            )
         except InvalidPhone as exc:
             expected = (None, None, [], "invalid", f"invalid_phone: {exc}")
         if (zones, jurisdiction, keys, status, reason) != expected:
             mismatches.append((phone[-4:], expected, (zones, jurisdiction, keys, status, reason)))
     elapsed = time.perf_counter() - started
     if mismatches:
-        raise SystemExit(f"{len(mismatches)} of {len(rows)} sampled contacts differ from phones.resolve, "
-                         f"e.g. {mismatches[:3]}")
+        raise SystemExit(
+            f"{len(mismatches)} of {len(rows)} sampled contacts differ from phones.resolve, e.g. {mismatches[:3]}"
+        )
     return {"sampled": len(rows), "resolve_per_s": len(rows) / elapsed if elapsed else None}

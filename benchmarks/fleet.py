@@ -81,13 +81,25 @@ def add_campaigns(conn, prefix: str, first: int, last: int, contacts: int, queue
     for i in range(first, last):
         slug = f"{prefix}_{i:03d}"
         campaign_id = create_campaign(
-            conn, slug, start_at=now - timedelta(minutes=1), end_at=now + timedelta(hours=3), poke_interval_s=POKE_S,
+            conn,
+            slug,
+            start_at=now - timedelta(minutes=1),
+            end_at=now + timedelta(hours=3),
+            poke_interval_s=POKE_S,
             max_in_flight=contacts * 2,
-            config={"dial_queue": queue_url, "skip_public_holidays": False, "max_attempts": 3,
-                    "calling_window": {"start": "00:00", "end": "23:59"},
-                    "retry_delays_s": {"no_answer": 3600}})
-        add_contacts(conn, campaign_id, [{"phone": p, "timezone": zone}
-                                         for p in us_numbers(contacts, seed=10_000 + i, area="646")])
+            config={
+                "dial_queue": queue_url,
+                "skip_public_holidays": False,
+                "max_attempts": 3,
+                "calling_window": {"start": "00:00", "end": "23:59"},
+                "retry_delays_s": {"no_answer": 3600},
+            },
+        )
+        add_contacts(
+            conn,
+            campaign_id,
+            [{"phone": p, "timezone": zone} for p in us_numbers(contacts, seed=10_000 + i, area="646")],
+        )
         dag_ids.append(f"campaign_{slug}")
     return dag_ids
 
@@ -111,10 +123,14 @@ def poking(dag_ids: list[str]) -> int:
     from airflow.utils.session import create_session
 
     with create_session() as session:
-        return session.scalar(
-            select(func.count(func.distinct(TaskInstance.dag_id)))
-            .join(TaskReschedule, TaskReschedule.ti_id == TaskInstance.id)
-            .where(TaskInstance.dag_id.in_(dag_ids), TaskInstance.task_id == "wait_for_completion")) or 0
+        return (
+            session.scalar(
+                select(func.count(func.distinct(TaskInstance.dag_id)))
+                .join(TaskReschedule, TaskReschedule.ti_id == TaskInstance.id)
+                .where(TaskInstance.dag_id.in_(dag_ids), TaskInstance.task_id == "wait_for_completion")
+            )
+            or 0
+        )
 
 
 def reschedules(dag_ids: list[str]) -> dict[str, list[datetime]]:
@@ -131,7 +147,8 @@ def reschedules(dag_ids: list[str]) -> dict[str, list[datetime]]:
             select(TaskInstance.dag_id, TaskReschedule.end_date)
             .join(TaskReschedule, TaskReschedule.ti_id == TaskInstance.id)
             .where(TaskInstance.dag_id.in_(dag_ids), TaskInstance.task_id == "wait_for_completion")
-            .order_by(TaskReschedule.end_date)).all()
+            .order_by(TaskReschedule.end_date)
+        ).all()
     out: dict[str, list] = {}
     for dag_id, end in rows:
         out.setdefault(dag_id, []).append(end)
@@ -146,9 +163,13 @@ def last_pokes(dag_ids: list[str]) -> set[tuple[str, datetime, datetime]]:
     from airflow.utils.session import create_session
 
     with create_session() as session:
-        rows = session.execute(select(TaskInstance.dag_id, TaskInstance.start_date, TaskInstance.end_date)
-                               .where(TaskInstance.dag_id.in_(dag_ids), TaskInstance.task_id == "wait_for_completion",
-                                      TaskInstance.state == "up_for_reschedule")).all()
+        rows = session.execute(
+            select(TaskInstance.dag_id, TaskInstance.start_date, TaskInstance.end_date).where(
+                TaskInstance.dag_id.in_(dag_ids),
+                TaskInstance.task_id == "wait_for_completion",
+                TaskInstance.state == "up_for_reschedule",
+            )
+        ).all()
     return {tuple(r) for r in rows if r[1] and r[2]}
 
 
@@ -203,8 +224,9 @@ def own_cpu(pid: int) -> float:
 
 
 def campaign_connections(conn) -> int:
-    return conn.execute("SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() "
-                        "AND pid <> pg_backend_pid()").fetchone()[0]
+    return conn.execute(
+        "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid()"
+    ).fetchone()[0]
 
 
 def loop_times(log: Path, since: datetime, until: datetime) -> list[float]:
@@ -240,12 +262,20 @@ def our_poke_cost(conn, dag_ids: list[str], samples: int = 5) -> tuple[float, fl
         if not runs:
             continue
         dag_run = runs[0]
-        campaign_id = conn.execute("SELECT id FROM campaigns WHERE slug = %s",
-                                   (dag_id.removeprefix("campaign_"),)).fetchone()[0]
+        campaign_id = conn.execute(
+            "SELECT id FROM campaigns WHERE slug = %s", (dag_id.removeprefix("campaign_"),)
+        ).fetchone()[0]
         campaign = load_campaign(conn, campaign_id)
         params = {"dry_run": False, "max_contacts": None, "dispatch": True, "notify": True, **(dag_run.conf or {})}
-        run = run_context_for(conn, campaign, run_id=dag_run.run_id, run_type=dag_run.run_type,
-                              run_after=dag_run.run_after, clear_number=dag_run.clear_number, params=params)
+        run = run_context_for(
+            conn,
+            campaign,
+            run_id=dag_run.run_id,
+            run_type=dag_run.run_type,
+            run_after=dag_run.run_after,
+            clear_number=dag_run.clear_number,
+            params=params,
+        )
         wall, cpu = time.monotonic(), time.process_time()
         poke(conn, campaign_id, run)
         walls.append(time.monotonic() - wall)
@@ -283,26 +313,35 @@ def measure(conn, children, which: str, dag_ids: list[str], window_s: float, sch
     busy = sum(getattr(machine1, f) - getattr(machine0, f) for f in ("user", "system", "nice", "irq", "softirq"))
     loops = loop_times(scheduler_log, since, until)
     return {
-        "executor": which, "campaigns": len(dag_ids), "window_s": round((until - since).total_seconds()),
-        "pokes": pokes, "expected_pokes": round(len(dag_ids) * window_s / POKE_S),
-        "lag_p50_s": _pct(lags, 0.5), "lag_p95_s": _pct(lags, 0.95), "lag_samples": len(lags),
+        "executor": which,
+        "campaigns": len(dag_ids),
+        "window_s": round((until - since).total_seconds()),
+        "pokes": pokes,
+        "expected_pokes": round(len(dag_ids) * window_s / POKE_S),
+        "lag_p50_s": _pct(lags, 0.5),
+        "lag_p95_s": _pct(lags, 0.95),
+        "lag_samples": len(lags),
         "poke_wall_p50_s": _pct(walls, 0.5),
         "cpu_per_poke_s": (cpu1 - cpu0) / pokes if pokes else None,
         "machine_busy_cores": busy / elapsed,
         "scheduler_cores": (sched1 - sched0) / elapsed,
-        "loop_p50_ms": _pct(loops, 0.5), "loop_p95_ms": _pct(loops, 0.95), "loop_samples": len(loops),
+        "loop_p50_ms": _pct(loops, 0.5),
+        "loop_p95_ms": _pct(loops, 0.95),
+        "loop_samples": len(loops),
         "db_conns_max": max(conns) if conns else None,
         "db_conns_mean": statistics.mean(conns) if conns else None,
         # The machine is shared: its 1-minute load average as the window opened and closed.
-        "load_start": round(load0, 1), "load_end": round(os.getloadavg()[0], 1),
+        "load_start": round(load0, 1),
+        "load_end": round(os.getloadavg()[0], 1),
     }
 
 
 # Main -------------------------------------------------------------------------------------
 
 
-def run_executor(which: str, stack_env: dict[str, str], queue_url: str, sizes: list[int], window_s: float,
-                 contacts: int) -> list[dict]:
+def run_executor(
+    which: str, stack_env: dict[str, str], queue_url: str, sizes: list[int], window_s: float, contacts: int
+) -> list[dict]:
     from dev import airflow_local, celery_local
     from include.campaigns.dag_factory import DEADLINE_ALERTS_ENV, DEFAULT_MIN_POKE_S, MIN_POKE_ENV
     from include.campaigns.db import campaign_db
@@ -342,8 +381,10 @@ def run_executor(which: str, stack_env: dict[str, str], queue_url: str, sizes: l
                     if time.monotonic() - settle > SETTLE_TIMEOUT_S or children.dead():
                         break
                     time.sleep(5)
-                say(f"{which} N={size}: {active} of {len(dag_ids)} campaigns poking after "
-                    f"{time.monotonic() - settle:.0f} s; measuring {window_s:.0f} s")
+                say(
+                    f"{which} N={size}: {active} of {len(dag_ids)} campaigns poking after "
+                    f"{time.monotonic() - settle:.0f} s; measuring {window_s:.0f} s"
+                )
                 row = measure(conn, children, which, dag_ids, window_s, log_dir / "scheduler.log")
                 row["settle_s"] = round(time.monotonic() - settle - row["window_s"])
                 row["poking_at_start"] = active
@@ -363,10 +404,12 @@ def _f(value, spec: str) -> str:
 
 
 def table(rows: list[dict]) -> str:
-    lines = ["| executor | N | pokes (expected) | lag p50 / p95 s | poke wall p50 s | CPU per poke s | "
-             "our code CPU s | scheduler cores | machine busy cores | load 1 min | loop p50 / p95 ms | "
-             "campaign DB conns max (mean) |",
-             "|---|---|---|---|---|---|---|---|---|---|---|---|"]
+    lines = [
+        "| executor | N | pokes (expected) | lag p50 / p95 s | poke wall p50 s | CPU per poke s | "
+        "our code CPU s | scheduler cores | machine busy cores | load 1 min | loop p50 / p95 ms | "
+        "campaign DB conns max (mean) |",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|",
+    ]
     for r in rows:
         lines.append(
             f"| {r['executor']} | {r['campaigns']} | {r['pokes']} ({r['expected_pokes']}) | "
@@ -374,20 +417,27 @@ def table(rows: list[dict]) -> str:
             f"{_f(r['cpu_per_poke_s'], '.2f')} | {_f(r['our_poke_cpu_s'], '.3f')} | "
             f"{_f(r['scheduler_cores'], '.2f')} | {_f(r['machine_busy_cores'], '.2f')} | "
             f"{_f(r.get('load_start'), '.1f')}–{_f(r.get('load_end'), '.1f')} | {_f(r['loop_p50_ms'], '.0f')} / {_f(r['loop_p95_ms'], '.0f')} | "
-            f"{_f(r['db_conns_max'], 'd')} ({_f(r['db_conns_mean'], '.0f')}) |")
+            f"{_f(r['db_conns_max'], 'd')} ({_f(r['db_conns_mean'], '.0f')}) |"
+        )
     return "\n".join(lines)
 
 
 def knee(rows: list[dict], which: str) -> str:
     mine = [r for r in rows if r["executor"] == which]
     # Sustained: every campaign of the fleet got its run going, and its pokes keep the interval.
-    ok = [r["campaigns"] for r in mine if r["lag_p95_s"] is not None and r["lag_p95_s"] <= LAG_TARGET_S
-          and r.get("poking_at_start", r["campaigns"]) == r["campaigns"]]
+    ok = [
+        r["campaigns"]
+        for r in mine
+        if r["lag_p95_s"] is not None
+        and r["lag_p95_s"] <= LAG_TARGET_S
+        and r.get("poking_at_start", r["campaigns"]) == r["campaigns"]
+    ]
     bad = [r["campaigns"] for r in mine if r["campaigns"] not in ok]
     if not mine:
         return f"{which}: not measured"
-    return (f"{which}: sustains {max(ok) if ok else 'none of the sizes'}"
-            + (f"; misses the target from N={min(bad)}" if bad else "; the knee is above the largest size"))
+    return f"{which}: sustains {max(ok) if ok else 'none of the sizes'}" + (
+        f"; misses the target from N={min(bad)}" if bad else "; the knee is above the largest size"
+    )
 
 
 def main() -> int:
@@ -416,9 +466,11 @@ def main() -> int:
 
     import psutil
 
-    say(f"\nFleet benchmark: {psutil.cpu_count()} cores, {psutil.virtual_memory().total / 2**30:.0f} GiB, "
+    say(
+        f"\nFleet benchmark: {psutil.cpu_count()} cores, {psutil.virtual_memory().total / 2**30:.0f} GiB, "
         f"{platform.platform()}; {window_s:.0f} s window per size, {contacts} contacts per campaign, "
-        f"{POKE_S} s pokes; {time.monotonic() - began:.0f} s in all\n")
+        f"{POKE_S} s pokes; {time.monotonic() - began:.0f} s in all\n"
+    )
     say(table(rows))
     say("")
     for which in executors:

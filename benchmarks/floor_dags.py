@@ -40,8 +40,11 @@ def build(spec: dict) -> DAG:
         schedule = "@once"
     deadline = None
     if SHAPE["deadline"]:
-        deadline = DeadlineAlert(reference=DeadlineReference.DAGRUN_QUEUED_AT, interval=timedelta(hours=2),
-                                 callback=AsyncCallback(on_run_too_slow, kwargs={"campaign_id": spec["id"]}))
+        deadline = DeadlineAlert(
+            reference=DeadlineReference.DAGRUN_QUEUED_AT,
+            interval=timedelta(hours=2),
+            callback=AsyncCallback(on_run_too_slow, kwargs={"campaign_id": spec["id"]}),
+        )
     with DAG(
         dag_id=f"campaign_{spec['slug']}",
         description=f"Outbound call campaign: {spec['name']}",
@@ -51,10 +54,16 @@ def build(spec: dict) -> DAG:
         end_date=datetime.fromisoformat(spec["end_at"]) - timedelta(seconds=1) if spec["schedule"] else None,
         catchup=False,
         max_active_runs=1,
-        default_args={**SHAPE["default_args"], "retry_delay": timedelta(seconds=2),
-                      "max_retry_delay": timedelta(minutes=2), "owner": spec["owner"]},
-        params={name: Param(p["value"], description=p.get("description"), **p["schema"])
-                for name, p in SHAPE["params"].items()},
+        default_args={
+            **SHAPE["default_args"],
+            "retry_delay": timedelta(seconds=2),
+            "max_retry_delay": timedelta(minutes=2),
+            "owner": spec["owner"],
+        },
+        params={
+            name: Param(p["value"], description=p.get("description"), **p["schema"])
+            for name, p in SHAPE["params"].items()
+        },
         tags=sorted({"campaign", "outbound", "recurring" if spec["schedule"] else "one-off"} | set(spec["tags"])),
         is_paused_upon_creation=False,
         deadline=deadline,

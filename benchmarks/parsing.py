@@ -31,7 +31,7 @@ from benchmarks.env import ROOT
 
 DAG_DIR = ROOT / "dags"
 DAG_FILES = sorted(DAG_DIR.glob("campaigns_*.py"))
-DAG_FILE = DAG_DIR / "campaigns_*.py"     # the whole set of campaign DAG files
+DAG_FILE = DAG_DIR / "campaigns_*.py"  # the whole set of campaign DAG files
 FLOOR_FILE = Path(__file__).resolve().parent / "floor_dags.py"
 
 PARSE_SCRIPT = r"""
@@ -69,8 +69,10 @@ def export_floor_inputs(folder: Path) -> int:
 
     specs = load_catalog()
     dag = build_campaign_dag(specs[0])
-    defaults = {"retries": dag.default_args.get("retries"),
-                "retry_exponential_backoff": dag.default_args.get("retry_exponential_backoff")}
+    defaults = {
+        "retries": dag.default_args.get("retries"),
+        "retry_exponential_backoff": dag.default_args.get("retry_exponential_backoff"),
+    }
     tasks = []
     for t in dag.tasks:
         kwargs = {}
@@ -82,18 +84,31 @@ def export_floor_inputs(folder: Path) -> int:
             kwargs["retries"] = t.retries
         sensor = isinstance(t, BaseSensorOperator)
         if sensor:
-            kwargs.update(mode=t.mode, poke_interval=t.poke_interval.total_seconds()
-                          if hasattr(t.poke_interval, "total_seconds") else t.poke_interval,
-                          timeout=t.timeout.total_seconds() if hasattr(t.timeout, "total_seconds") else t.timeout)
+            kwargs.update(
+                mode=t.mode,
+                poke_interval=t.poke_interval.total_seconds()
+                if hasattr(t.poke_interval, "total_seconds")
+                else t.poke_interval,
+                timeout=t.timeout.total_seconds() if hasattr(t.timeout, "total_seconds") else t.timeout,
+            )
         tasks.append({"task_id": t.task_id, "sensor": sensor, "kwargs": kwargs})
     edges = sorted((t.task_id, d) for t in dag.tasks for d in t.downstream_task_ids)
     params = {}
     for name in dag.params:
         param = dag.params.get_param(name)
-        params[name] = {"value": param.value, "schema": {k: v for k, v in param.schema.items() if k != "description"},
-                        "description": param.description}
-    shape = {"tasks": tasks, "edges": edges, "params": params, "default_args": defaults,
-             "deadline": bool(dag.deadline), "doc_md": dag.doc_md}
+        params[name] = {
+            "value": param.value,
+            "schema": {k: v for k, v in param.schema.items() if k != "description"},
+            "description": param.description,
+        }
+    shape = {
+        "tasks": tasks,
+        "edges": edges,
+        "params": params,
+        "default_args": defaults,
+        "deadline": bool(dag.deadline),
+        "doc_md": dag.doc_md,
+    }
     folder.mkdir(parents=True, exist_ok=True)
     (folder / "shape.json").write_text(json.dumps(shape, indent=1, default=str))
     (folder / "specs.json").write_text(json.dumps([s.to_json() for s in specs], default=str))
@@ -114,28 +129,34 @@ def export_floor_inputs(folder: Path) -> int:
 
 
 def _python(script: str, args: list[str], env: dict[str, str]) -> dict:
-    proc = subprocess.run([sys.executable, "-c", script, *args], capture_output=True, text=True,
-                          env=env, cwd=str(ROOT), timeout=300)
+    proc = subprocess.run(
+        [sys.executable, "-c", script, *args], capture_output=True, text=True, env=env, cwd=str(ROOT), timeout=300
+    )
     for line in proc.stdout.splitlines():
         if line.startswith("BENCH-RESULT "):
-            return json.loads(line[len("BENCH-RESULT "):])
+            return json.loads(line[len("BENCH-RESULT ") :])
     raise RuntimeError(f"parse subprocess failed ({proc.returncode}): {proc.stderr[-2000:]}")
 
 
-def parse_file(path: Path, *, env_extra: dict[str, str] | None = None, serialize: bool = True,
-               worker: bool = False) -> dict:
+def parse_file(
+    path: Path, *, env_extra: dict[str, str] | None = None, serialize: bool = True, worker: bool = False
+) -> dict:
     if path == DAG_FILE:
         return _parse_set(env_extra=env_extra, serialize=serialize, worker=worker)
     env = {**os.environ, **(env_extra or {})}
-    script = PARSE_SCRIPT % {"load_op_links": "False", "safe_mode": "False" if worker else "True",
-                             "serialize": "True" if serialize else "False"}
+    script = PARSE_SCRIPT % {
+        "load_op_links": "False",
+        "safe_mode": "False" if worker else "True",
+        "serialize": "True" if serialize else "False",
+    }
     return _python(script, [str(path), str(path.parent)], env)
 
 
 def _parse_set(*, env_extra: dict[str, str] | None, serialize: bool, worker: bool) -> dict:
     """Every campaign DAG file, each in its own process: the set's totals and each file's figures."""
-    files = [{"file": f.name, **parse_file(f, env_extra=env_extra, serialize=serialize, worker=worker)}
-             for f in DAG_FILES]
+    files = [
+        {"file": f.name, **parse_file(f, env_extra=env_extra, serialize=serialize, worker=worker)} for f in DAG_FILES
+    ]
     if worker:
         # The task runner parses the one file that holds its DAG; the others would build nothing.
         holding = [f for f in files if f["dags"]] or files[:1]
@@ -181,11 +202,13 @@ def _compare(runs: int) -> None:
         ours = parse_file(DAG_FILE, serialize=False)
         floor = parse_file(FLOOR_FILE, serialize=False, env_extra={"BENCH_FLOOR_DIR": str(floor_dir)})
         rows.setdefault(f"whole set, {ours['dags']:,} of {count:,} campaigns", []).append(
-            (ours["parse_s"], floor["parse_s"]))
+            (ours["parse_s"], floor["parse_s"])
+        )
         for f in ours["files"]:
             part = f["file"].split("_")[-1].split(".")[0]
-            floor_part = parse_file(FLOOR_FILE, serialize=False,
-                                    env_extra={"BENCH_FLOOR_DIR": str(floor_dir / f"part_{part}")})
+            floor_part = parse_file(
+                FLOOR_FILE, serialize=False, env_extra={"BENCH_FLOOR_DIR": str(floor_dir / f"part_{part}")}
+            )
             rows.setdefault(f"{f['file']}, {f['dags']:,} campaigns", []).append((f["parse_s"], floor_part["parse_s"]))
     print(f"{'DAG file':40} {'ours (median)':>14} {'floor':>8} {'ratio':>6}")
     for label, values in rows.items():

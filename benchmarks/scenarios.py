@@ -66,12 +66,14 @@ def fill_hopper(conn, campaign_id: int, run_id: str, count: int) -> int:
     from include.campaigns.config import parse_config
 
     config = parse_config(conn.execute("SELECT config FROM campaigns WHERE id = %s", (campaign_id,)).fetchone()[0])
-    keys = [r[0] for r in conn.execute("SELECT window_key FROM campaign_window_keys WHERE campaign_id = %s",
-                                       (campaign_id,))]
+    keys = [
+        r[0] for r in conn.execute("SELECT window_key FROM campaign_window_keys WHERE campaign_id = %s", (campaign_id,))
+    ]
     opened = sorted(open_keys(config.policy, keys, datetime.now(timezone.utc)))
     with conn.cursor() as cur:
-        cur.execute(FILL_HOPPER_SQL, {"campaign_id": campaign_id, "open_keys": opened, "count": count,
-                                      "run_id": run_id})
+        cur.execute(
+            FILL_HOPPER_SQL, {"campaign_id": campaign_id, "open_keys": opened, "count": count, "run_id": run_id}
+        )
         return cur.rowcount
 
 
@@ -145,8 +147,14 @@ def _run(campaign_id: int, run_id: str, **kw):
     from include.campaigns.runs import RunContext
 
     now = datetime.now(timezone.utc)
-    return RunContext(campaign_id=campaign_id, run_id=run_id, run_start=now - timedelta(minutes=1),
-                      run_end=now + timedelta(hours=2), live=True, **kw)
+    return RunContext(
+        campaign_id=campaign_id,
+        run_id=run_id,
+        run_start=now - timedelta(minutes=1),
+        run_end=now + timedelta(hours=2),
+        live=True,
+        **kw,
+    )
 
 
 def claim(job: dict) -> dict:
@@ -176,7 +184,9 @@ def claim(job: dict) -> dict:
         opened = open_keys(config.policy, keys, now)
         out["eligible_now"] = conn.execute(
             "SELECT count(*) FROM contacts WHERE campaign_id = %s AND status IN ('pending', 'failed') "
-            "AND window_keys <> '{}' AND window_keys <@ %s::text[]", (campaign.id, sorted(opened))).fetchone()[0]
+            "AND window_keys <> '{}' AND window_keys <@ %s::text[]",
+            (campaign.id, sorted(opened)),
+        ).fetchone()[0]
 
         def claimer(page):
             return c.Claimer(conn, campaign, config, run, opened, now, page=page)
@@ -198,8 +208,12 @@ def claim(job: dict) -> dict:
             out["statement_s"].append(time.perf_counter() - t0)
             out["cancelled"] = f"statement {len(out['statement_s'])} still running after {out['statement_s'][-1]:.0f} s"
         elapsed = time.perf_counter() - started
-        out.update(chunked_claimed=claimed, chunked_statements=len(out["statement_s"]), chunked_s=elapsed,
-                   chunked_rate=claimed / elapsed if elapsed else None)
+        out.update(
+            chunked_claimed=claimed,
+            chunked_statements=len(out["statement_s"]),
+            chunked_s=elapsed,
+            chunked_rate=claimed / elapsed if elapsed else None,
+        )
         partial(out)
 
         # Many contacts in one claim statement: what set-based claiming costs per row.
@@ -213,15 +227,31 @@ def claim(job: dict) -> dict:
         with conn.transaction(force_rollback=True):
             walker = claimer(out["chunk"])
             zone = sorted({k.split("|")[0] for k in opened})[0]
-            walk = conn.execute("EXPLAIN (ANALYZE, BUFFERS) " + load_sql("dial_tasks_claim_walk"), {
-                **walker.rules, "zone": zone, "limit": out["chunk"], "after_priority": d.Claimer.FIRST_KEY[0],
-                "after_affinity": d.Claimer.FIRST_KEY[1], "after_attempts": d.Claimer.FIRST_KEY[2],
-                "after_id": d.Claimer.FIRST_KEY[3]}, prepare=False).fetchall()
+            walk = conn.execute(
+                "EXPLAIN (ANALYZE, BUFFERS) " + load_sql("dial_tasks_claim_walk"),
+                {
+                    **walker.rules,
+                    "zone": zone,
+                    "limit": out["chunk"],
+                    "after_priority": d.Claimer.FIRST_KEY[0],
+                    "after_affinity": d.Claimer.FIRST_KEY[1],
+                    "after_attempts": d.Claimer.FIRST_KEY[2],
+                    "after_id": d.Claimer.FIRST_KEY[3],
+                },
+                prepare=False,
+            ).fetchall()
             ids = [key[3] for key in itertools.islice(walker._next, out["chunk"])]
-            plan = conn.execute("EXPLAIN (ANALYZE, BUFFERS) " + load_sql("dial_tasks_claim"),
-                                {**walker.rules, **walker.task, "ids": ids}, prepare=False).fetchall()
-        out["explain"] = "\n".join([f"-- dial_tasks_claim_walk, zone {zone}"] + [r[0] for r in walk]
-                                   + ["", "-- dial_tasks_claim"] + [r[0] for r in plan])
+            plan = conn.execute(
+                "EXPLAIN (ANALYZE, BUFFERS) " + load_sql("dial_tasks_claim"),
+                {**walker.rules, **walker.task, "ids": ids},
+                prepare=False,
+            ).fetchall()
+        out["explain"] = "\n".join(
+            [f"-- dial_tasks_claim_walk, zone {zone}"]
+            + [r[0] for r in walk]
+            + ["", "-- dial_tasks_claim"]
+            + [r[0] for r in plan]
+        )
     return out
 
 
@@ -233,8 +263,9 @@ def add_call_records(conn, campaign_id: int, count: int) -> int:
 
 
 def in_flight(conn, campaign_id: int) -> int:
-    return conn.execute("SELECT count(*) FROM dial_tasks WHERE campaign_id = %s AND status = 'sent'",
-                        (campaign_id,)).fetchone()[0]
+    return conn.execute(
+        "SELECT count(*) FROM dial_tasks WHERE campaign_id = %s AND status = 'sent'", (campaign_id,)
+    ).fetchone()[0]
 
 
 def pokes(job: dict) -> dict:
@@ -250,8 +281,15 @@ def pokes(job: dict) -> dict:
     live = _run(cid, job["run_id"])
     ingest_only = _run(cid, job["run_id"], dispatch=False)
     breakdown = Breakdown().install()
-    out: dict[str, Any] = {"idle_ms": [], "records_full_ms": [], "records_ingest_only_ms": [], "ingested": [], "topped_up": [],
-           "first_poke_ms": None, "failed": None}
+    out: dict[str, Any] = {
+        "idle_ms": [],
+        "records_full_ms": [],
+        "records_ingest_only_ms": [],
+        "ingested": [],
+        "topped_up": [],
+        "first_poke_ms": None,
+        "failed": None,
+    }
     phases = {"idle": Breakdown(), "records_full": Breakdown(), "records_ingest_only": Breakdown()}
 
     def timed_poke(run, label):
@@ -274,7 +312,7 @@ def pokes(job: dict) -> dict:
     out["records"] = records
     started = time.perf_counter()
     with campaign_db() as conn:
-        poke(conn, cid, live)   # the first poke of the process: lazy imports, client set-up
+        poke(conn, cid, live)  # the first poke of the process: lazy imports, client set-up
     out["first_poke_ms"] = 1000 * (time.perf_counter() - started)
     try:
         # Rounds of the cheap pokes first: idle ones, then one after new records with dispatch off.
@@ -285,7 +323,7 @@ def pokes(job: dict) -> dict:
                 add_call_records(conn, cid, records)
             out["ingested"].append(timed_poke(ingest_only, "records_ingest_only").ingested)
             with campaign_db() as conn:
-                fill_hopper(conn, cid, job["run_id"], records)   # refill what was ingested, untimed
+                fill_hopper(conn, cid, job["run_id"], records)  # refill what was ingested, untimed
             if time.time() > budget_end:
                 break
         # Then the sensor as it runs: new records, ingested, and the freed slots topped up.
@@ -324,7 +362,7 @@ def report(job: dict) -> dict:
         out["total_s"].append(ended - started)
         out["build_s"].append(middle - started)
         out["csv_s"].append(ended - middle)
-        out["csv_rows"], out["csv_mb"] = rows, size / 2 ** 20
+        out["csv_rows"], out["csv_mb"] = rows, size / 2**20
         out["report_keys"] = sorted(built)
         out["breakdown"] = breakdown.top(runs=len(out["total_s"]), limit=10)
         partial(out)

@@ -46,9 +46,15 @@ class SeedDispatcher:
         """One Lambda invocation; returns (contacts examined, dial tasks sent)."""
         from include.campaigns.sender import dial_task_body
 
-        rows = self.conn.execute(SELECT_ELIGIBLE, {
-            "campaign_id": self.campaign.id, "max_attempts": self.config.max_attempts,
-            "open_keys": sorted(self.open_keys), "limit": CONTACTS_PER_INVOCATION}).fetchall()
+        rows = self.conn.execute(
+            SELECT_ELIGIBLE,
+            {
+                "campaign_id": self.campaign.id,
+                "max_attempts": self.config.max_attempts,
+                "open_keys": sorted(self.open_keys),
+                "limit": CONTACTS_PER_INVOCATION,
+            },
+        ).fetchall()
         sendable = []
         for contact_id, phone, attempts, dispatches in rows:
             if self.redis.sismember(OPT_OUT_SET, phone):
@@ -58,15 +64,28 @@ class SeedDispatcher:
                 self.conn.execute(MARK_BLACKLISTED, {"id": contact_id, "reason": "blacklist"})
                 continue
             closes = min(self.open_keys.values())
-            sendable.append((contact_id, {
-                "dial_attempt_id": f"c{self.campaign.id}-{contact_id}-{dispatches + 1}", "contact_id": contact_id,
-                "phone": phone, "attempt": attempts + 1, "not_after": closes}))
+            sendable.append(
+                (
+                    contact_id,
+                    {
+                        "dial_attempt_id": f"c{self.campaign.id}-{contact_id}-{dispatches + 1}",
+                        "contact_id": contact_id,
+                        "phone": phone,
+                        "attempt": attempts + 1,
+                        "not_after": closes,
+                    },
+                )
+            )
         sent = 0
         for start in range(0, len(sendable), SQS_BATCH):
-            batch = sendable[start:start + SQS_BATCH]
-            response = self.sqs.send_message_batch(QueueUrl=self.queue_url, Entries=[
-                {"Id": str(i), "MessageBody": dial_task_body(self.campaign, self.config, row, self.run_id)}
-                for i, (_, row) in enumerate(batch)])
+            batch = sendable[start : start + SQS_BATCH]
+            response = self.sqs.send_message_batch(
+                QueueUrl=self.queue_url,
+                Entries=[
+                    {"Id": str(i), "MessageBody": dial_task_body(self.campaign, self.config, row, self.run_id)}
+                    for i, (_, row) in enumerate(batch)
+                ],
+            )
             for ok in response.get("Successful", []):
                 self.conn.execute(MARK_SENT, {"id": batch[int(ok["Id"])][0]})
                 sent += 1
@@ -84,5 +103,4 @@ def run(dispatcher: SeedDispatcher, *, deadline: float) -> dict:
         sent += n
         if seen == 0:
             break
-    return {"invocations": invocations, "examined": examined, "sent": sent,
-            "t_start": started, "t_end": time.time()}
+    return {"invocations": invocations, "examined": examined, "sent": sent, "t_start": started, "t_end": time.time()}

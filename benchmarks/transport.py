@@ -44,8 +44,19 @@ def ensure_installed(stack_dir: Path) -> Path:
     if not shutil.which("npm"):
         raise SystemExit("npm is needed for the benchmark's SQS endpoint (fauxqs); install Node.js 20+")
     folder.mkdir(parents=True, exist_ok=True)
-    subprocess.run(["npm", "install", "--prefix", str(folder), "--no-audit", "--no-fund", "--loglevel=error",
-                    f"fauxqs@{FAUXQS_VERSION}"], check=True)
+    subprocess.run(
+        [
+            "npm",
+            "install",
+            "--prefix",
+            str(folder),
+            "--no-audit",
+            "--no-fund",
+            "--loglevel=error",
+            f"fauxqs@{FAUXQS_VERSION}",
+        ],
+        check=True,
+    )
     return package.parent
 
 
@@ -73,7 +84,10 @@ class Fauxqs:
         log = open(self.stack_dir / "fauxqs.log", "ab")  # noqa: SIM115 - the server's output, for its whole life
         self.proc = subprocess.Popen(
             ["node", "--input-type=module", "-e", _LAUNCHER % (json.dumps(app.as_uri()), self.port)],
-            stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, start_new_session=True,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            start_new_session=True,
         )
         deadline = time.monotonic() + 30
         while time.monotonic() < deadline:
@@ -100,8 +114,14 @@ class Fauxqs:
 
     def connection_json(self) -> str:
         """The campaigns_aws connection, re-pointed at this server (AIRFLOW_CONN_CAMPAIGNS_AWS)."""
-        return json.dumps({"conn_type": "aws", "login": LOCAL_KEY, "password": LOCAL_KEY,
-                           "extra": {"region_name": REGION, "endpoint_url": self.endpoint}})
+        return json.dumps(
+            {
+                "conn_type": "aws",
+                "login": LOCAL_KEY,
+                "password": LOCAL_KEY,
+                "extra": {"region_name": REGION, "endpoint_url": self.endpoint},
+            }
+        )
 
     def __enter__(self) -> Fauxqs:
         return self.start()
@@ -114,8 +134,9 @@ def client(endpoint: str):
     """A plain boto3 SQS client for the harness's own housekeeping (queues, counts)."""
     import boto3
 
-    return boto3.client("sqs", endpoint_url=endpoint, region_name=REGION,
-                        aws_access_key_id=LOCAL_KEY, aws_secret_access_key=LOCAL_KEY)
+    return boto3.client(
+        "sqs", endpoint_url=endpoint, region_name=REGION, aws_access_key_id=LOCAL_KEY, aws_secret_access_key=LOCAL_KEY
+    )
 
 
 def create_queue(sqs, name: str) -> str:

@@ -55,15 +55,23 @@ def _run_context(campaign_id: int, run_id: str, **kw):
     from include.campaigns.runs import RunContext
 
     now = datetime.now(timezone.utc)
-    return RunContext(campaign_id=campaign_id, run_id=run_id, run_start=now, run_end=now + timedelta(hours=2),
-                      live=True, **kw)
+    return RunContext(
+        campaign_id=campaign_id, run_id=run_id, run_start=now, run_end=now + timedelta(hours=2), live=True, **kw
+    )
 
 
 def synthetic_rows(count: int, not_after: datetime) -> list[dict]:
     """Rows shaped like dispatch's claimed rows, for messages of the very same size and shape."""
-    return [{"dial_attempt_id": f"c900-{1_000_000 + i}-1", "contact_id": 1_000_000 + i,
-             "phone": f"+1212{2_000_000 + i % 8_000_000:07d}", "attempt": 1, "not_after": not_after}
-            for i in range(count)]
+    return [
+        {
+            "dial_attempt_id": f"c900-{1_000_000 + i}-1",
+            "contact_id": 1_000_000 + i,
+            "phone": f"+1212{2_000_000 + i % 8_000_000:07d}",
+            "attempt": 1,
+            "not_after": not_after,
+        }
+        for i in range(count)
+    ]
 
 
 def job_raw(job: dict) -> dict:
@@ -80,8 +88,10 @@ def job_raw(job: dict) -> dict:
     bodies = [dial_task_body(campaign, config, row, "bench__raw") for row in synthetic_rows(job["count"], not_after)]
     client = sqs_client()
     queue_url = dial_queue_url(client)
-    batches = [[{"Id": str(i), "MessageBody": body} for i, body in enumerate(bodies[s:s + SQS_BATCH])]
-               for s in range(0, len(bodies), SQS_BATCH)]
+    batches = [
+        [{"Id": str(i), "MessageBody": body} for i, body in enumerate(bodies[s : s + SQS_BATCH])]
+        for s in range(0, len(bodies), SQS_BATCH)
+    ]
     client.send_message_batch(QueueUrl=queue_url, Entries=batches.pop())  # connection warm, as dispatch's is
     t_go = _ready_and_wait()
     sent, marks = 0, []
@@ -99,9 +109,15 @@ def job_raw(job: dict) -> dict:
     marks.append((sent, t_end))
     first = (marks[1][0] - marks[0][0]) / (marks[1][1] - marks[0][1]) if len(marks) > 2 else None
     last = (marks[-1][0] - marks[-2][0]) / (marks[-1][1] - marks[-2][1]) if len(marks) > 2 else None
-    return {"sent": sent, "warm_up": SQS_BATCH, "t_go": t_go, "t_end": t_end,
-            "rate_first_tenth": first, "rate_last_tenth": last,
-            "rss_peak_mb": _rss_mb()}
+    return {
+        "sent": sent,
+        "warm_up": SQS_BATCH,
+        "t_go": t_go,
+        "t_end": t_end,
+        "rate_first_tenth": first,
+        "rate_last_tenth": last,
+        "rss_peak_mb": _rss_mb(),
+    }
 
 
 def job_dispatch(job: dict) -> dict:
@@ -137,8 +153,9 @@ def job_baseline(job: dict) -> dict:
         config = parse_config(campaign.raw_config)
         keys = [r["window_key"] for r in fetch_all(conn, "campaign_window_keys", {"campaign_id": campaign.id})]
         opened = open_keys(config.policy, keys, datetime.now(timezone.utc))
-        dispatcher = seed_baseline.SeedDispatcher(conn, redis, client, queue_url, campaign, config, opened,
-                                                  job["run_id"])
+        dispatcher = seed_baseline.SeedDispatcher(
+            conn, redis, client, queue_url, campaign, config, opened, job["run_id"]
+        )
         t_go = _ready_and_wait()
         result = seed_baseline.run(dispatcher, deadline=t_go + job["seconds"])
     return {**result, "t_go": t_go, "rss_peak_mb": _rss_mb()}
@@ -174,8 +191,15 @@ def job_eligibility(job: dict) -> dict:
     return eligibility.run(job)
 
 
-JOBS = {"raw": job_raw, "eligibility": job_eligibility, "dispatch": job_dispatch, "baseline": job_baseline, "pokes": job_pokes,
-        "report": job_report, "claim": job_claim}
+JOBS = {
+    "raw": job_raw,
+    "eligibility": job_eligibility,
+    "dispatch": job_dispatch,
+    "baseline": job_baseline,
+    "pokes": job_pokes,
+    "report": job_report,
+    "claim": job_claim,
+}
 
 
 def main(argv: list[str]) -> int:

@@ -140,8 +140,7 @@ def airflow_env(stack_env: dict[str, str], port: int, executor: str = "local") -
         "AIRFLOW__CORE__EXECUTION_API_SERVER_URL": f"{base}/execution/",
         "AIRFLOW__API__HOST": "127.0.0.1",
         "AIRFLOW__API__PORT": str(port),
-        "AIRFLOW__CORE__AUTH_MANAGER":
-            "airflow.api_fastapi.auth.managers.simple.simple_auth_manager.SimpleAuthManager",
+        "AIRFLOW__CORE__AUTH_MANAGER": "airflow.api_fastapi.auth.managers.simple.simple_auth_manager.SimpleAuthManager",
         "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_USERS": f"{USERNAME}:{ROLE}",
         "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_PASSWORDS_FILE": str(password_file()),
         "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_ALL_ADMINS": "False",
@@ -211,8 +210,15 @@ class Children:
         with open(log, "ab") as out:
             out.write(f"\n=== {datetime.now(timezone.utc).isoformat()} {' '.join(argv)}\n".encode())
             out.flush()
-            proc = subprocess.Popen(argv, stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-                                    env={**self.env, **(env or {})}, cwd=stack.ROOT, start_new_session=True)
+            proc = subprocess.Popen(
+                argv,
+                stdout=out,
+                stderr=subprocess.STDOUT,
+                stdin=subprocess.DEVNULL,
+                env={**self.env, **(env or {})},
+                cwd=stack.ROOT,
+                start_new_session=True,
+            )
         child = Child(name, proc, log)
         self.children.append(child)
         return child
@@ -278,8 +284,9 @@ def _running(p) -> bool:
 # The API ----------------------------------------------------------------------------------
 
 
-def _request(url: str, *, method: str = "GET", body: dict | None = None, token: str | None = None,
-             timeout: float = 10) -> tuple[int, dict | None]:
+def _request(
+    url: str, *, method: str = "GET", body: dict | None = None, token: str | None = None, timeout: float = 10
+) -> tuple[int, dict | None]:
     headers = {"Content-Type": "application/json"}
     if token:
         headers["Authorization"] = f"Bearer {token}"
@@ -310,8 +317,7 @@ def healthy(base: str) -> dict | None:
 
 
 def token(base: str, password: str) -> str:
-    status, reply = _request(f"{base}/auth/token", method="POST",
-                             body={"username": USERNAME, "password": password})
+    status, reply = _request(f"{base}/auth/token", method="POST", body={"username": USERNAME, "password": password})
     if status not in (200, 201) or not reply:
         raise RuntimeError(f"could not log in to {base} as {USERNAME}: HTTP {status} {reply}")
     return reply["access_token"]
@@ -335,11 +341,15 @@ def seed_if_empty() -> str | None:
         # real scheduler a poke must outlast the previous poke's process exit, or the scheduler
         # takes the late exit for a task killed externally and fails the sensor
         # (apache/airflow#71172, open in 3.3.2).
-        conn.execute("UPDATE campaigns SET poke_interval_s = GREATEST(poke_interval_s, %s) WHERE id = %s",
-                     (MIN_POKE_INTERVAL_S, campaign_id))
+        conn.execute(
+            "UPDATE campaigns SET poke_interval_s = GREATEST(poke_interval_s, %s) WHERE id = %s",
+            (MIN_POKE_INTERVAL_S, campaign_id),
+        )
     end = datetime.now(timezone.utc) + timedelta(minutes=minutes)
-    say(f"Seeded the demo campaign {demo.SLUG} (id {campaign_id}): {demo.PER_REGION * 8} contacts in 8 time "
-        f"zones; it dials until {end:%H:%M} UTC ({minutes:g} min).")
+    say(
+        f"Seeded the demo campaign {demo.SLUG} (id {campaign_id}): {demo.PER_REGION * 8} contacts in 8 time "
+        f"zones; it dials until {end:%H:%M} UTC ({minutes:g} min)."
+    )
     return f"campaign_{demo.SLUG}"
 
 
@@ -357,8 +367,9 @@ def unpause_when_parsed(base: str, password: str, dag_id: str, children: Childre
     while time.monotonic() < deadline and not children.dead():
         status, _ = _request(f"{base}/api/v2/dags/{dag_id}", token=access)
         if status == 200:
-            status, _ = _request(f"{base}/api/v2/dags/{dag_id}", method="PATCH", body={"is_paused": False},
-                                 token=access)
+            status, _ = _request(
+                f"{base}/api/v2/dags/{dag_id}", method="PATCH", body={"is_paused": False}, token=access
+            )
             return status == 200
         time.sleep(2)
     return False
@@ -414,8 +425,10 @@ def already_running() -> dict | None:
 def main() -> int:
     other = already_running()
     if other:
-        say(f"`make airflow` is already running on {stack.stack_dir()} (pid {other['pid']}): UI at {other['url']}/. "
-            "Stop it with Ctrl-C in its terminal, or set CAMPAIGN_STACK_DIR to run another stack.")
+        say(
+            f"`make airflow` is already running on {stack.stack_dir()} (pid {other['pid']}): UI at {other['url']}/. "
+            "Stop it with Ctrl-C in its terminal, or set CAMPAIGN_STACK_DIR to run another stack."
+        )
         return 1
     for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
         signal.signal(sig, _on_signal)
@@ -439,13 +452,24 @@ def main() -> int:
             from dev import celery_local
 
             workers = f", {len(celery_local.WORKERS)} Celery workers ({', '.join(celery_local.WORKERS)})"
-        say(f"Starting Airflow {_airflow_version()} ({env['AIRFLOW__CORE__EXECUTOR']}): api-server, scheduler, "
-            f"dag-processor, triggerer{workers} and the dialer simulator; logs in {log_dir()}/")
+        say(
+            f"Starting Airflow {_airflow_version()} ({env['AIRFLOW__CORE__EXECUTOR']}): api-server, scheduler, "
+            f"dag-processor, triggerer{workers} and the dialer simulator; logs in {log_dir()}/"
+        )
         start_components(children, airflow, port, which)
         children.start("dialer-simulator", [sys.executable, "-m", "dev.dialer_simulator"])
-        state_file().write_text(json.dumps({
-            "pid": os.getpid(), "url": base, "username": USERNAME, "password_file": str(password_file()),
-            "children": {c.name: c.proc.pid for c in children.children}, "ready": False}))
+        state_file().write_text(
+            json.dumps(
+                {
+                    "pid": os.getpid(),
+                    "url": base,
+                    "username": USERNAME,
+                    "password_file": str(password_file()),
+                    "children": {c.name: c.proc.pid for c in children.children},
+                    "ready": False,
+                }
+            )
+        )
 
         started = time.monotonic()
         while not healthy(base):
@@ -471,8 +495,14 @@ def main() -> int:
         state = json.loads(state_file().read_text())
         state["ready"] = True
         state_file().write_text(json.dumps(state))
-        _banner(base, password, campaign_dag_ids(), time.monotonic() - started, psql_command(stack_env),
-                workers.removeprefix(", "))
+        _banner(
+            base,
+            password,
+            campaign_dag_ids(),
+            time.monotonic() - started,
+            psql_command(stack_env),
+            workers.removeprefix(", "),
+        )
 
         while True:
             time.sleep(2)
@@ -488,8 +518,10 @@ def main() -> int:
         if children is not None:
             children.stop()
             state_file().unlink(missing_ok=True)
-            say("Stopped. The embedded PostgreSQL, Redis and moto keep running (your campaigns and Airflow's "
-                "history stay);\n`make stack-stop` stops them, `make airflow` starts everything again.")
+            say(
+                "Stopped. The embedded PostgreSQL, Redis and moto keep running (your campaigns and Airflow's "
+                "history stay);\n`make stack-stop` stops them, `make airflow` starts everything again."
+            )
 
 
 def _airflow_version() -> str:

@@ -72,8 +72,9 @@ def worker_env(name: str) -> dict[str, str]:
 
 def start_worker(children, airflow: str, name: str):
     """`airflow celery worker` as compose runs it: the default queue, its host name set."""
-    return children.start(name, [airflow, "celery", "worker", "--celery-hostname", celery_host(name)],
-                          env=worker_env(name))
+    return children.start(
+        name, [airflow, "celery", "worker", "--celery-hostname", celery_host(name)], env=worker_env(name)
+    )
 
 
 def kill_worker(children, name: str) -> list[int]:
@@ -116,8 +117,13 @@ def ping(name: str, env: dict[str, str], timeout: float = 60) -> bool:
     Airflow before it asks, which takes far longer than the answer on a busy machine."""
     celery = str(Path(sys.executable).parent / "celery")
     try:
-        done = subprocess.run([celery, "--app", CELERY_APP, "inspect", "ping", "-d", celery_host(name)],
-                              env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, timeout=timeout)
+        done = subprocess.run(
+            [celery, "--app", CELERY_APP, "inspect", "ping", "-d", celery_host(name)],
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            timeout=timeout,
+        )
     except subprocess.TimeoutExpired:
         return False
     return done.returncode == 0

@@ -31,17 +31,29 @@ def seed(conn, minutes: float) -> int:
     now = datetime.now(timezone.utc)
     delete_campaign(conn, SLUG)
     campaign_id = create_campaign(
-        conn, SLUG, name="Demo: policy renewal reminders", tz="America/New_York",
-        start_at=now - timedelta(minutes=1), end_at=now + timedelta(minutes=minutes),
-        tags=["reminders"], poke_interval_s=3, max_in_flight=300,
+        conn,
+        SLUG,
+        name="Demo: policy renewal reminders",
+        tz="America/New_York",
+        start_at=now - timedelta(minutes=1),
+        end_at=now + timedelta(minutes=minutes),
+        tags=["reminders"],
+        poke_interval_s=3,
+        max_in_flight=300,
         config={
-            "calling_window": {"start": "08:00", "end": "21:00", "days": ["mon", "tue", "wed", "thu", "fri", "sat", "sun"]},
+            "calling_window": {
+                "start": "08:00",
+                "end": "21:00",
+                "days": ["mon", "tue", "wed", "thu", "fri", "sat", "sun"],
+            },
             "max_attempts": 2,
             "retry_delays_s": {"busy": 5, "no_answer": 10, "failed": 5, "voicemail": 10},
             "expiry_grace_s": 20,
             "caller_id": "+12125550100",
-            "ivr_flow": {"entry": "greeting", "nodes": {
-                "greeting": {"next": ["renew", "opt_out"]}, "renew": {"next": []}, "opt_out": {"next": []}}},
+            "ivr_flow": {
+                "entry": "greeting",
+                "nodes": {"greeting": {"next": ["renew", "opt_out"]}, "renew": {"next": []}, "opt_out": {"next": []}},
+            },
         },
     )
     contacts = demo_contacts(PER_REGION, rng)
@@ -67,28 +79,42 @@ def main() -> int:
     minutes = float(os.environ.get("DEMO_MINUTES", "2"))
     with campaign_db() as conn:
         campaign_id = seed(conn, minutes)
-    print(f"Seeded campaign {SLUG} (id {campaign_id}): {PER_REGION * 8} contacts in 8 zones, "
-          "40 blacklisted in PostgreSQL, 40 opted out in Redis only, 4 malformed numbers", flush=True)
+    print(
+        f"Seeded campaign {SLUG} (id {campaign_id}): {PER_REGION * 8} contacts in 8 zones, "
+        "40 blacklisted in PostgreSQL, 40 opted out in Redis only, 4 malformed numbers",
+        flush=True,
+    )
 
     log_dir = stack.stack_dir() / "demo"
     log_dir.mkdir(exist_ok=True)
     bin_dir = Path(sys.executable).parent
     with open(log_dir / "dialer.log", "w") as dialer_log:
-        dialer = subprocess.Popen([sys.executable, "-m", "dev.dialer_simulator", "--seed", "7"],
-                                  stdout=dialer_log, stderr=subprocess.STDOUT, env=os.environ.copy())
+        dialer = subprocess.Popen(
+            [sys.executable, "-m", "dev.dialer_simulator", "--seed", "7"],
+            stdout=dialer_log,
+            stderr=subprocess.STDOUT,
+            env=os.environ.copy(),
+        )
     try:
-        print(f"Running `airflow dags test campaign_{SLUG}` (at most {minutes:g} min; log: {log_dir}/dag_test.log)",
-              flush=True)
+        print(
+            f"Running `airflow dags test campaign_{SLUG}` (at most {minutes:g} min; log: {log_dir}/dag_test.log)",
+            flush=True,
+        )
         with open(log_dir / "dag_test.log", "w") as dag_log:
-            result = subprocess.run([str(bin_dir / "airflow"), "dags", "test", f"campaign_{SLUG}"],
-                                    stdout=dag_log, stderr=subprocess.STDOUT, env=os.environ.copy())
+            result = subprocess.run(
+                [str(bin_dir / "airflow"), "dags", "test", f"campaign_{SLUG}"],
+                stdout=dag_log,
+                stderr=subprocess.STDOUT,
+                env=os.environ.copy(),
+            )
     finally:
         dialer.terminate()
         dialer.wait(10)
     with campaign_db() as conn:
         row = conn.execute(
             "SELECT run_id, report FROM campaign_reports WHERE campaign_id = %s ORDER BY updated_at DESC LIMIT 1",
-            (campaign_id,)).fetchone()
+            (campaign_id,),
+        ).fetchone()
     if result.returncode != 0 or row is None:
         print((log_dir / "dag_test.log").read_text()[-6000:])
         print(f"The demo run failed (exit {result.returncode}); full log in {log_dir}/dag_test.log", file=sys.stderr)

@@ -24,11 +24,20 @@ from zoneinfo import ZoneInfo
 
 log = logging.getLogger("dialer_simulator")
 
-DEFAULT_OUTCOMES = {"answered": 0.40, "converted": 0.10, "voicemail": 0.10, "busy": 0.10,
-                    "no_answer": 0.20, "failed": 0.05, "opted_out": 0.05}
+DEFAULT_OUTCOMES = {
+    "answered": 0.40,
+    "converted": 0.10,
+    "voicemail": 0.10,
+    "busy": 0.10,
+    "no_answer": 0.20,
+    "failed": 0.05,
+    "opted_out": 0.05,
+}
 ANSWERING = ("answered", "converted", "opted_out")
 # What each version of the dial-task contract lets the dialer report.
-VERSION_OUTCOMES: dict[int, tuple[str, ...]] = {1: ("answered", "converted", "voicemail", "busy", "no_answer", "failed", "opted_out")}
+VERSION_OUTCOMES: dict[int, tuple[str, ...]] = {
+    1: ("answered", "converted", "voicemail", "busy", "no_answer", "failed", "opted_out")
+}
 VERSION_OUTCOMES[2] = VERSION_OUTCOMES[1] + ("abandoned", "machine")
 
 INSERT_RECORD = """
@@ -61,15 +70,33 @@ def local_hour(phone: str, at: datetime) -> int:
 
 def hour_factor(hour: int) -> float:
     """People answer more in the early evening than mid-morning."""
-    return {8: 0.7, 9: 0.8, 10: 0.9, 11: 0.9, 12: 1.1, 13: 1.0, 14: 0.9, 15: 0.9, 16: 1.0,
-            17: 1.2, 18: 1.3, 19: 1.2, 20: 1.0}.get(hour, 0.6)
+    return {
+        8: 0.7,
+        9: 0.8,
+        10: 0.9,
+        11: 0.9,
+        12: 1.1,
+        13: 1.0,
+        14: 0.9,
+        15: 0.9,
+        16: 1.0,
+        17: 1.2,
+        18: 1.3,
+        19: 1.2,
+        20: 1.0,
+    }.get(hour, 0.6)
 
 
 class DialerSimulator:
     """Consumes dial tasks until stopped; ``received`` lists every message it took off the queue."""
 
-    def __init__(self, queue_url: str | None = None, outcomes: dict[str, float] | None = None,
-                 seed: int | None = None, call_seconds: float = 0.0):
+    def __init__(
+        self,
+        queue_url: str | None = None,
+        outcomes: dict[str, float] | None = None,
+        seed: int | None = None,
+        call_seconds: float = 0.0,
+    ):
         self.outcomes = outcomes or dict(DEFAULT_OUTCOMES)
         self.random = random.Random(seed)
         self.call_seconds = call_seconds
@@ -77,7 +104,7 @@ class DialerSimulator:
         self.received: list[dict] = []
         self.dropped_late: list[str] = []
         self.dropped_version: list[str | None] = []
-        self._allowed = VERSION_OUTCOMES[max(VERSION_OUTCOMES)]   # what the task in hand's version allows
+        self._allowed = VERSION_OUTCOMES[max(VERSION_OUTCOMES)]  # what the task in hand's version allows
         self.stop_event = threading.Event()
         self._thread: threading.Thread | None = None
 
@@ -96,8 +123,7 @@ class DialerSimulator:
 
     def pick_outcome(self, hour: int) -> str:
         factor = hour_factor(hour)
-        weights = {o: w * (factor if o in ANSWERING else 1.0) for o, w in self.outcomes.items()
-                   if o in self._allowed}
+        weights = {o: w * (factor if o in ANSWERING else 1.0) for o, w in self.outcomes.items() if o in self._allowed}
         return self.random.choices(list(weights), weights=list(weights.values()))[0]
 
     def handle(self, conn, task: dict, now: datetime) -> str | None:
@@ -112,11 +138,20 @@ class DialerSimulator:
         self._allowed = VERSION_OUTCOMES[task["version"]]
         outcome = self.pick_outcome(hour)
         talk = int(self.random.uniform(20, 240)) if outcome in ANSWERING else 0
-        conn.execute(INSERT_RECORD, {
-            "dial_attempt_id": task["dial_attempt_id"], "campaign_id": task["campaign_id"],
-            "contact_id": task["contact_id"], "phone": task["phone"], "outcome": outcome,
-            "started_at": now, "ended_at": now + timedelta(seconds=talk), "duration_s": talk, "local_hour": hour,
-        })
+        conn.execute(
+            INSERT_RECORD,
+            {
+                "dial_attempt_id": task["dial_attempt_id"],
+                "campaign_id": task["campaign_id"],
+                "contact_id": task["contact_id"],
+                "phone": task["phone"],
+                "outcome": outcome,
+                "started_at": now,
+                "ended_at": now + timedelta(seconds=talk),
+                "duration_s": talk,
+                "local_hour": hour,
+            },
+        )
         return outcome
 
     def run(self) -> None:
@@ -132,8 +167,10 @@ class DialerSimulator:
                     self.received.append({"message_id": message["MessageId"], **task})
                     tally[self.handle(conn, task, now) or "dropped_late"] += 1
                 if messages:
-                    sqs.delete_message_batch(QueueUrl=self.queue_url, Entries=[
-                        {"Id": str(i), "ReceiptHandle": m["ReceiptHandle"]} for i, m in enumerate(messages)])
+                    sqs.delete_message_batch(
+                        QueueUrl=self.queue_url,
+                        Entries=[{"Id": str(i), "ReceiptHandle": m["ReceiptHandle"]} for i, m in enumerate(messages)],
+                    )
                     if self.call_seconds:
                         self.stop_event.wait(self.call_seconds)
         finally:

@@ -185,9 +185,19 @@ def _start_postgres(state: dict) -> int:
 
             shutil.chown(pgdata, run_as["user"], run_as["user"])
         subprocess.run(
-            [_pg_bin("initdb"), "-D", str(pgdata), "-U", PG_SUPERUSER, "--auth-local=trust",
-             f"--auth-host={PG_TCP_AUTH}", "--encoding=UTF8"],
-            check=True, capture_output=True, **run_as,
+            [
+                _pg_bin("initdb"),
+                "-D",
+                str(pgdata),
+                "-U",
+                PG_SUPERUSER,
+                "--auth-local=trust",
+                f"--auth-host={PG_TCP_AUTH}",
+                "--encoding=UTF8",
+            ],
+            check=True,
+            capture_output=True,
+            **run_as,
         )
     log.touch()
     if run_as:
@@ -197,7 +207,9 @@ def _start_postgres(state: dict) -> int:
     opts = f"-p {port} -h 127.0.0.1 -k {pgdata} -c max_connections=200 -c fsync=off"
     subprocess.run(
         [_pg_bin("pg_ctl"), "-D", str(pgdata), "-o", opts, "-l", str(log), "-w", "-t", "60", "start"],
-        check=True, capture_output=True, **run_as,
+        check=True,
+        capture_output=True,
+        **run_as,
     )
     _wait_for(lambda: _listening(port), "PostgreSQL")
     return port
@@ -217,10 +229,13 @@ def _bootstrap_databases(port: int, passwords: dict[str, str]) -> None:
         for role, database in PG_DATABASES.items():
             exists = conn.execute("SELECT 1 FROM pg_roles WHERE rolname = %s", (role,)).fetchone()
             verb = "ALTER" if exists else "CREATE"
-            conn.execute(sql.SQL(verb + " ROLE {} LOGIN PASSWORD {}").format(
-                sql.Identifier(role), sql.Literal(passwords[role])))
+            conn.execute(
+                sql.SQL(verb + " ROLE {} LOGIN PASSWORD {}").format(sql.Identifier(role), sql.Literal(passwords[role]))
+            )
             if not conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", (database,)).fetchone():
-                conn.execute(sql.SQL("CREATE DATABASE {} OWNER {}").format(sql.Identifier(database), sql.Identifier(role)))
+                conn.execute(
+                    sql.SQL("CREATE DATABASE {} OWNER {}").format(sql.Identifier(database), sql.Identifier(role))
+                )
         if _require_tcp_passwords(pgdata / "pg_hba.conf"):
             conn.execute("SELECT pg_reload_conf()")
 
@@ -232,7 +247,7 @@ def _require_tcp_passwords(hba: Path) -> bool:
     for line in hba.read_text().splitlines():
         fields = line.split()
         if fields and fields[0].startswith("host") and fields[-1] == "trust":
-            line = line[:line.rstrip().rindex("trust")] + PG_TCP_AUTH
+            line = line[: line.rstrip().rindex("trust")] + PG_TCP_AUTH
             changed = True
         lines.append(line)
     if changed:
@@ -243,8 +258,12 @@ def _require_tcp_passwords(hba: Path) -> bool:
 def _stop_postgres() -> None:
     if _pg_running():
         pgdata, _ = _pg_paths()
-        subprocess.run([_pg_bin("pg_ctl"), "-D", str(pgdata), "-m", "fast", "-w", "stop"],
-                       check=False, capture_output=True, **_pg_run_as())
+        subprocess.run(
+            [_pg_bin("pg_ctl"), "-D", str(pgdata), "-m", "fast", "-w", "stop"],
+            check=False,
+            capture_output=True,
+            **_pg_run_as(),
+        )
 
 
 # Redis ------------------------------------------------------------------------------------
@@ -265,9 +284,25 @@ def _start_redis(state: dict) -> int:
     data = stack_dir() / "redis"
     data.mkdir(parents=True, exist_ok=True)
     subprocess.run(
-        [REDIS_SERVER_PATH, "--port", str(port), "--bind", "127.0.0.1", "--daemonize", "yes",
-         "--pidfile", str(stack_dir() / "redis.pid"), "--logfile", str(stack_dir() / "redis.log"),
-         "--dir", str(data), "--appendonly", "yes", "--save", ""],
+        [
+            REDIS_SERVER_PATH,
+            "--port",
+            str(port),
+            "--bind",
+            "127.0.0.1",
+            "--daemonize",
+            "yes",
+            "--pidfile",
+            str(stack_dir() / "redis.pid"),
+            "--logfile",
+            str(stack_dir() / "redis.log"),
+            "--dir",
+            str(data),
+            "--appendonly",
+            "yes",
+            "--save",
+            "",
+        ],
         check=True,
     )
     _wait_for(lambda: _listening(port), "Redis")
@@ -290,7 +325,10 @@ def _start_aws(state: dict) -> int:
     with open(stack_dir() / "aws.log", "ab") as log:
         proc = subprocess.Popen(
             [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)],
-            stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, start_new_session=True,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            start_new_session=True,
         )
     (stack_dir() / "aws.pid").write_text(str(proc.pid))
     _wait_for(lambda: _listening(port), "moto server")
@@ -301,8 +339,12 @@ def _create_aws_resources(port: int, variables: dict[str, str]) -> None:
     """Moto keeps its state in memory, so every start re-creates the queue, topic and bucket."""
     import boto3
 
-    kw = dict(endpoint_url=f"http://127.0.0.1:{port}", region_name=AWS_REGION,
-              aws_access_key_id=AWS_LOCAL_KEY, aws_secret_access_key=AWS_LOCAL_KEY)
+    kw = dict(
+        endpoint_url=f"http://127.0.0.1:{port}",
+        region_name=AWS_REGION,
+        aws_access_key_id=AWS_LOCAL_KEY,
+        aws_secret_access_key=AWS_LOCAL_KEY,
+    )
     boto3.client("sqs", **kw).create_queue(
         QueueName=variables["campaign_dial_queue"], Attributes={"VisibilityTimeout": "60"}
     )
@@ -326,9 +368,15 @@ def _local_connection(conn: dict, ports: dict[str, int], passwords: dict[str, st
     extra = conn.get("conn_extra") or {}
     if isinstance(extra, str):
         extra = json.loads(extra)
-    local = {"conn_type": conn["conn_type"], "login": conn.get("conn_login"),
-             "password": conn.get("conn_password"), "schema": conn.get("conn_schema"),
-             "host": conn.get("conn_host"), "port": conn.get("conn_port"), "extra": dict(extra)}
+    local = {
+        "conn_type": conn["conn_type"],
+        "login": conn.get("conn_login"),
+        "password": conn.get("conn_password"),
+        "schema": conn.get("conn_schema"),
+        "host": conn.get("conn_host"),
+        "port": conn.get("conn_port"),
+        "extra": dict(extra),
+    }
     if conn["conn_type"] == "postgres":
         local.update(host="127.0.0.1", port=ports["postgres"])
         local["password"] = passwords.get(local["login"], local["password"])
@@ -354,8 +402,7 @@ def env() -> dict[str, str]:
         "AIRFLOW__CORE__PLUGINS_FOLDER": str(ROOT / "plugins"),
         "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
         "AIRFLOW__CORE__EXECUTOR": "LocalExecutor",
-        "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN":
-            f"postgresql+psycopg2://airflow:{passwords['airflow']}@127.0.0.1:{ports['postgres']}/airflow",
+        "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": f"postgresql+psycopg2://airflow:{passwords['airflow']}@127.0.0.1:{ports['postgres']}/airflow",
         "AIRFLOW__API_AUTH__JWT_SECRET": state["jwt_secret"],
         "AIRFLOW__LOGGING__LOGGING_LEVEL": "INFO",
         "CAMPAIGN_CATALOG_SNAPSHOT": str(home / "campaign_catalog_snapshot.json"),
@@ -414,8 +461,7 @@ def start() -> dict[str, str]:
 
 def _campaign_dsn(environ: dict[str, str]) -> str:
     conn = json.loads(environ["AIRFLOW_CONN_CAMPAIGNS_DB"])
-    return (f"postgresql://{conn['login']}:{conn['password']}@{conn['host']}:{conn['port']}/"
-            f"{conn['schema']}")
+    return f"postgresql://{conn['login']}:{conn['password']}@{conn['host']}:{conn['port']}/{conn['schema']}"
 
 
 def stop() -> None:
@@ -433,8 +479,10 @@ def stop() -> None:
 def status() -> dict[str, dict]:
     ports = _load_state().get("ports", {})
     up = {"postgres": _pg_running(), "redis": _pid_alive(_redis_pid()), "aws": _pid_alive(_aws_pid())}
-    return {name: {"port": ports.get(name), "running": up[name] and _listening(ports.get(name, 0))}
-            for name in ("postgres", "redis", "aws")}
+    return {
+        name: {"port": ports.get(name), "running": up[name] and _listening(ports.get(name, 0))}
+        for name in ("postgres", "redis", "aws")
+    }
 
 
 def main(argv: list[str]) -> int:

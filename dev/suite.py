@@ -35,8 +35,9 @@ def main(argv: list[str]) -> int:
     # A stopped suite stops both sessions: neither may go on truncating tables on its own.
     signal.signal(signal.SIGTERM, _interrupt)
     with log_path.open("wb") as log:
-        scheduler = subprocess.Popen([*pytest, SCHEDULER_TESTS], cwd=ROOT, env=scheduler_env,
-                                     stdout=log, stderr=subprocess.STDOUT)
+        scheduler = subprocess.Popen(
+            [*pytest, SCHEDULER_TESTS], cwd=ROOT, env=scheduler_env, stdout=log, stderr=subprocess.STDOUT
+        )
         try:
             rest = subprocess.call([*pytest, f"--ignore={SCHEDULER_TESTS}"], cwd=ROOT)
             scheduler_rc = scheduler.wait()
@@ -48,8 +49,10 @@ def main(argv: list[str]) -> int:
     sys.stdout.write(log_path.read_text(errors="replace"))
     minutes, seconds = divmod(int(time.monotonic() - started), 60)
     verdict = "passed" if rest == 0 and scheduler_rc == 0 else "FAILED"
-    print(f"\nsuite {verdict} in {minutes} min {seconds:02d} s "
-          f"(rest of the suite exit {rest}, {SCHEDULER_TESTS} exit {scheduler_rc})")
+    print(
+        f"\nsuite {verdict} in {minutes} min {seconds:02d} s "
+        f"(rest of the suite exit {rest}, {SCHEDULER_TESTS} exit {scheduler_rc})"
+    )
     # pytest's "no tests collected" (5) in one half is a failure of the whole.
     return rest or scheduler_rc
 

@@ -51,7 +51,7 @@ def report_url(s3_uri: str | None, *, slug: str) -> str | None:
     console when no link can be signed; None for anything but this campaign's own report."""
     if not s3_uri or not s3_uri.startswith("s3://"):
         return None
-    bucket, _, key = s3_uri[len("s3://"):].partition("/")
+    bucket, _, key = s3_uri[len("s3://") :].partition("/")
     reason = refusal(bucket, key, slug)
     if reason:
         log.warning("Campaign report link for %s not signed: %s", slug, reason)
@@ -60,7 +60,8 @@ def report_url(s3_uri: str | None, *, slug: str) -> str | None:
         from airflow.providers.amazon.aws.hooks.s3 import S3Hook
 
         return S3Hook(aws_conn_id=AWS_CONN_ID).generate_presigned_url(
-            "get_object", params={"Bucket": bucket, "Key": key}, expires_in=LINK_LIFETIME_S)
+            "get_object", params={"Bucket": bucket, "Key": key}, expires_in=LINK_LIFETIME_S
+        )
     except Exception:  # no connection or credentials here: the console still finds the object
         return console_url(bucket, key)
 

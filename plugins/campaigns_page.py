@@ -38,8 +38,17 @@ UNAVAILABLE_MESSAGE = "The campaign database is unavailable; the page retries on
 # Contact states a run will not change any more. `failed` is not one: it is retried when due.
 FINAL_STATUSES = frozenset({"completed", "opted_out", "exhausted", "blacklisted", "invalid", "expired"})
 # Display order of the per-status counts; statuses not listed follow alphabetically.
-STATUS_ORDER = ["completed", "in_flight", "pending", "failed", "exhausted", "expired", "opted_out",
-                "blacklisted", "invalid"]
+STATUS_ORDER = [
+    "completed",
+    "in_flight",
+    "pending",
+    "failed",
+    "exhausted",
+    "expired",
+    "opted_out",
+    "blacklisted",
+    "invalid",
+]
 
 
 class CampaignDatabaseUnavailable(Exception):
@@ -70,8 +79,12 @@ def campaign_view(row: dict) -> dict:
     """One campaigns_overview row as the JSON the page and the API share."""
     report = None
     if row["report_outcome"] is not None:
-        report = {"run_id": row["report_run_id"], "outcome": row["report_outcome"],
-                  "created_at": _iso(row["report_created_at"]), "s3_uri": row["report_s3_uri"]}
+        report = {
+            "run_id": row["report_run_id"],
+            "outcome": row["report_outcome"],
+            "created_at": _iso(row["report_created_at"]),
+            "s3_uri": row["report_s3_uri"],
+        }
     return {
         "id": row["id"],
         "slug": row["slug"],
@@ -86,7 +99,8 @@ def campaign_view(row: dict) -> dict:
         "progress": progress_view(row["progress_counts"], row["progress_polled_at"], row["progress_run_id"]),
         "latest_report": report,
         # Why the campaign has no DAG (the catalog's verdict), or null.
-        "catalog_error": row.get("catalog_error"), "catalog_error_at": _iso(row.get("catalog_error_at")),
+        "catalog_error": row.get("catalog_error"),
+        "catalog_error_at": _iso(row.get("catalog_error_at")),
     }
 
 
@@ -141,17 +155,31 @@ def render_preview(preview: dict) -> str:
     from include.campaigns.report_render import BLOCK_LABELS
 
     reasons = sorted({r for counts in preview["skipped_by_jurisdiction"].values() for r in counts})
-    codes = sorted({**{c: {} for c in preview["eligible_by_jurisdiction"]},
-                    **preview["skipped_by_jurisdiction"]}.items())
-    return _render("campaign_preview.html.j2", include_archived=False, preview={
-        "slug": preview["slug"], "json_href": f'../api/campaigns/{quote(preview["slug"], safe="")}/preview',
-        "at": _when(preview["at"]), "eligible": int(preview["eligible"]),
-        "first_top_up": int(preview["first_top_up"]), "skipped": int(preview["skipped"]),
-        "by_reason": [(BLOCK_LABELS.get(r, r), r, int(n)) for r, n in preview["skipped_by_reason"].items()],
-        "reasons": [(r, BLOCK_LABELS.get(r, r)) for r in reasons],
-        "by_code": [{"code": code, "eligible": int(preview["eligible_by_jurisdiction"].get(code, 0)),
-                     "counts": [(r, int(counts.get(r, 0))) for r in reasons]} for code, counts in codes],
-    })
+    codes = sorted(
+        {**{c: {} for c in preview["eligible_by_jurisdiction"]}, **preview["skipped_by_jurisdiction"]}.items()
+    )
+    return _render(
+        "campaign_preview.html.j2",
+        include_archived=False,
+        preview={
+            "slug": preview["slug"],
+            "json_href": f"../api/campaigns/{quote(preview['slug'], safe='')}/preview",
+            "at": _when(preview["at"]),
+            "eligible": int(preview["eligible"]),
+            "first_top_up": int(preview["first_top_up"]),
+            "skipped": int(preview["skipped"]),
+            "by_reason": [(BLOCK_LABELS.get(r, r), r, int(n)) for r, n in preview["skipped_by_reason"].items()],
+            "reasons": [(r, BLOCK_LABELS.get(r, r)) for r in reasons],
+            "by_code": [
+                {
+                    "code": code,
+                    "eligible": int(preview["eligible_by_jurisdiction"].get(code, 0)),
+                    "counts": [(r, int(counts.get(r, 0))) for r in reasons],
+                }
+                for code, counts in codes
+            ],
+        },
+    )
 
 
 def _when(value: str | None, tz_name: str = "UTC") -> str:
@@ -177,33 +205,53 @@ def _ordered_counts(counts: dict[str, int]) -> list[tuple[str, int]]:
 def _progress_view(progress: dict | None) -> dict | None:
     if progress is None:
         return None
-    return {"percent_final": progress["percent_final"], "final": progress["final"], "total": progress["total"],
-            "breakdown": " · ".join(f"{status} {int(n)}" for status, n in _ordered_counts(progress["counts"])),
-            "polled_at": _when(progress["polled_at"]), "run_id": progress["run_id"] or ""}
+    return {
+        "percent_final": progress["percent_final"],
+        "final": progress["final"],
+        "total": progress["total"],
+        "breakdown": " · ".join(f"{status} {int(n)}" for status, n in _ordered_counts(progress["counts"])),
+        "polled_at": _when(progress["polled_at"]),
+        "run_id": progress["run_id"] or "",
+    }
 
 
 def _campaign_row(c: dict) -> dict:
     return {
-        "slug": c["slug"], "name": c["name"], "status": c["status"],
-        "schedule": f'{c["schedule"]} ({c["timezone"]})' if c["schedule"] else "one-off",
-        "start": _when(c["start_at"], c["timezone"]), "end": _when(c["end_at"], c["timezone"]),
-        "contacts_total": int(c["contacts_total"]), "progress": _progress_view(c["progress"]),
-        "report": c["latest_report"], "dag_id": c["dag_id"],
+        "slug": c["slug"],
+        "name": c["name"],
+        "status": c["status"],
+        "schedule": f"{c['schedule']} ({c['timezone']})" if c["schedule"] else "one-off",
+        "start": _when(c["start_at"], c["timezone"]),
+        "end": _when(c["end_at"], c["timezone"]),
+        "contacts_total": int(c["contacts_total"]),
+        "progress": _progress_view(c["progress"]),
+        "report": c["latest_report"],
+        "dag_id": c["dag_id"],
         # Relative to the page (<base>/campaigns/), so the link survives a base_url prefix.
-        "dag_href": "../dags/" + quote(c["dag_id"], safe=""), "preview_href": "preview/" + quote(c["slug"], safe=""),
+        "dag_href": "../dags/" + quote(c["dag_id"], safe=""),
+        "preview_href": "preview/" + quote(c["slug"], safe=""),
     }
 
 
 def _render(template: str, *, include_archived: bool, **context) -> str:
     from include.templates import render
 
-    return render(template, refresh_seconds=REFRESH_SECONDS, include_archived=include_archived,
-                  generated=datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M:%S UTC"), **context)
+    return render(
+        template,
+        refresh_seconds=REFRESH_SECONDS,
+        include_archived=include_archived,
+        generated=datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M:%S UTC"),
+        **context,
+    )
 
 
 def render_campaigns(campaigns: list[dict], include_archived: bool) -> str:
-    return _render("campaigns.html.j2", include_archived=include_archived,
-                   campaigns=[_campaign_row(c) for c in campaigns], error=None)
+    return _render(
+        "campaigns.html.j2",
+        include_archived=include_archived,
+        campaigns=[_campaign_row(c) for c in campaigns],
+        error=None,
+    )
 
 
 def render_unavailable(message: str, include_archived: bool) -> str:
@@ -264,15 +312,17 @@ def create_app() -> FastAPI:
 
 class CampaignsPagePlugin(AirflowPlugin):
     name = "campaigns_page"
-    external_views = [{
-        "name": "Campaigns",
-        # Relative to the UI's base URL (no leading slash), so it also works under a base_url prefix.
-        "href": URL_PREFIX.lstrip("/") + "/",
-        "destination": "nav",
-        # Set: the UI embeds the page in an iframe at /plugin/campaigns instead of a new tab.
-        "url_route": "campaigns",
-        "nav_top_level": True,
-    }]
+    external_views = [
+        {
+            "name": "Campaigns",
+            # Relative to the UI's base URL (no leading slash), so it also works under a base_url prefix.
+            "href": URL_PREFIX.lstrip("/") + "/",
+            "destination": "nav",
+            # Set: the UI embeds the page in an iframe at /plugin/campaigns instead of a new tab.
+            "url_route": "campaigns",
+            "nav_top_level": True,
+        }
+    ]
 
     # Only the API server reads fastapi_apps; building the app lazily keeps FastAPI out of the
     # scheduler, triggerer and every task process that imports this file.

@@ -43,8 +43,13 @@ def run_context(campaign_id: int, run_id: str = "run-1", **overrides):
     from include.campaigns.runs import RunContext
 
     now = datetime.now(timezone.utc)
-    values: dict[str, Any] = dict(campaign_id=campaign_id, run_id=run_id, run_start=now - timedelta(minutes=1),
-                  run_end=now + timedelta(days=1), live=True)
+    values: dict[str, Any] = dict(
+        campaign_id=campaign_id,
+        run_id=run_id,
+        run_start=now - timedelta(minutes=1),
+        run_end=now + timedelta(days=1),
+        live=True,
+    )
     values.update(overrides)
     return RunContext(**values)
 

@@ -15,13 +15,27 @@ import yaml
 
 ROOT = Path(__file__).resolve().parent.parent
 PROJECT_ROOT_IN_IMAGE = "/opt/airflow"
-AIRFLOW_SERVICES = ["airflow-init", "airflow-apiserver", "airflow-scheduler", "airflow-dag-processor",
-                    "airflow-triggerer", "airflow-worker"]
+AIRFLOW_SERVICES = [
+    "airflow-init",
+    "airflow-apiserver",
+    "airflow-scheduler",
+    "airflow-dag-processor",
+    "airflow-triggerer",
+    "airflow-worker",
+]
 REQUIRED_SERVICES = ["postgres", "redis", "aws", "aws-init", *AIRFLOW_SERVICES, "dialer-simulator"]
 # Everything that runs project code and so must see the campaign connections.
 PROJECT_CODE_SERVICES = [*AIRFLOW_SERVICES, "aws-init", "dialer-simulator"]
-LONG_RUNNING_SERVICES = ["postgres", "redis", "aws", "airflow-apiserver", "airflow-scheduler",
-                         "airflow-dag-processor", "airflow-triggerer", "airflow-worker"]
+LONG_RUNNING_SERVICES = [
+    "postgres",
+    "redis",
+    "aws",
+    "airflow-apiserver",
+    "airflow-scheduler",
+    "airflow-dag-processor",
+    "airflow-triggerer",
+    "airflow-worker",
+]
 
 # Read at collection time so that every connection and variable gets its own test.
 SETTINGS = yaml.safe_load((ROOT / "airflow_settings.yaml").read_text())["airflow"]
@@ -72,9 +86,15 @@ def mounts(service: dict) -> dict[str, str]:
 def connection_from_settings(conn: dict) -> dict:
     """The Airflow JSON connection form of an airflow_settings.yaml entry, empty fields dropped."""
     extra = conn.get("conn_extra") or {}
-    fields = {"conn_type": conn["conn_type"], "host": conn.get("conn_host"), "port": conn.get("conn_port"),
-              "schema": conn.get("conn_schema"), "login": conn.get("conn_login"),
-              "password": conn.get("conn_password"), "extra": json.loads(extra) if isinstance(extra, str) else extra}
+    fields = {
+        "conn_type": conn["conn_type"],
+        "host": conn.get("conn_host"),
+        "port": conn.get("conn_port"),
+        "schema": conn.get("conn_schema"),
+        "login": conn.get("conn_login"),
+        "password": conn.get("conn_password"),
+        "extra": json.loads(extra) if isinstance(extra, str) else extra,
+    }
     return {key: value for key, value in fields.items() if value not in (None, "", {})}
 
 
@@ -204,8 +224,11 @@ def test_postgres_creates_the_campaigns_database(services, common_env):
     """One server: Airflow's metadata in `airflow`, campaign data in the connection's database."""
     assert urlparse(common_env["AIRFLOW__DATABASE__SQL_ALCHEMY_CONN"]).path == "/airflow"
     conn = compose_connection(common_env, "campaigns_db")
-    init_scripts = [ROOT / source for target, source in mounts(services["postgres"]).items()
-                    if target.startswith("/docker-entrypoint-initdb.d/")]
+    init_scripts = [
+        ROOT / source
+        for target, source in mounts(services["postgres"]).items()
+        if target.startswith("/docker-entrypoint-initdb.d/")
+    ]
     sql = " ".join(path.read_text() for path in init_scripts)
     assert f"CREATE DATABASE {conn['schema']} OWNER {conn['login']}" in sql
     assert f"CREATE ROLE {conn['login']} LOGIN PASSWORD '{conn['password']}'" in sql
@@ -223,8 +246,9 @@ SECRET_SETTINGS = {
 def test_a_secret_has_no_default_in_the_repo_and_is_required(services, name):
     """A default secret in a public file is everyone's secret: a token forged with it is accepted."""
     value = SECRET_SETTINGS[name](services).get(name, "")
-    assert value.startswith(f"${{{name}:?") and value.endswith("}"), \
+    assert value.startswith(f"${{{name}:?") and value.endswith("}"), (
         f"{name} must be required from .env or the environment (${{{name}:?message}}), got {value!r}"
+    )
 
 
 def test_no_secret_default_is_left_anywhere_in_the_file():
@@ -236,8 +260,10 @@ def test_no_secret_default_is_left_anywhere_in_the_file():
 
 
 def _published(service: dict) -> list[str]:
-    return [str(p) if not isinstance(p, dict) else f"{p.get('host_ip', '')}:{p.get('published')}:{p.get('target')}"
-            for p in service.get("ports") or []]
+    return [
+        str(p) if not isinstance(p, dict) else f"{p.get('host_ip', '')}:{p.get('published')}:{p.get('target')}"
+        for p in service.get("ports") or []
+    ]
 
 
 @pytest.mark.parametrize("name", REQUIRED_SERVICES)
@@ -271,19 +297,30 @@ def native_env() -> dict:
 
 
 def test_the_native_celery_run_and_compose_run_the_same_executor_with_the_same_slots(native_env, common_env):
-    for key in ("AIRFLOW__CORE__EXECUTOR", "AIRFLOW__CELERY__WORKER_CONCURRENCY", "AIRFLOW__CORE__PARALLELISM",
-                "AIRFLOW__DAG_PROCESSOR__MIN_FILE_PROCESS_INTERVAL"):
+    for key in (
+        "AIRFLOW__CORE__EXECUTOR",
+        "AIRFLOW__CELERY__WORKER_CONCURRENCY",
+        "AIRFLOW__CORE__PARALLELISM",
+        "AIRFLOW__DAG_PROCESSOR__MIN_FILE_PROCESS_INTERVAL",
+    ):
         assert native_env[key] == common_env[key], key
-    assert native_env["AIRFLOW__SCHEDULER__ENABLE_HEALTH_CHECK"].lower() == \
-        common_env["AIRFLOW__SCHEDULER__ENABLE_HEALTH_CHECK"].lower() == "true"
+    assert (
+        native_env["AIRFLOW__SCHEDULER__ENABLE_HEALTH_CHECK"].lower()
+        == common_env["AIRFLOW__SCHEDULER__ENABLE_HEALTH_CHECK"].lower()
+        == "true"
+    )
 
 
 def test_the_native_celery_run_uses_compose_broker_db_and_result_backend(native_env, common_env):
-    native_broker, broker = urlparse(native_env["AIRFLOW__CELERY__BROKER_URL"]), \
-        urlparse(common_env["AIRFLOW__CELERY__BROKER_URL"])
+    native_broker, broker = (
+        urlparse(native_env["AIRFLOW__CELERY__BROKER_URL"]),
+        urlparse(common_env["AIRFLOW__CELERY__BROKER_URL"]),
+    )
     assert (native_broker.scheme, native_broker.path) == (broker.scheme, broker.path)
-    native_result, result = urlparse(native_env["AIRFLOW__CELERY__RESULT_BACKEND"]), \
-        urlparse(common_env["AIRFLOW__CELERY__RESULT_BACKEND"])
+    native_result, result = (
+        urlparse(native_env["AIRFLOW__CELERY__RESULT_BACKEND"]),
+        urlparse(common_env["AIRFLOW__CELERY__RESULT_BACKEND"]),
+    )
     assert (native_result.scheme, native_result.path) == (result.scheme, result.path)
     # Results go to the metadata database, in both.
     assert native_result.path == urlparse(native_env["AIRFLOW__DATABASE__SQL_ALCHEMY_CONN"]).path
@@ -293,8 +330,10 @@ def test_the_native_celery_run_uses_compose_broker_db_and_result_backend(native_
 def test_the_native_celery_run_shares_one_jwt_secret_and_the_execution_api_path(native_env, common_env):
     assert native_env.get("AIRFLOW__API_AUTH__JWT_SECRET"), "an unset secret is generated per process"
     assert "AIRFLOW__API_AUTH__JWT_SECRET" in common_env
-    assert urlparse(native_env["AIRFLOW__CORE__EXECUTION_API_SERVER_URL"]).path == \
-        urlparse(common_env["AIRFLOW__CORE__EXECUTION_API_SERVER_URL"]).path
+    assert (
+        urlparse(native_env["AIRFLOW__CORE__EXECUTION_API_SERVER_URL"]).path
+        == urlparse(common_env["AIRFLOW__CORE__EXECUTION_API_SERVER_URL"]).path
+    )
 
 
 def test_native_and_compose_workers_consume_the_same_queue_and_answer_the_same_health_check(services):
@@ -339,8 +378,12 @@ def test_native_and_compose_airflow_processes_import_the_same_local_settings(ser
     task processes; both runs must put it on the path of every Airflow process."""
     assert str(ROOT) in native_env["PYTHONPATH"].split(":")
     for name in AIRFLOW_SERVICES:
-        assert mounts(services[name]).get(f"{PROJECT_ROOT_IN_IMAGE}/airflow_local_settings.py") == \
-            "./airflow_local_settings.py", name
+        assert (
+            mounts(services[name]).get(f"{PROJECT_ROOT_IN_IMAGE}/airflow_local_settings.py")
+            == "./airflow_local_settings.py"
+        ), name
     dockerfile = (ROOT / "Dockerfile").read_text()
-    assert any(line.startswith("COPY") and "airflow_local_settings.py" in line and line.rstrip().endswith("/opt/airflow/")
-               for line in dockerfile.splitlines())
+    assert any(
+        line.startswith("COPY") and "airflow_local_settings.py" in line and line.rstrip().endswith("/opt/airflow/")
+        for line in dockerfile.splitlines()
+    )

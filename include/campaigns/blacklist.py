@@ -41,8 +41,9 @@ def blocked_phones(phones: list[str]) -> set[str] | None:
     try:
         flags = _client().smismember(OPT_OUT_SET, phones)
     except Exception as exc:  # redis.ConnectionError, TimeoutError, auth errors: all mean "no answer"
-        log.warning("Redis opt-out set unavailable (%s); checking the PostgreSQL blacklist only",
-                    exc.__class__.__name__)
+        log.warning(
+            "Redis opt-out set unavailable (%s); checking the PostgreSQL blacklist only", exc.__class__.__name__
+        )
         return None
     return {phone for phone, flag in zip(phones, flags) if flag}
 
@@ -64,7 +65,7 @@ def add_e164(client, phones, *, recent: bool) -> None:
     now = time.time()
     pipe = client.pipeline(transaction=recent)
     for start in range(0, len(phones), REDIS_CHUNK):
-        chunk = phones[start:start + REDIS_CHUNK]
+        chunk = phones[start : start + REDIS_CHUNK]
         pipe.sadd(OPT_OUT_SET, *chunk)
         if recent:
             pipe.zadd(RECENT_SET, dict.fromkeys(chunk, now))
@@ -80,8 +81,11 @@ def add_opt_outs(phones: list[str]) -> bool:
     try:
         add_e164(_client(), phones, recent=True)
     except Exception as exc:
-        log.warning("Could not add %d opt-out(s) to Redis (%s); the next blacklist sync will",
-                    len(phones), exc.__class__.__name__)
+        log.warning(
+            "Could not add %d opt-out(s) to Redis (%s); the next blacklist sync will",
+            len(phones),
+            exc.__class__.__name__,
+        )
         return False
     return True
 
@@ -131,14 +135,18 @@ def sync_from_postgres(conn) -> int:
         client.zremrangebyscore(RECENT_SET, "-inf", time.time() - RECENT_GRACE_S)
         recent = client.zrange(RECENT_SET, 0, -1)
         for start in range(0, len(recent), REDIS_CHUNK):
-            client.sadd(keep, *recent[start:start + REDIS_CHUNK])
+            client.sadd(keep, *recent[start : start + REDIS_CHUNK])
 
         client.sdiffstore(stale, [before, keep])
         removed = _remove_stale(client, stale, began)
     finally:
         client.delete(before, keep, stale)
-    log.info("Redis opt-out set synced: %d active global entr%s, %d stale member(s) removed",
-             active, "y" if active == 1 else "ies", removed)
+    log.info(
+        "Redis opt-out set synced: %d active global entr%s, %d stale member(s) removed",
+        active,
+        "y" if active == 1 else "ies",
+        removed,
+    )
     return active
 
 
@@ -154,7 +162,7 @@ for i = 2, #ARGV do
 end
 return removed
 """
-CLOCK_SKEW_S = 300   # hosts stamp RECENT_SET with their own clocks
+CLOCK_SKEW_S = 300  # hosts stamp RECENT_SET with their own clocks
 
 
 def _remove_stale(client, stale: str, began: float) -> int:
@@ -188,15 +196,24 @@ def normalize_rejected(conn, default_region: str | None = DEFAULT_REGION) -> dic
     kept: dict[str, list[int]] = {}
     for row in rows:
         try:
-            back.append((row["id"], normalize(row["phone"], default_region), row["campaign_id"], row["reason"],
-                         row["expires_at"]))
+            back.append(
+                (
+                    row["id"],
+                    normalize(row["phone"], default_region),
+                    row["campaign_id"],
+                    row["reason"],
+                    row["expires_at"],
+                )
+            )
         except InvalidPhone as exc:
             kept.setdefault(exc.reason, []).append(row["id"])
     with conn.transaction():
         if back:
             execute(conn, "blacklist_incoming_create")
-            with conn.cursor() as cur, cur.copy(
-                    "COPY blacklist_incoming (phone, campaign_id, reason, expires_at) FROM STDIN") as copy:
+            with (
+                conn.cursor() as cur,
+                cur.copy("COPY blacklist_incoming (phone, campaign_id, reason, expires_at) FROM STDIN") as copy,
+            ):
                 for entry in back:
                     copy.write_row(entry[1:])
             fetch_one(conn, "blacklist_incoming_merge", {"reason": None, "campaign_id": None, "expires_at": None})
@@ -205,9 +222,12 @@ def normalize_rejected(conn, default_region: str | None = DEFAULT_REGION) -> dic
             execute(conn, "blacklist_rejected_refuse", {"ids": ids, "reason": reason})
     unreadable = sum(len(ids) for ids in kept.values())
     if unreadable:
-        log.warning("%d blacklist row(s) are not readable numbers (%s); they stay in blacklist_rejected "
-                    "and block, at send time, every number whose digits end with theirs",
-                    unreadable, ", ".join(f"{k}: {len(v)}" for k, v in sorted(kept.items())))
+        log.warning(
+            "%d blacklist row(s) are not readable numbers (%s); they stay in blacklist_rejected "
+            "and block, at send time, every number whose digits end with theirs",
+            unreadable,
+            ", ".join(f"{k}: {len(v)}" for k, v in sorted(kept.items())),
+        )
     return {"normalized": len(back), "unreadable": unreadable}
 
 
@@ -251,7 +271,9 @@ if __name__ == "__main__":
         if command == "normalize":
             print({**normalize_rejected(connection), "rewritten": normalize_listed(connection)})
         elif command == "sync":
-            print(f"Redis opt-out set synced with {sync_from_postgres(connection)} active global entr(ies) "
-                  "from PostgreSQL")
+            print(
+                f"Redis opt-out set synced with {sync_from_postgres(connection)} active global entr(ies) "
+                "from PostgreSQL"
+            )
         else:
             sys.exit(f"unknown command {command!r}: sync or normalize")

@@ -30,26 +30,39 @@ from include.campaigns.phones import DEFAULT_REGION, InvalidPhone, mask, normali
 
 log = logging.getLogger(__name__)
 
-PHONE_COLUMNS = ("phone", "phone number", "phone_number", "phonenumber", "mobile", "cell", "tel",
-                 "telephone", "msisdn", "number", "e164")
+PHONE_COLUMNS = (
+    "phone",
+    "phone number",
+    "phone_number",
+    "phonenumber",
+    "mobile",
+    "cell",
+    "tel",
+    "telephone",
+    "msisdn",
+    "number",
+    "e164",
+)
 REFUSED_SAMPLE = 20
 _PUNCTUATION = str.maketrans("", "", " -.()")
 
 
 @dataclass
 class ImportReport:
-    read: int = 0              # numbers read (blank lines skipped)
-    imported: int = 0          # new entries
-    already_present: int = 0   # listed already in that scope (the longer expiry kept)
-    duplicates: int = 0        # the same number more than once in the file
-    refused: dict[str, int] = field(default_factory=dict)                          # reason -> count
-    refused_sample: list[tuple[int, str, str]] = field(default_factory=list)       # (line, masked, reason)
+    read: int = 0  # numbers read (blank lines skipped)
+    imported: int = 0  # new entries
+    already_present: int = 0  # listed already in that scope (the longer expiry kept)
+    duplicates: int = 0  # the same number more than once in the file
+    refused: dict[str, int] = field(default_factory=dict)  # reason -> count
+    refused_sample: list[tuple[int, str, str]] = field(default_factory=list)  # (line, masked, reason)
 
     def summary(self) -> str:
         refused = sum(self.refused.values())
         reasons = ", ".join(f"{k}: {v}" for k, v in sorted(self.refused.items()))
-        return (f"{self.read} read: {self.imported} imported, {self.already_present} already present, "
-                f"{self.duplicates} repeated in the file, {refused} refused" + (f" ({reasons})" if reasons else ""))
+        return (
+            f"{self.read} read: {self.imported} imported, {self.already_present} already present, "
+            f"{self.duplicates} repeated in the file, {refused} refused" + (f" ({reasons})" if reasons else "")
+        )
 
 
 def _fast_nanp(text: str, default_region: str | None):
@@ -113,10 +126,17 @@ def read_numbers(path: Path, column: str | None = None) -> Iterator[tuple[int, s
                 yield reader.line_num, row[index]
 
 
-def import_numbers(conn, numbers: Iterable[str] | Iterable[tuple[int, str]], *, reason: str = "do_not_call",
-                   campaign_id: int | None = None, expires_at: datetime | None = None,
-                   default_region: str | None = DEFAULT_REGION, source: str | None = None,
-                   as_of: date | None = None) -> ImportReport:
+def import_numbers(
+    conn,
+    numbers: Iterable[str] | Iterable[tuple[int, str]],
+    *,
+    reason: str = "do_not_call",
+    campaign_id: int | None = None,
+    expires_at: datetime | None = None,
+    default_region: str | None = DEFAULT_REGION,
+    source: str | None = None,
+    as_of: date | None = None,
+) -> ImportReport:
     """Normalize and merge numbers onto the blacklist in one transaction; return the counts.
 
     ``source`` and ``as_of`` (both or neither) record the list the numbers came from and its date."""
@@ -150,11 +170,15 @@ def import_numbers(conn, numbers: Iterable[str] | Iterable[tuple[int, str]], *, 
                 copy.write("\n".join(valid) + "\n")
             if source is not None:
                 execute(conn, "blacklist_provenance_stage")
-            merged = fetch_one(conn, "blacklist_incoming_merge",
-                               {"reason": reason, "campaign_id": campaign_id, "expires_at": expires_at})
+            merged = fetch_one(
+                conn,
+                "blacklist_incoming_merge",
+                {"reason": reason, "campaign_id": campaign_id, "expires_at": expires_at},
+            )
             if source is not None:
-                fetch_one(conn, "blacklist_provenance_apply",
-                          {"source": source, "as_of": as_of, "campaign_id": campaign_id})
+                fetch_one(
+                    conn, "blacklist_provenance_apply", {"source": source, "as_of": as_of, "campaign_id": campaign_id}
+                )
         report.imported = merged["inserted"]
         report.already_present = merged["staged"] - merged["inserted"]
 
@@ -170,8 +194,9 @@ def _to_redis(phones: set[str]) -> None:
     try:
         blacklist.add_e164(blacklist._client(), phones, recent=False)
     except Exception as exc:  # PostgreSQL has them: the send-time check and the next sync cover Redis
-        log.warning("Could not add the imported numbers to Redis (%s); the next blacklist sync will",
-                    exc.__class__.__name__)
+        log.warning(
+            "Could not add the imported numbers to Redis (%s); the next blacklist sync will", exc.__class__.__name__
+        )
 
 
 def import_file(conn, path: str | Path, *, column: str | None = None, **options) -> ImportReport:
@@ -181,15 +206,21 @@ def import_file(conn, path: str | Path, *, column: str | None = None, **options)
 def main(argv: list[str] | None = None) -> int:
     import argparse
 
-    parser = argparse.ArgumentParser(prog="python -m include.campaigns.blacklist_import", description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        prog="python -m include.campaigns.blacklist_import",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     parser.add_argument("file", type=Path)
     parser.add_argument("--reason", default="do_not_call")
     parser.add_argument("--campaign-id", type=int, help="only this campaign (default: every campaign)")
     parser.add_argument("--expires-at", type=datetime.fromisoformat, help="ISO 8601, with its UTC offset")
     parser.add_argument("--column", help="the CSV header of the phone column")
-    parser.add_argument("--default-region", default=DEFAULT_REGION,
-                        help="the country of numbers written without a country code (default %(default)s)")
+    parser.add_argument(
+        "--default-region",
+        default=DEFAULT_REGION,
+        help="the country of numbers written without a country code (default %(default)s)",
+    )
     parser.add_argument("--source", help="the list the numbers come from, e.g. 'National DNC Registry'")
     parser.add_argument("--as-of", type=date.fromisoformat, help="the date the list was drawn, YYYY-MM-DD")
     args = parser.parse_args(argv)
@@ -201,9 +232,17 @@ def main(argv: list[str] | None = None) -> int:
     from include.campaigns.db import campaign_db
 
     with campaign_db() as conn:
-        report = import_file(conn, args.file, column=args.column, reason=args.reason, campaign_id=args.campaign_id,
-                             expires_at=args.expires_at, default_region=args.default_region or None,
-                             source=args.source, as_of=args.as_of)
+        report = import_file(
+            conn,
+            args.file,
+            column=args.column,
+            reason=args.reason,
+            campaign_id=args.campaign_id,
+            expires_at=args.expires_at,
+            default_region=args.default_region or None,
+            source=args.source,
+            as_of=args.as_of,
+        )
     print(report.summary())
     for line_no, masked, why in report.refused_sample:
         print(f"  refused line {line_no}: {masked} ({why})")

@@ -26,12 +26,15 @@ def current_blackouts(conn, now: datetime) -> list[Blackout]:
     """The blackouts in force at ``now`` or declared to start later."""
     from include.campaigns.db import fetch_all
 
-    return [Blackout(r["jurisdiction"], r["starts_at"], r["ends_at"], r["reason"])
-            for r in fetch_all(conn, "calling_blackouts_current", {"now": now})]
+    return [
+        Blackout(r["jurisdiction"], r["starts_at"], r["ends_at"], r["reason"])
+        for r in fetch_all(conn, "calling_blackouts_current", {"now": now})
+    ]
 
 
-def declare(conn, jurisdiction: str, starts_at: datetime, ends_at: datetime, reason: str,
-            declared_by: str | None = None) -> int:
+def declare(
+    conn, jurisdiction: str, starts_at: datetime, ends_at: datetime, reason: str, declared_by: str | None = None
+) -> int:
     """Record a blackout; return its id."""
     from include.campaigns.db import fetch_one
 
@@ -44,9 +47,17 @@ def declare(conn, jurisdiction: str, starts_at: datetime, ends_at: datetime, rea
     if not reason.strip():
         raise ValueError("a blackout needs a reason")
     with conn.transaction():
-        row = fetch_one(conn, "calling_blackouts_declare", {
-            "jurisdiction": jurisdiction, "starts_at": starts_at, "ends_at": ends_at,
-            "reason": reason.strip(), "declared_by": declared_by})
+        row = fetch_one(
+            conn,
+            "calling_blackouts_declare",
+            {
+                "jurisdiction": jurisdiction,
+                "starts_at": starts_at,
+                "ends_at": ends_at,
+                "reason": reason.strip(),
+                "declared_by": declared_by,
+            },
+        )
     return row["id"]
 
 
@@ -71,10 +82,13 @@ def main(argv: list[str] | None = None) -> int:
     now = datetime.now(timezone.utc)
     with campaign_db() as conn:
         if args.command == "declare":
-            blackout_id = declare(conn, args.jurisdiction, args.starts_at or now, args.ends_at, args.reason,
-                                  args.declared_by)
-            print(f"blackout {blackout_id}: {args.jurisdiction} closed from {(args.starts_at or now).isoformat()} "
-                  f"until {args.ends_at.isoformat()}")
+            blackout_id = declare(
+                conn, args.jurisdiction, args.starts_at or now, args.ends_at, args.reason, args.declared_by
+            )
+            print(
+                f"blackout {blackout_id}: {args.jurisdiction} closed from {(args.starts_at or now).isoformat()} "
+                f"until {args.ends_at.isoformat()}"
+            )
         else:
             for b in current_blackouts(conn, now):
                 print(f"{b.jurisdiction}\t{b.starts_at.isoformat()}\t{b.ends_at.isoformat()}\t{b.reason}")

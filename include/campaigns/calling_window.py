@@ -198,8 +198,9 @@ class Blackout:
 
     def covers(self, jurisdiction: str) -> bool:
         code = self.jurisdiction
-        return code == "*" or any(part == code or part.startswith(code + "-")
-                                  for part in jurisdiction_parts(jurisdiction))
+        return code == "*" or any(
+            part == code or part.startswith(code + "-") for part in jurisdiction_parts(jurisdiction)
+        )
 
 
 @dataclass(frozen=True)
@@ -222,8 +223,11 @@ class WindowPolicy:
             return None
         if any(_is_public_holiday(calendar, day) for calendar in rule.holiday_calendars):
             return None  # a legal ban: no override reopens it
-        if (self.skip_public_holidays and day not in self.holiday_overrides
-                and any(_is_public_holiday(part, day) for part in jurisdiction_parts(jurisdiction))):
+        if (
+            self.skip_public_holidays
+            and day not in self.holiday_overrides
+            and any(_is_public_holiday(part, day) for part in jurisdiction_parts(jurisdiction))
+        ):
             return None
         start, end = max(self.window.start, legal[0]), min(self.window.end, legal[1])
         return (start, end) if start < end else None
@@ -280,8 +284,7 @@ LEGAL_ONLY = WindowPolicy(window=CallingWindow(time(0, 0), time(23, 59, 59)), sk
 def first_instant(day: date, wall: time, tz: ZoneInfo) -> datetime:
     """The first UTC instant at which the clock in ``tz`` reads ``wall`` on ``day``, or, when
     that wall time falls in a gap, the instant the clock jumps past it."""
-    first, second = (datetime.combine(day, wall, tzinfo=tz).replace(fold=f).astimezone(timezone.utc)
-                     for f in (0, 1))
+    first, second = (datetime.combine(day, wall, tzinfo=tz).replace(fold=f).astimezone(timezone.utc) for f in (0, 1))
     earlier, later = min(first, second), max(first, second)
     if earlier.astimezone(tz).replace(tzinfo=None) == datetime.combine(day, wall):
         return earlier  # exists: once, or twice in a repeated hour (the first pass wins)
@@ -306,8 +309,9 @@ def split_key(key: str) -> tuple[str, str]:
     return zone, jurisdiction
 
 
-def open_keys(policy: WindowPolicy, keys: set[str] | list[str], instant: datetime,
-              blackouts: Iterable[Blackout] = ()) -> dict[str, datetime]:
+def open_keys(
+    policy: WindowPolicy, keys: set[str] | list[str], instant: datetime, blackouts: Iterable[Blackout] = ()
+) -> dict[str, datetime]:
     """The keys open at ``instant``, each with the instant its window closes.
 
     A key is closed while a blackout covers any of its jurisdictions, and one that starts before
@@ -344,14 +348,18 @@ class LockoutRule:
         return max(ends) if ends else None
 
 
-def lockout_until(zone: str, jurisdiction: str, outcome: str, instant: datetime,
-                  campaign: LockoutRule | None = None) -> datetime | None:
+def lockout_until(
+    zone: str, jurisdiction: str, outcome: str, instant: datetime, campaign: LockoutRule | None = None
+) -> datetime | None:
     """The first instant a number of ``jurisdiction`` ringing in ``zone`` may be dialed again after
     ``outcome`` at ``instant``: the latest end of every lockout in force there and the campaign's
     own (which can only add to them), or None when nothing locks it out."""
     day = instant.astimezone(ZoneInfo(zone)).date()
-    rules = [LockoutRule(e.lockouts[outcome].hours, e.lockouts[outcome].rest_of_local_day)
-             for e in entries_in_force(jurisdiction, day) if outcome in e.lockouts]
+    rules = [
+        LockoutRule(e.lockouts[outcome].hours, e.lockouts[outcome].rest_of_local_day)
+        for e in entries_in_force(jurisdiction, day)
+        if outcome in e.lockouts
+    ]
     if campaign is not None:
         rules.append(campaign)
     ends = [end for rule in rules if (end := rule.until(zone, instant)) is not None]
@@ -368,7 +376,14 @@ class AbandonLimit:
 def abandon_limit(jurisdictions: Iterable[str], on: date) -> AbandonLimit | None:
     """The strictest limit on a campaign's abandonment rate among the jurisdictions its contacts
     are in (the lowest rate; of equal rates, the longest window), or None when none sets one."""
-    limits = {AbandonLimit(e.abandon_rate.max_rate, e.abandon_rate.window_days, e.source.citation
-                           if e.abandon_rate.source is None else e.abandon_rate.source.citation)
-              for j in set(jurisdictions) | {"*"} for e in entries_in_force(j, on) if e.abandon_rate}
+    limits = {
+        AbandonLimit(
+            e.abandon_rate.max_rate,
+            e.abandon_rate.window_days,
+            e.source.citation if e.abandon_rate.source is None else e.abandon_rate.source.citation,
+        )
+        for j in set(jurisdictions) | {"*"}
+        for e in entries_in_force(j, on)
+        if e.abandon_rate
+    }
     return min(limits, key=lambda limit: (limit.max_rate, -limit.window_days, limit.citation)) if limits else None

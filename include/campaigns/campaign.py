@@ -45,8 +45,21 @@ class Campaign:
     def missing(cls, campaign_id: int) -> Campaign:
         """A campaign id no row has (a call record may carry one): its id, and the default config."""
         epoch = datetime.fromtimestamp(0, timezone.utc)
-        return cls(id=campaign_id, slug="", name="", campaign_type="", status="", timezone="UTC", schedule=None,
-                   start_at=epoch, end_at=epoch, owner="", tags=(), poke_interval_s=0, max_in_flight=0)
+        return cls(
+            id=campaign_id,
+            slug="",
+            name="",
+            campaign_type="",
+            status="",
+            timezone="UTC",
+            schedule=None,
+            start_at=epoch,
+            end_at=epoch,
+            owner="",
+            tags=(),
+            poke_interval_s=0,
+            max_in_flight=0,
+        )
 
     @cached_property
     def config(self) -> CampaignConfig:
@@ -59,8 +72,10 @@ class Campaign:
     def as_row(self) -> dict:
         """The row as stored, its config as the raw JSON: for the rules that also read a catalog row
         before it is a Campaign (campaign_row.row_problems)."""
-        return {**{f.name: getattr(self, f.name) for f in dataclasses.fields(self) if f.name != "raw_config"},
-                "config": self.raw_config}
+        return {
+            **{f.name: getattr(self, f.name) for f in dataclasses.fields(self) if f.name != "raw_config"},
+            "config": self.raw_config,
+        }
 
 
 def load_campaign(conn, campaign_id: int) -> Campaign:

@@ -105,12 +105,14 @@ def schedule_problem(schedule: object) -> str | None:
         return f"schedule {schedule!r} {reason}"
     description = timetable_description(expression)
     if len(description) > TIMETABLE_DESCRIPTION_MAX:
-        return (f"schedule {schedule!r} describes to {len(description)} characters, more than the "
-                f"{TIMETABLE_DESCRIPTION_MAX} Airflow stores")
+        return (
+            f"schedule {schedule!r} describes to {len(description)} characters, more than the "
+            f"{TIMETABLE_DESCRIPTION_MAX} Airflow stores"
+        )
     return None
 
 
-@lru_cache(maxsize=4096)   # a pure function of the expression; campaigns share a few schedules
+@lru_cache(maxsize=4096)  # a pure function of the expression; campaigns share a few schedules
 def timetable_description(expression: str) -> str:
     """The text Airflow stores as the DAG's timetable description, computed as Airflow does."""
     from airflow.timetables.trigger import CronTriggerTimetable
@@ -147,10 +149,15 @@ def row_problems(row: dict) -> list[str]:
     if problem:
         problems.append(problem)
     poke = row.get("poke_interval_s")
-    if poke is not None and (isinstance(poke, bool) or not isinstance(poke, int)
-                             or not POKE_INTERVAL_RANGE[0] <= poke <= POKE_INTERVAL_RANGE[1]):
-        problems.append(f"poke_interval_s must be an integer from {POKE_INTERVAL_RANGE[0]} to "
-                        f"{POKE_INTERVAL_RANGE[1]}, got {poke!r}")
+    if poke is not None and (
+        isinstance(poke, bool)
+        or not isinstance(poke, int)
+        or not POKE_INTERVAL_RANGE[0] <= poke <= POKE_INTERVAL_RANGE[1]
+    ):
+        problems.append(
+            f"poke_interval_s must be an integer from {POKE_INTERVAL_RANGE[0]} to "
+            f"{POKE_INTERVAL_RANGE[1]}, got {poke!r}"
+        )
     tags = row.get("tags") or []
     if not isinstance(tags, (list, tuple)) or not all(isinstance(t, str) for t in tags):
         problems.append("tags must be a list of strings")

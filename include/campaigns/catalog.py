@@ -21,7 +21,7 @@ from pathlib import Path
 log = logging.getLogger(__name__)
 
 DAG_ID_PREFIX = "campaign_"
-CATALOG_FILE_ENV = "CAMPAIGN_CATALOG_FILE"       # GitOps: a JSON catalog replaces the query
+CATALOG_FILE_ENV = "CAMPAIGN_CATALOG_FILE"  # GitOps: a JSON catalog replaces the query
 SNAPSHOT_ENV = "CAMPAIGN_CATALOG_SNAPSHOT"
 CATALOG_STATEMENT_TIMEOUT_MS = 3000
 CATALOG_ERROR_MAX = 2000
@@ -33,10 +33,22 @@ SLUG = re.compile(r"[a-z0-9][a-z0-9_]{0,62}")
 # (parsing_processes) and one part's failure leaves the others scheduled. A campaign's part never
 # changes while CATALOG_PARTS stays the same; changing it moves DAGs between files.
 CATALOG_PARTS = 4
-APPROVED_TAGS = frozenset({
-    "campaign", "outbound", "recurring", "one-off", "sales", "collections", "reminders",
-    "surveys", "retention", "notifications", "pilot", "maintenance",
-})
+APPROVED_TAGS = frozenset(
+    {
+        "campaign",
+        "outbound",
+        "recurring",
+        "one-off",
+        "sales",
+        "collections",
+        "reminders",
+        "surveys",
+        "retention",
+        "notifications",
+        "pilot",
+        "maintenance",
+    }
+)
 
 
 class CatalogUnavailable(RuntimeError):
@@ -78,9 +90,16 @@ class CampaignSpec:
             return value if isinstance(value, datetime) else datetime.fromisoformat(value)
 
         return cls(
-            id=int(row["id"]), slug=row["slug"], name=row["name"], schedule=row.get("schedule"),
-            timezone=row["timezone"], start_at=instant(row["start_at"]), end_at=instant(row["end_at"]),
-            status=row["status"], owner=row["owner"], tags=tuple(row.get("tags") or ()),
+            id=int(row["id"]),
+            slug=row["slug"],
+            name=row["name"],
+            schedule=row.get("schedule"),
+            timezone=row["timezone"],
+            start_at=instant(row["start_at"]),
+            end_at=instant(row["end_at"]),
+            status=row["status"],
+            owner=row["owner"],
+            tags=tuple(row.get("tags") or ()),
             poke_interval_s=int(row["poke_interval_s"]),
             expected_duration_s=row.get("expected_duration_s"),
             dispatch_shards=int(row.get("dispatch_shards") or 1),
@@ -89,7 +108,7 @@ class CampaignSpec:
 
 def slug_for_dag_id(dag_id: str | None) -> str | None:
     if dag_id and dag_id.startswith(DAG_ID_PREFIX):
-        return dag_id[len(DAG_ID_PREFIX):]
+        return dag_id[len(DAG_ID_PREFIX) :]
     return None
 
 
@@ -161,8 +180,9 @@ def _shape_only(rows: list) -> list[CampaignSpec]:
     specs = []
     for row in rows:
         try:
-            specs.append(CampaignSpec.from_row({**row, "start_at": instant(row["start_at"]),
-                                                "end_at": instant(row["end_at"])}))
+            specs.append(
+                CampaignSpec.from_row({**row, "start_at": instant(row["start_at"]), "end_at": instant(row["end_at"])})
+            )
         except Exception:  # not even a spec's shape: left out of every file's snapshot alike
             continue
     return specs
@@ -177,8 +197,7 @@ def _query(slug: str | None, part: int | None = None) -> tuple[Catalog, list]:
     with parse_time_db(statement_timeout_ms=CATALOG_STATEMENT_TIMEOUT_MS, hand_over=slug is not None) as conn:
         rows = fetch_all(conn, "catalog", {"slug": slug})
     specs, refused = _decode([r for r in rows if _in_part_row(r, part)], "database")
-    return Catalog(specs, refused, stored_errors={r["id"]: r["catalog_error"] for r in rows},
-                   from_database=True), rows
+    return Catalog(specs, refused, stored_errors={r["id"]: r["catalog_error"] for r in rows}, from_database=True), rows
 
 
 def _write_snapshot(specs: list[CampaignSpec]) -> None:
@@ -282,9 +301,12 @@ def build_dags(dag_id: str | None = None, part: int | None = None) -> dict:
     if dag_id and slug is None:
         return {}
     catalog = read_catalog(slug, part)
-    refused = [r for r in catalog.refused
-               if (r.campaign_id is None or part is None or r.campaign_id % CATALOG_PARTS == part)
-               and (slug is None or r.label == slug)]
+    refused = [
+        r
+        for r in catalog.refused
+        if (r.campaign_id is None or part is None or r.campaign_id % CATALOG_PARTS == part)
+        and (slug is None or r.label == slug)
+    ]
     dags = {}
     for spec in _select(catalog.specs, slug, part):
         try:
@@ -322,7 +344,7 @@ def _check_serializable(dag) -> None:
     from airflow.serialization.serialized_objects import DagSerialization
 
     DagSerialization.serialize_to_json(dag, DagSerialization._decorated_fields)
-    if isinstance(dag.timetable, BaseTimetable):   # what coerce_to_core_timetable round-trips
+    if isinstance(dag.timetable, BaseTimetable):  # what coerce_to_core_timetable round-trips
         encoded = encode_timetable(dag.timetable)
         key = json.dumps(encoded, sort_keys=True, default=str)
         if key not in _DECODED_TIMETABLES:
@@ -338,14 +360,17 @@ def _record_errors(errors: dict[int, str | None], stored: dict[int, str | None])
     from include.campaigns.campaign_row import bounded
     from include.campaigns.db import execute, parse_time_db
 
-    changed = {cid: bounded(err, CATALOG_ERROR_MAX) for cid, err in errors.items()
-               if bounded(err, CATALOG_ERROR_MAX) != stored.get(cid)}
+    changed = {
+        cid: bounded(err, CATALOG_ERROR_MAX)
+        for cid, err in errors.items()
+        if bounded(err, CATALOG_ERROR_MAX) != stored.get(cid)
+    }
     if not changed:
         return
     try:
         with parse_time_db(statement_timeout_ms=CATALOG_STATEMENT_TIMEOUT_MS) as conn:
-            execute(conn, "campaign_set_catalog_error",
-                    {"ids": list(changed), "errors": list(changed.values())})
+            execute(conn, "campaign_set_catalog_error", {"ids": list(changed), "errors": list(changed.values())})
     except Exception as exc:  # the log line above already names each refused campaign
-        log.warning("Could not store catalog errors on %d campaign(s): %s: %s",
-                    len(changed), exc.__class__.__name__, exc)
+        log.warning(
+            "Could not store catalog errors on %d campaign(s): %s: %s", len(changed), exc.__class__.__name__, exc
+        )

@@ -31,7 +31,6 @@ def legal_caps(keys) -> dict[str, int]:
     return caps
 
 
-
 class Claimer:
     """A campaign's eligible contacts, claimed chunk by chunk in claim order.
 
@@ -43,11 +42,21 @@ class Claimer:
     size, and never sorts the campaign.
     """
 
-    FIRST_KEY = (-2**31, float("-inf"), -1, 0)   # before any contact in the walk order
+    FIRST_KEY = (-(2**31), float("-inf"), -1, 0)  # before any contact in the walk order
 
-    def __init__(self, conn, campaign: Campaign, config: CampaignConfig, run: RunContext,
-                 opened: dict[str, datetime], now: datetime, *, shard: int = 0, shard_count: int = 1,
-                 page: int = 1000):
+    def __init__(
+        self,
+        conn,
+        campaign: Campaign,
+        config: CampaignConfig,
+        run: RunContext,
+        opened: dict[str, datetime],
+        now: datetime,
+        *,
+        shard: int = 0,
+        shard_count: int = 1,
+        page: int = 1000,
+    ):
         self.conn, self.page = conn, page
         caps = legal_caps(opened)
         # Another campaign may place one of these numbers where stricter law applies (it has the
@@ -56,19 +65,34 @@ class Claimer:
         everywhere = [r["window_key"] for r in fetch_all(conn, "dial_tasks_claim_window_keys")]
         elsewhere = legal_caps(everywhere)
         self.rules = {
-            "campaign_id": campaign.id, "max_attempts": config.max_attempts, "open_keys": sorted(opened),
+            "campaign_id": campaign.id,
+            "max_attempts": config.max_attempts,
+            "open_keys": sorted(opened),
             "no_caps": config.max_attempts_per_24h is None and not caps and not elsewhere,
             "cap_24h": config.max_attempts_per_24h,
-            "legal_caps": json.dumps({**elsewhere, **caps}), "shard": shard, "shard_count": shard_count,
+            "legal_caps": json.dumps({**elsewhere, **caps}),
+            "shard": shard,
+            "shard_count": shard_count,
             **lockout_params([*everywhere, *opened], config.lockouts, now),
         }
-        self.task = {"run_id": run.run_id, "run_end": run.run_end, "max_contacts": run.max_contacts,
-                     "closes_at": json.dumps({k: v.isoformat() for k, v in opened.items()})}
-        self.locks = {"campaign_id": campaign.id, "run_id": run.run_id, "max_contacts": run.max_contacts,
-                      "own_cap": config.max_attempts_per_24h is not None,
-                      "capped_jurisdictions": sorted(caps.keys() | elsewhere.keys())}
-        self.step = (LOCKED_CLAIM_STEP if not self.rules["no_caps"]
-                     or fetch_one(conn, "campaigns_capped_live")["capped"] else None)
+        self.task = {
+            "run_id": run.run_id,
+            "run_end": run.run_end,
+            "max_contacts": run.max_contacts,
+            "closes_at": json.dumps({k: v.isoformat() for k, v in opened.items()}),
+        }
+        self.locks = {
+            "campaign_id": campaign.id,
+            "run_id": run.run_id,
+            "max_contacts": run.max_contacts,
+            "own_cap": config.max_attempts_per_24h is not None,
+            "capped_jurisdictions": sorted(caps.keys() | elsewhere.keys()),
+        }
+        self.step = (
+            LOCKED_CLAIM_STEP
+            if not self.rules["no_caps"] or fetch_one(conn, "campaigns_capped_live")["capped"]
+            else None
+        )
         zones = sorted({split_key(k)[0] for k in opened})
         rates = fetch_all(conn, "claim_zone_rates", {"zones": zones, "now": now})
         self._next = heapq.merge(*(self._walk(r["zone"], r["rate"]) for r in rates))
@@ -77,9 +101,19 @@ class Claimer:
     def _walk(self, zone: str, rate: float):
         after = self.FIRST_KEY
         while True:
-            rows = fetch_all(self.conn, "dial_tasks_claim_walk", {
-                **self.rules, "zone": zone, "limit": self.page, "after_priority": after[0],
-                "after_affinity": after[1], "after_attempts": after[2], "after_id": after[3]})
+            rows = fetch_all(
+                self.conn,
+                "dial_tasks_claim_walk",
+                {
+                    **self.rules,
+                    "zone": zone,
+                    "limit": self.page,
+                    "after_priority": after[0],
+                    "after_affinity": after[1],
+                    "after_attempts": after[2],
+                    "after_id": after[3],
+                },
+            )
             for r in rows:
                 yield -r["priority"], -rate * r["affinity"], r["attempts"], r["id"]
             if len(rows) < self.page:
@@ -104,7 +138,7 @@ class Claimer:
         rows: list[dict] = []
         step = self.step or len(ids)
         for start in range(0, len(ids), step):
-            some = ids[start:start + step]
+            some = ids[start : start + step]
             with self.conn.transaction():
                 fetch_one(self.conn, "dial_tasks_claim_lock", {**self.locks, "ids": some})
                 rows += fetch_all(self.conn, "dial_tasks_claim", {**self.rules, **self.task, "ids": some})
@@ -113,7 +147,10 @@ class Claimer:
         rows.sort(key=lambda row: picked[row["contact_id"]])
         if self.task["max_contacts"] is not None and len(rows) < len(ids) and not self.exhausted:
             # Short: taken by someone else, changed since read, or the run's limit is reached.
-            counts = fetch_one(self.conn, "dial_tasks_open_count", {
-                "campaign_id": self.rules["campaign_id"], "run_id": self.task["run_id"], "count_run": True})
+            counts = fetch_one(
+                self.conn,
+                "dial_tasks_open_count",
+                {"campaign_id": self.rules["campaign_id"], "run_id": self.task["run_id"], "count_run": True},
+            )
             self.exhausted = counts["sent_this_run"] >= self.task["max_contacts"]
         return rows

@@ -27,8 +27,9 @@ def _place(code: str) -> str:
         return f"{COUNTRIES.get(country, country)} (`{code}`)"
     import holidays
 
-    names = {c: n for n, c in holidays.country_holidays(country).subdivisions_aliases.items()} \
-        if country == "US" else {}
+    names = (
+        {c: n for n, c in holidays.country_holidays(country).subdivisions_aliases.items()} if country == "US" else {}
+    )
     return f"{names.get(subdiv, subdiv)} (`{code}`)"
 
 
@@ -111,41 +112,79 @@ def render(entries=ENTRIES) -> str:
         "",
     ]
     for country in countries:
-        lines += [f"## {COUNTRIES.get(country, country)}", "",
-                  "| Jurisdiction | In force | Rule | Hours (local) | Bans | Cap | Kind | Verified | Source |",
-                  "|---|---|---|---|---|---|---|---|---|"]
-        for entry in sorted((e for e in entries if e.jurisdiction.split("-")[0] == country),
-                            key=lambda e: (e.jurisdiction != country, e.jurisdiction, e.effective_from or date.min)):
-            lines.append("| " + " | ".join(_cell(x) for x in (
-                _place(entry.jurisdiction), _dates(entry), entry.summary, _hours(entry), _bans(entry), _cap(entry),
-                entry.kind, "yes" if entry.verified else "no",
-                f"[{entry.source.citation}]({entry.source.url})")) + " |")
-        outcome_rules = [e for e in entries if e.jurisdiction.split("-")[0] == country
-                         and (e.lockouts or e.abandon_rate)]
+        lines += [
+            f"## {COUNTRIES.get(country, country)}",
+            "",
+            "| Jurisdiction | In force | Rule | Hours (local) | Bans | Cap | Kind | Verified | Source |",
+            "|---|---|---|---|---|---|---|---|---|",
+        ]
+        for entry in sorted(
+            (e for e in entries if e.jurisdiction.split("-")[0] == country),
+            key=lambda e: (e.jurisdiction != country, e.jurisdiction, e.effective_from or date.min),
+        ):
+            lines.append(
+                "| "
+                + " | ".join(
+                    _cell(x)
+                    for x in (
+                        _place(entry.jurisdiction),
+                        _dates(entry),
+                        entry.summary,
+                        _hours(entry),
+                        _bans(entry),
+                        _cap(entry),
+                        entry.kind,
+                        "yes" if entry.verified else "no",
+                        f"[{entry.source.citation}]({entry.source.url})",
+                    )
+                )
+                + " |"
+            )
+        outcome_rules = [
+            e for e in entries if e.jurisdiction.split("-")[0] == country and (e.lockouts or e.abandon_rate)
+        ]
         if outcome_rules:
-            lines += ["", "Lockouts after an outcome, and the abandonment-rate limit (a campaign may be "
-                      "stricter, never looser):", ""]
+            lines += [
+                "",
+                "Lockouts after an outcome, and the abandonment-rate limit (a campaign may be stricter, never looser):",
+                "",
+            ]
             for entry in sorted(outcome_rules, key=lambda e: (e.jurisdiction, e.effective_from or date.min)):
                 for outcome, lock in sorted(entry.lockouts.items()):
-                    span = " and ".join(filter(None, [f"{lock.hours} h" if lock.hours else "",
-                                                      "the rest of the local day" if lock.rest_of_local_day else ""]))
-                    lines.append(f"- `{entry.jurisdiction}` after `{outcome}`: no redial for {span} "
-                                 f"([{lock.source.citation}]({lock.source.url}); verified: "
-                                 f"{'yes' if lock.verified else 'no'}){': ' + lock.note if lock.note else ''}")
+                    span = " and ".join(
+                        filter(
+                            None,
+                            [
+                                f"{lock.hours} h" if lock.hours else "",
+                                "the rest of the local day" if lock.rest_of_local_day else "",
+                            ],
+                        )
+                    )
+                    lines.append(
+                        f"- `{entry.jurisdiction}` after `{outcome}`: no redial for {span} "
+                        f"([{lock.source.citation}]({lock.source.url}); verified: "
+                        f"{'yes' if lock.verified else 'no'}){': ' + lock.note if lock.note else ''}"
+                    )
                 if entry.abandon_rate:
                     rate = entry.abandon_rate
-                    lines.append(f"- `{entry.jurisdiction}` abandonment rate: at most {rate.max_rate:.0%} over "
-                                 f"{rate.window_days} days per {rate.per} ({rate.counts}; "
-                                 f"[{rate.source.citation}]({rate.source.url}))")
+                    lines.append(
+                        f"- `{entry.jurisdiction}` abandonment rate: at most {rate.max_rate:.0%} over "
+                        f"{rate.window_days} days per {rate.per} ({rate.counts}; "
+                        f"[{rate.source.citation}]({rate.source.url}))"
+                    )
         notes = [e for e in entries if e.jurisdiction.split("-")[0] == country and e.note]
         if notes:
             lines += ["", "Notes:", ""]
             for entry in sorted(notes, key=lambda e: (e.jurisdiction, e.effective_from or date.min)):
                 lines.append(f"- `{entry.jurisdiction}` ({entry.source.citation}): {entry.note}")
         lines.append("")
-    lines += ["## Not verified", "",
-              "The rules below could not be checked against the text of the law; each keeps the safe side as",
-              "its note says.", ""]
+    lines += [
+        "## Not verified",
+        "",
+        "The rules below could not be checked against the text of the law; each keeps the safe side as",
+        "its note says.",
+        "",
+    ]
     for entry in sorted(unverified, key=lambda e: (e.jurisdiction, e.effective_from or date.min)):
         lines.append(f"- `{entry.jurisdiction}` — {entry.summary} ({entry.kind})")
     return "\n".join(lines).rstrip() + "\n"

@@ -43,8 +43,14 @@ LOCKOUT_OUTCOMES = ("abandoned", "machine")
 OPT_OUT_OUTCOME = "opted_out"
 OUTCOMES = FINAL_OUTCOMES + RETRY_OUTCOMES + (OPT_OUT_OUTCOME,)
 
-DEFAULT_RETRY_DELAYS_S = {"busy": 30 * 60, "no_answer": 2 * 3600, "failed": 3600, "voicemail": 4 * 3600,
-                          "abandoned": 4 * 3600, "machine": 4 * 3600}
+DEFAULT_RETRY_DELAYS_S = {
+    "busy": 30 * 60,
+    "no_answer": 2 * 3600,
+    "failed": 3600,
+    "voicemail": 4 * 3600,
+    "abandoned": 4 * 3600,
+    "machine": 4 * 3600,
+}
 # Mapped dispatch tasks per run; more than the workers or PostgreSQL cores could serve only adds
 # contention on the same index pages.
 MAX_DISPATCH_SHARDS = 16
@@ -106,6 +112,7 @@ class CampaignConfig:
 # The document's model
 # --------------------------------------------------------------------------------------------
 
+
 def _problem(text: str) -> PydanticCustomError:
     """A check of our own whose wording is already the operator's (``ctx['problem']``)."""
     return PydanticCustomError("campaign_config", "{problem}", {"problem": text})
@@ -120,8 +127,7 @@ def _calling_window(value: object) -> CallingWindow:
         raise _problem("config.calling_window must be an object with start, end and days")
     unknown = sorted(str(key) for key in value if key not in _WINDOW_KEYS)
     if unknown:
-        raise _problem(f"config.calling_window has unknown keys: {', '.join(unknown)} "
-                       f"(it has start, end and days)")
+        raise _problem(f"config.calling_window has unknown keys: {', '.join(unknown)} (it has start, end and days)")
     try:
         return CallingWindow.from_config(value)
     except ValueError as exc:
@@ -151,17 +157,27 @@ def _any_case(word: str) -> str:
 
 # JSON Schema patterns have no case-insensitive flag: each letter is written in both cases.
 _DAY_PATTERN = "^(" + "|".join(_any_case(d) for d in FULL_DAY_NAMES + DAYS) + ")$"
-CallingWindowField = Annotated[CallingWindow, PlainValidator(_calling_window), WithJsonSchema({
-    "type": "object",
-    "properties": {
-        "start": {**_HHMM, "default": "09:00", "description": "local HH:MM the window opens"},
-        "end": {**_HHMM, "default": "20:00", "description": "local HH:MM it closes; after start"},
-        "days": {"type": "array", "minItems": 1, "default": list(DAYS),
-                 "items": {"type": "string", "pattern": _DAY_PATTERN},
-                 "description": "day names or their first three letters, in any case"},
-    },
-    "additionalProperties": False,
-})]
+CallingWindowField = Annotated[
+    CallingWindow,
+    PlainValidator(_calling_window),
+    WithJsonSchema(
+        {
+            "type": "object",
+            "properties": {
+                "start": {**_HHMM, "default": "09:00", "description": "local HH:MM the window opens"},
+                "end": {**_HHMM, "default": "20:00", "description": "local HH:MM it closes; after start"},
+                "days": {
+                    "type": "array",
+                    "minItems": 1,
+                    "default": list(DAYS),
+                    "items": {"type": "string", "pattern": _DAY_PATTERN},
+                    "description": "day names or their first three letters, in any case",
+                },
+            },
+            "additionalProperties": False,
+        }
+    ),
+]
 IsoDate = Annotated[date, PlainValidator(_iso_date), WithJsonSchema({"type": "string", "format": "date"})]
 Dates = Annotated[list[IsoDate], Field(max_length=MAX_DATES)]
 Name = Annotated[str, Field(min_length=1, max_length=NAME_MAX, pattern=r"\S")]
@@ -173,11 +189,11 @@ LockoutOutcome = Literal["abandoned", "machine"]
 class LockoutDocument(BaseModel):
     """A campaign's own lockout after one outcome, on top of the law's."""
 
-    model_config = ConfigDict(extra="forbid", strict=True, frozen=True,
-                              json_schema_extra={"minProperties": 1})
+    model_config = ConfigDict(extra="forbid", strict=True, frozen=True, json_schema_extra={"minProperties": 1})
 
-    hours: Annotated[int, Field(ge=RANGES["lockouts"][0], le=RANGES["lockouts"][1],
-                                description="no redial for this many hours")] = 0
+    hours: Annotated[
+        int, Field(ge=RANGES["lockouts"][0], le=RANGES["lockouts"][1], description="no redial for this many hours")
+    ] = 0
     rest_of_local_day: Annotated[bool, Field(description="nor again on the called party's local day of it")] = False
 
     @model_validator(mode="before")
@@ -193,47 +209,72 @@ class ConfigDocument(BaseModel):
 
     model_config = ConfigDict(extra="forbid", strict=True, frozen=True, title="Campaign config")
 
-    calling_window: Annotated[CallingWindowField | None, Field(
-        description="the local window; the legal floor still applies")] = None
+    calling_window: Annotated[
+        CallingWindowField | None, Field(description="the local window; the legal floor still applies")
+    ] = None
     max_attempts: Annotated[Annotated[int, _bounds("max_attempts")], Field(description="attempts per contact")] = 3
-    retry_delays_s: Annotated[dict[RetryOutcome, Annotated[int, _bounds("retry_delays_s")]] | None, Field(
-        description="seconds before a retry, per outcome (the others keep their default: busy 1800, no_answer "
-                    "7200, failed 3600, voicemail, abandoned and machine 14400); 0 retries at once inside the "
-                    "window; a lockout may hold it longer")] = None
-    lockouts: Annotated[dict[LockoutOutcome, LockoutDocument] | None, Field(
-        description="the campaign's own lockout after an outcome, on top of the law's (never instead of "
-                    "it)")] = None
-    requires_consent: Annotated[bool, Field(
-        description="a contact without consent_at is skipped (no_consent)")] = False
-    max_attempts_per_24h: Annotated[Annotated[int, _bounds("max_attempts_per_24h")] | None, Field(
-        description="attempts per phone number across campaigns over a rolling 24 h")] = None
-    skip_public_holidays: Annotated[bool, Field(
-        description="no calls on the public holidays of the contact's jurisdictions")] = True
-    holiday_overrides: Annotated[Dates | None, Field(
-        description="local dates of public holidays the campaign may call on anyway")] = None
+    retry_delays_s: Annotated[
+        dict[RetryOutcome, Annotated[int, _bounds("retry_delays_s")]] | None,
+        Field(
+            description="seconds before a retry, per outcome (the others keep their default: busy 1800, no_answer "
+            "7200, failed 3600, voicemail, abandoned and machine 14400); 0 retries at once inside the "
+            "window; a lockout may hold it longer"
+        ),
+    ] = None
+    lockouts: Annotated[
+        dict[LockoutOutcome, LockoutDocument] | None,
+        Field(description="the campaign's own lockout after an outcome, on top of the law's (never instead of it)"),
+    ] = None
+    requires_consent: Annotated[bool, Field(description="a contact without consent_at is skipped (no_consent)")] = False
+    max_attempts_per_24h: Annotated[
+        Annotated[int, _bounds("max_attempts_per_24h")] | None,
+        Field(description="attempts per phone number across campaigns over a rolling 24 h"),
+    ] = None
+    skip_public_holidays: Annotated[
+        bool, Field(description="no calls on the public holidays of the contact's jurisdictions")
+    ] = True
+    holiday_overrides: Annotated[
+        Dates | None, Field(description="local dates of public holidays the campaign may call on anyway")
+    ] = None
     blackout_dates: Annotated[Dates | None, Field(description="local dates with no calls")] = None
-    caller_id: Annotated[Annotated[str, Field(pattern=f"^{E164.pattern}$")] | None, Field(
-        description="E.164 number carried in each dial task")] = None
-    ivr_flow: Annotated[dict[str, Any] | None, Field(
-        description="the IVR flow graph carried in each dial task (checked at validation)")] = None
-    audio: Annotated[Annotated[list[AudioKey], Field(max_length=MAX_AUDIO)] | None, Field(
-        description="S3 keys or s3:// URIs carried in each dial task; each must exist in S3 and the "
-                    "dial task must fit one SQS message")] = None
-    dial_queue: Annotated[Name | None, Field(
-        description="SQS queue name or URL instead of the Airflow Variable; on the allow-list")] = None
-    notification_topic: Annotated[Name | None, Field(
-        description="SNS topic ARN instead of the Airflow Variable; on the allow-list")] = None
-    expiry_grace_s: Annotated[Annotated[int, _bounds("expiry_grace_s")], Field(
-        description="added to max_call_duration_s: how long after not_after a dial task with no result "
-                    "expires")] = 300
-    max_call_duration_s: Annotated[Annotated[int, _bounds("max_call_duration_s")], Field(
-        description="the longest call expected; a contact whose call may still be going on is not dialed "
-                    "again")] = 3600
-    expected_duration_s: Annotated[Annotated[int, _bounds("expected_duration_s")] | None, Field(
-        description="when a run counts as too slow (default: the span to the next fire time or the end, "
-                    "+ 30 min)")] = None
-    dispatch_shards: Annotated[Annotated[int, _bounds("dispatch_shards")], Field(
-        description="mapped dispatch_contacts tasks per run, for campaigns too large for one worker")] = 1
+    caller_id: Annotated[
+        Annotated[str, Field(pattern=f"^{E164.pattern}$")] | None,
+        Field(description="E.164 number carried in each dial task"),
+    ] = None
+    ivr_flow: Annotated[
+        dict[str, Any] | None, Field(description="the IVR flow graph carried in each dial task (checked at validation)")
+    ] = None
+    audio: Annotated[
+        Annotated[list[AudioKey], Field(max_length=MAX_AUDIO)] | None,
+        Field(
+            description="S3 keys or s3:// URIs carried in each dial task; each must exist in S3 and the "
+            "dial task must fit one SQS message"
+        ),
+    ] = None
+    dial_queue: Annotated[
+        Name | None, Field(description="SQS queue name or URL instead of the Airflow Variable; on the allow-list")
+    ] = None
+    notification_topic: Annotated[
+        Name | None, Field(description="SNS topic ARN instead of the Airflow Variable; on the allow-list")
+    ] = None
+    expiry_grace_s: Annotated[
+        Annotated[int, _bounds("expiry_grace_s")],
+        Field(description="added to max_call_duration_s: how long after not_after a dial task with no result expires"),
+    ] = 300
+    max_call_duration_s: Annotated[
+        Annotated[int, _bounds("max_call_duration_s")],
+        Field(description="the longest call expected; a contact whose call may still be going on is not dialed again"),
+    ] = 3600
+    expected_duration_s: Annotated[
+        Annotated[int, _bounds("expected_duration_s")] | None,
+        Field(
+            description="when a run counts as too slow (default: the span to the next fire time or the end, + 30 min)"
+        ),
+    ] = None
+    dispatch_shards: Annotated[
+        Annotated[int, _bounds("dispatch_shards")],
+        Field(description="mapped dispatch_contacts tasks per run, for campaigns too large for one worker"),
+    ] = 1
 
 
 KNOWN_KEYS = frozenset(ConfigDocument.model_fields)
@@ -242,6 +283,7 @@ KNOWN_KEYS = frozenset(ConfigDocument.model_fields)
 # --------------------------------------------------------------------------------------------
 # From pydantic's errors to the operator's words
 # --------------------------------------------------------------------------------------------
+
 
 def _shown(value) -> str:
     text = repr(value)
@@ -253,8 +295,10 @@ def _range_text(key: str) -> str:
     return f"an integer from {low} to {high}"
 
 
-_LOCKOUT_SHAPE = (f"an object mapping {' or '.join(LOCKOUT_OUTCOMES)} to {{\"hours\": {_range_text('lockouts')}, "
-                  f"\"rest_of_local_day\": true or false}}")
+_LOCKOUT_SHAPE = (
+    f'an object mapping {" or ".join(LOCKOUT_OUTCOMES)} to {{"hours": {_range_text("lockouts")}, '
+    f'"rest_of_local_day": true or false}}'
+)
 # What a key must be, for any error on it (or inside it) that has no wording of its own.
 _MUST_BE = {
     "max_attempts": _range_text("max_attempts"),
@@ -300,8 +344,10 @@ def _wording(error: Mapping[str, Any], raw: dict) -> str:
             return f"config.lockouts.{outcome}.hours must be {_range_text('lockouts')}, got {_shown(value)}"
         if len(loc) == 3 and loc[2] == "rest_of_local_day" and error["type"] != "extra_forbidden":
             return f"config.lockouts.{outcome}.rest_of_local_day must be true or false"
-        return (f"config.lockouts.{outcome} must be {{\"hours\": ..., \"rest_of_local_day\": ...}}, "
-                f"got {_shown(raw['lockouts'][outcome])}")
+        return (
+            f'config.lockouts.{outcome} must be {{"hours": ..., "rest_of_local_day": ...}}, '
+            f"got {_shown(raw['lockouts'][outcome])}"
+        )
     return _FIXED.get(key, f"config.{key}: {error['msg']}")
 
 
@@ -354,8 +400,9 @@ def parse_config(raw: object) -> CampaignConfig:
         expected_duration_s=doc.expected_duration_s,
         dispatch_shards=doc.dispatch_shards,
         max_call_duration_s=doc.max_call_duration_s,
-        lockouts={outcome: LockoutRule(rule.hours, rule.rest_of_local_day)
-                  for outcome, rule in (doc.lockouts or {}).items()},
+        lockouts={
+            outcome: LockoutRule(rule.hours, rule.rest_of_local_day) for outcome, rule in (doc.lockouts or {}).items()
+        },
         requires_consent=doc.requires_consent,
     )
 
@@ -389,8 +436,15 @@ def _type_text(prop: dict, defs: dict) -> str:
     if kind == "string":
         bits = [f"format {prop['format']}"] if "format" in prop else []
         pattern = prop.get("pattern")
-        bits += ["not blank"] if pattern == r"\S" else [f"pattern `{pattern}`"] if pattern and len(pattern) < 50 else \
-            ["see the schema"] if pattern else []
+        bits += (
+            ["not blank"]
+            if pattern == r"\S"
+            else [f"pattern `{pattern}`"]
+            if pattern and len(pattern) < 50
+            else ["see the schema"]
+            if pattern
+            else []
+        )
         bits += [f"{prop.get('minLength', 0)}–{prop['maxLength']:,} characters"] if "maxLength" in prop else []
         return "string" + (f" ({', '.join(bits)})" if bits else "")
     if kind == "object" and "properties" in prop:
@@ -429,16 +483,24 @@ def render_docs() -> tuple[str, str]:
         description = _cell(prop.get("description", ""))
         lines.append(f"| `{name}` | {_cell(_type_text(prop, defs))} | {default} | {description} |")
     for name, sub in sorted(defs.items()):
-        lines += ["", f"## {sub.get('title', name)}", "", sub.get("description", ""), "",
-                  "| key | type | default | meaning |", "|---|---|---|---|"]
+        lines += [
+            "",
+            f"## {sub.get('title', name)}",
+            "",
+            sub.get("description", ""),
+            "",
+            "| key | type | default | meaning |",
+            "|---|---|---|---|",
+        ]
         for key, prop in sub["properties"].items():
             default = f"`{json.dumps(prop['default'])}`" if "default" in prop else "—"
             lines.append(f"| `{key}` | {_cell(_type_text(prop, defs))} | {default} | {prop.get('description', '')} |")
     window = schema["properties"]["calling_window"]["anyOf"][0]["properties"]
     lines += ["", "## calling_window", "", "| key | type | default | meaning |", "|---|---|---|---|"]
     for key, prop in window.items():
-        lines.append(f"| `{key}` | {_cell(_type_text(prop, defs))} | `{json.dumps(prop['default'])}` | "
-                     f"{prop['description']} |")
+        lines.append(
+            f"| `{key}` | {_cell(_type_text(prop, defs))} | `{json.dumps(prop['default'])}` | {prop['description']} |"
+        )
     return "\n".join(lines) + "\n", json.dumps(schema, indent=2) + "\n"
 
 

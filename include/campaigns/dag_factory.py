@@ -52,12 +52,22 @@ MIN_POKE_ENV, DEFAULT_MIN_POKE_S = "CAMPAIGN_MIN_POKE_INTERVAL_S", 15
 POKE_PRIORITY = 10
 
 RUN_PARAMS = {
-    "dry_run": Param(False, type="boolean", title="Dry run",
-                     description="Select and report the contacts that would be dialed; send nothing."),
-    "max_contacts": Param(None, type=["null", "integer"], minimum=1, title="Max contacts",
-                          description="Send at most this many dial tasks in this run (empty: no limit)."),
-    "dispatch": Param(True, type="boolean", title="Dispatch",
-                      description="Send dial tasks. Off: only ingest results and report."),
+    "dry_run": Param(
+        False,
+        type="boolean",
+        title="Dry run",
+        description="Select and report the contacts that would be dialed; send nothing.",
+    ),
+    "max_contacts": Param(
+        None,
+        type=["null", "integer"],
+        minimum=1,
+        title="Max contacts",
+        description="Send at most this many dial tasks in this run (empty: no limit).",
+    ),
+    "dispatch": Param(
+        True, type="boolean", title="Dispatch", description="Send dial tasks. Off: only ingest results and report."
+    ),
     "notify": Param(True, type="boolean", title="Notify", description="Publish the outcome to SNS."),
 }
 
@@ -123,8 +133,9 @@ def _too_slow_alert(spec: CampaignSpec) -> DeadlineAlert:
     return DeadlineAlert(
         reference=DeadlineReference.DAGRUN_QUEUED_AT,
         interval=expected,
-        callback=AsyncCallback(on_run_too_slow, kwargs={"campaign_id": spec.id,
-                                                         "expected_s": int(expected.total_seconds())}),
+        callback=AsyncCallback(
+            on_run_too_slow, kwargs={"campaign_id": spec.id, "expected_s": int(expected.total_seconds())}
+        ),
     )
 
 
@@ -134,9 +145,15 @@ def _run_context(conn, campaign_id: int, context):
 
     dag_run = context["dag_run"]
     campaign = load_campaign(conn, campaign_id)
-    return campaign, run_context_for(conn, campaign, run_id=dag_run.run_id, run_type=dag_run.run_type,
-                                     run_after=dag_run.run_after, clear_number=dag_run.clear_number,
-                                     params=context["params"])
+    return campaign, run_context_for(
+        conn,
+        campaign,
+        run_id=dag_run.run_id,
+        run_type=dag_run.run_type,
+        run_after=dag_run.run_after,
+        clear_number=dag_run.clear_number,
+        params=context["params"],
+    )
 
 
 def build_campaign_dag(spec: CampaignSpec) -> DAG:
@@ -153,7 +170,7 @@ def build_campaign_dag(spec: CampaignSpec) -> DAG:
         dag_id=spec.dag_id,
         description=f"Outbound call campaign: {name}",
         doc_md=f"Campaign **{name}** (`{spec.slug}`, id {spec.id}). Each run validates the campaign, "
-               "dispatches eligible contacts as dial tasks, waits for the dialer's results, reports and notifies.",
+        "dispatches eligible contacts as dial tasks, waits for the dialer's results, reports and notifies.",
         schedule=_schedule(spec),
         start_date=spec.start_at,
         # No scheduled run starts at or after a recurring campaign's end: its last run is the one
@@ -209,10 +226,14 @@ def build_campaign_dag(spec: CampaignSpec) -> DAG:
 
         # A poke takes a task slot ahead of any validation or dispatch: when a batch of campaigns
         # starts at once, the running campaigns keep their pokes (ingest, expiry, top-up) on time.
-        @task.sensor(poke_interval=poke_interval(spec), timeout=sensor_timeout.total_seconds(),
-                     mode="reschedule", on_failure_callback=alert,
-                     execution_timeout=EXECUTION_TIMEOUTS["wait_for_completion"],
-                     priority_weight=POKE_PRIORITY)
+        @task.sensor(
+            poke_interval=poke_interval(spec),
+            timeout=sensor_timeout.total_seconds(),
+            mode="reschedule",
+            on_failure_callback=alert,
+            execution_timeout=EXECUTION_TIMEOUTS["wait_for_completion"],
+            priority_weight=POKE_PRIORITY,
+        )
         def wait_for_completion(**context):
             """Ingest results, top the queue up, and finish when the campaign's run is over."""
             from airflow.sdk import PokeReturnValue
@@ -229,9 +250,12 @@ def build_campaign_dag(spec: CampaignSpec) -> DAG:
                     raise
                 # Each step of a poke commits on its own, so giving up part-way loses nothing: a
                 # lock held elsewhere (an operator's open transaction) only delays this round.
-                _log.warning("Poke of campaign %s gave up waiting for the database (%s: %s); "
-                             "trying again at the next poke", campaign_id, exc.__class__.__name__,
-                             str(exc).strip().splitlines()[0] if str(exc).strip() else "")
+                _log.warning(
+                    "Poke of campaign %s gave up waiting for the database (%s: %s); trying again at the next poke",
+                    campaign_id,
+                    exc.__class__.__name__,
+                    str(exc).strip().splitlines()[0] if str(exc).strip() else "",
+                )
                 return PokeReturnValue(is_done=False)
             return PokeReturnValue(is_done=result.done, xcom_value=result.as_dict())
 
@@ -244,8 +268,14 @@ def build_campaign_dag(spec: CampaignSpec) -> DAG:
 
             with campaign_db() as conn:
                 _, run = _run_context(conn, campaign_id, context)
-                report = build_report(conn, campaign_id, run, poke_result["outcome"], poke_result,
-                                      dry_run=merge_results(dispatch_result) if run.dry_run else None)
+                report = build_report(
+                    conn,
+                    campaign_id,
+                    run,
+                    poke_result["outcome"],
+                    poke_result,
+                    dry_run=merge_results(dispatch_result) if run.dry_run else None,
+                )
                 store_report(conn, report)
             return headline(report)
 
@@ -272,10 +302,20 @@ def build_campaign_dag(spec: CampaignSpec) -> DAG:
                 campaign = load_campaign(conn, campaign_id)
             if summary is None:
                 outcome = poke_result["outcome"]
-                return publish(campaign=campaign, run_id=ti.run_id, outcome=outcome,
-                               summary="the report could not be generated", details={"report": None, **poke_result})
-            return publish(campaign=campaign, run_id=ti.run_id, outcome=summary["outcome"],
-                           summary=f"{summary['dialed']} dialed, {summary['answered']} answered", details=summary)
+                return publish(
+                    campaign=campaign,
+                    run_id=ti.run_id,
+                    outcome=outcome,
+                    summary="the report could not be generated",
+                    details={"report": None, **poke_result},
+                )
+            return publish(
+                campaign=campaign,
+                run_id=ti.run_id,
+                outcome=summary["outcome"],
+                summary=f"{summary['dialed']} dialed, {summary['answered']} answered",
+                details=summary,
+            )
 
         import attrs
 

@@ -68,8 +68,9 @@ def campaign_db(statement_timeout_ms: int | None = None) -> Iterator[psycopg.Con
     if conn is None:
         from airflow.providers.postgres.hooks.postgres import PostgresHook
 
-        conn = PostgresHook(postgres_conn_id=CAMPAIGNS_DB_CONN_ID,
-                            options=timeout_options(statement_timeout_ms)).get_conn()
+        conn = PostgresHook(
+            postgres_conn_id=CAMPAIGNS_DB_CONN_ID, options=timeout_options(statement_timeout_ms)
+        ).get_conn()
         conn.autocommit = True
         # Server-side prepared statements switch to a generic plan after five runs; the claim's best
         # plan depends on its parameters (open zones, caps), and a generic one was measured far slower.
@@ -95,11 +96,13 @@ def _take_parse_connection(statement_timeout_ms: int | None) -> psycopg.Connecti
     if conn.closed or conn.info.transaction_status != TransactionStatus.IDLE:
         conn.close()
         return None
-    if own_options:   # as timeout_options() would set them; an `options` extra wins, as with the hook
+    if own_options:  # as timeout_options() would set them; an `options` extra wins, as with the hook
         statement, lock = _timeouts(statement_timeout_ms)
         try:
-            conn.execute("SELECT set_config('statement_timeout', %s, false), set_config('lock_timeout', %s, false)",
-                         (f"{statement}ms", f"{lock}ms"))
+            conn.execute(
+                "SELECT set_config('statement_timeout', %s, false), set_config('lock_timeout', %s, false)",
+                (f"{statement}ms", f"{lock}ms"),
+            )
         except Exception:  # a connection that broke since the parse: the task opens its own
             conn.close()
             return None
@@ -114,10 +117,20 @@ def _hand_over(conn: psycopg.Connection, own_options: bool) -> None:
 
 # Extra keys PostgresHook interprets itself (IAM tokens, cursor factories, cloud credentials) rather
 # than passing them to psycopg: a connection using one of them is opened through the hook.
-HOOK_ONLY_EXTRAS = frozenset({
-    "iam", "redshift", "redshift-serverless", "cursor", "cluster-identifier", "workgroup-name",
-    "aws_conn_id", "sqlalchemy_scheme", "sqlalchemy_query", "azure_conn_id",
-})
+HOOK_ONLY_EXTRAS = frozenset(
+    {
+        "iam",
+        "redshift",
+        "redshift-serverless",
+        "cursor",
+        "cluster-identifier",
+        "workgroup-name",
+        "aws_conn_id",
+        "sqlalchemy_scheme",
+        "sqlalchemy_query",
+        "azure_conn_id",
+    }
+)
 
 
 @contextmanager
@@ -144,9 +157,15 @@ def parse_time_db(statement_timeout_ms: int, hand_over: bool = False) -> Iterato
     from psycopg.types.json import register_default_adapters
 
     # PostgresHook.get_conn()'s arguments, in its order: the extra overrides the options.
-    args = {"host": connection.host, "user": connection.login, "password": connection.password,
-            "dbname": connection.schema, "port": connection.port,
-            "options": timeout_options(statement_timeout_ms), **extra}
+    args = {
+        "host": connection.host,
+        "user": connection.login,
+        "password": connection.password,
+        "dbname": connection.schema,
+        "port": connection.port,
+        "options": timeout_options(statement_timeout_ms),
+        **extra,
+    }
     conn = psycopg.connect(**args)
     register_default_adapters(conn)
     conn.autocommit = True

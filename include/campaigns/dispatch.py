@@ -35,10 +35,10 @@ from include.campaigns.sender import Sender
 
 log = logging.getLogger(__name__)
 
-CLAIM_CHUNK = 1000              # contacts claimed per statement
-BUDGETED_CLAIM_CHUNK = 250      # ... under a time budget: a finer step overshoots the budget less
-CLAIMS_AHEAD = 2                # chunks claimed ahead of the sends: smooths a slow claim
-WALK_PAGE = 2000                # contacts read per page of one zone's claim-order walk
+CLAIM_CHUNK = 1000  # contacts claimed per statement
+BUDGETED_CLAIM_CHUNK = 250  # ... under a time budget: a finer step overshoots the budget less
+CLAIMS_AHEAD = 2  # chunks claimed ahead of the sends: smooths a slow claim
+WALK_PAGE = 2000  # contacts read per page of one zone's claim-order walk
 SENDING_STATUSES = ("scheduled", "active")
 
 
@@ -73,15 +73,17 @@ def merge_results(results) -> dict:
     return merged.as_dict()
 
 
-
 def _hopper_room(conn, campaign: Campaign, run: RunContext, shard_count: int) -> int:
     """How many dial tasks this dispatcher may claim now: the hopper's free room, capped by the
     run's contact limit. A shard takes its share rounded down, so shards never overfill the
     hopper together; the sensor's top-up (one dispatcher) fills what rounding leaves. The limit
     read here is only a first bound: shards read it at once, and the claim statement enforces the
     run's limit under the run's lock (dial_tasks_claim_lock.sql)."""
-    counts = fetch_one(conn, "dial_tasks_open_count", {"campaign_id": campaign.id, "run_id": run.run_id,
-                                                       "count_run": run.max_contacts is not None})
+    counts = fetch_one(
+        conn,
+        "dial_tasks_open_count",
+        {"campaign_id": campaign.id, "run_id": run.run_id, "count_run": run.max_contacts is not None},
+    )
     room = campaign.max_in_flight - counts["in_flight"]
     if shard_count > 1:
         room //= shard_count
@@ -111,12 +113,22 @@ class ClaimScope:
     shard_count: int = 1
 
     def claimer(self, conn, *, page: int) -> Claimer:
-        return Claimer(conn, self.campaign, self.config, self.run, self.opened, self.now,
-                       shard=self.shard, shard_count=self.shard_count, page=page)
+        return Claimer(
+            conn,
+            self.campaign,
+            self.config,
+            self.run,
+            self.opened,
+            self.now,
+            shard=self.shard,
+            shard_count=self.shard_count,
+            page=page,
+        )
 
 
-def claim_and_send(scope: ClaimScope, sender: Sender, room: int, deadline: float | None,
-                   result: DispatchResult) -> None:
+def claim_and_send(
+    scope: ClaimScope, sender: Sender, room: int, deadline: float | None, result: DispatchResult
+) -> None:
     """Claim up to ``room`` contacts chunk by chunk and send them, the database work of the next
     chunk overlapping the sends of this one.
 
@@ -138,15 +150,14 @@ def claim_and_send(scope: ClaimScope, sender: Sender, room: int, deadline: float
         page = min(max(room if deadline is None else chunk, 100), WALK_PAGE)
         claimer = pool.submit(scope.claimer, background, page=page).result()
         marks = []
-        claims: deque = deque()           # (future, limit) of the claims submitted, oldest first
+        claims: deque = deque()  # (future, limit) of the claims submitted, oldest first
         unrequested = room
-        ahead = CLAIMS_AHEAD if deadline is None else 1   # a budgeted top-up claims one at a time
+        ahead = CLAIMS_AHEAD if deadline is None else 1  # a budgeted top-up claims one at a time
 
         def request_claims() -> None:
             nonlocal unrequested
             out_of_time = deadline is not None and time.monotonic() >= deadline and result.claimed
-            while (len(claims) < ahead and unrequested > 0 and not claimer.exhausted
-                   and not out_of_time):
+            while len(claims) < ahead and unrequested > 0 and not claimer.exhausted and not out_of_time:
                 limit = min(unrequested, chunk)
                 unrequested -= limit
                 claims.append((pool.submit(_claim_and_screen, claimer, sender, limit), limit))
@@ -158,7 +169,7 @@ def claim_and_send(scope: ClaimScope, sender: Sender, room: int, deadline: float
                 rows, claimed, revoked = future.result()
                 result.claimed += claimed
                 result.revoked_redis += revoked
-                unrequested += limit - claimed       # taken by someone else, or none left
+                unrequested += limit - claimed  # taken by someone else, or none left
                 request_claims()
                 sent = sender.send_unmarked(rows)
                 marks.append(pool.submit(sender.mark_sent, background, sent))
@@ -169,14 +180,23 @@ def claim_and_send(scope: ClaimScope, sender: Sender, room: int, deadline: float
             if unmarked:
                 marks.append(pool.submit(sender.mark_sent, background, unmarked))
             for future, _ in claims:
-                future.exception()   # let claims in flight finish: they are committed, and resent later
+                future.exception()  # let claims in flight finish: they are committed, and resent later
             for mark in marks:
                 mark.result()
 
 
-def dispatch(conn, campaign: Campaign, run: RunContext, *, now: datetime | None = None, client=None,
-             queue_url: str | None = None, shard: int = 0, shard_count: int = 1,
-             time_budget_s: float | None = None) -> DispatchResult:
+def dispatch(
+    conn,
+    campaign: Campaign,
+    run: RunContext,
+    *,
+    now: datetime | None = None,
+    client=None,
+    queue_url: str | None = None,
+    shard: int = 0,
+    shard_count: int = 1,
+    time_budget_s: float | None = None,
+) -> DispatchResult:
     """Top the campaign's queue up to its hopper level with eligible contacts, in priority order.
 
     ``time_budget_s`` bounds the claiming (a sensor poke passes what is left of its own budget):
@@ -231,8 +251,11 @@ def dispatch(conn, campaign: Campaign, run: RunContext, *, now: datetime | None 
         try:
             while True:
                 with conn.transaction():
-                    unsent = fetch_all(conn, "dial_tasks_unsent", {
-                        "campaign_id": campaign.id, "limit": CLAIM_CHUNK, "shard": shard, "shard_count": shard_count})
+                    unsent = fetch_all(
+                        conn,
+                        "dial_tasks_unsent",
+                        {"campaign_id": campaign.id, "limit": CLAIM_CHUNK, "shard": shard, "shard_count": shard_count},
+                    )
                 if not unsent:
                     break
                 unsent, revoked = sender.screen(unsent)
@@ -248,13 +271,26 @@ def dispatch(conn, campaign: Campaign, run: RunContext, *, now: datetime | None 
         finally:
             fetch_all(conn, "dispatcher_unlock", lock)
     if len(held) < len(shards):
-        log.warning("Another dispatcher of campaign %s (shard %d of %d) is running; this one sends nothing",
-                    campaign.slug, shard, shard_count)
+        log.warning(
+            "Another dispatcher of campaign %s (shard %d of %d) is running; this one sends nothing",
+            campaign.slug,
+            shard,
+            shard_count,
+        )
     result.redis_available = sender.redis_available
     if result.sent or result.resent:
         with conn.transaction():
-            execute(conn, "campaign_set_status", {"campaign_id": campaign.id, "status": "active",
-                                                  "from_statuses": ["scheduled"]})
-    log.info("Dispatched campaign %s: %d sent, %d resent, %d withheld by Redis, %d window key(s) open",
-             campaign.slug, result.sent, result.resent, result.revoked_redis, len(opened))
+            execute(
+                conn,
+                "campaign_set_status",
+                {"campaign_id": campaign.id, "status": "active", "from_statuses": ["scheduled"]},
+            )
+    log.info(
+        "Dispatched campaign %s: %d sent, %d resent, %d withheld by Redis, %d window key(s) open",
+        campaign.slug,
+        result.sent,
+        result.resent,
+        result.revoked_redis,
+        len(opened),
+    )
     return result

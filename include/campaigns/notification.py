@@ -25,8 +25,15 @@ def campaign_topic(campaign: Campaign) -> str | None:
     return topic if isinstance(topic, str) and topic.strip() else None
 
 
-def publish(*, campaign: Campaign, run_id: str, outcome: Outcome | str, summary: str, details: dict,
-            topic_override: str | None = None) -> str:
+def publish(
+    *,
+    campaign: Campaign,
+    run_id: str,
+    outcome: Outcome | str,
+    summary: str,
+    details: dict,
+    topic_override: str | None = None,
+) -> str:
     """Publish one message to the campaign's topic (its config's `notification_topic`, else the
     global one); subscribers filter on the campaign_id, outcome and severity attributes.
 
@@ -40,29 +47,43 @@ def publish(*, campaign: Campaign, run_id: str, outcome: Outcome | str, summary:
 
     outcome = Outcome(outcome)
     subject = f"[campaign {campaign.slug}] {outcome}: {summary}"[:SUBJECT_LIMIT]
-    body = "\n".join([
-        f"Campaign: {campaign.name} ({campaign.slug}, id {campaign.id})",
-        f"Run: {run_id}",
-        f"Outcome: {outcome}",
-        summary,
-        "",
-        json.dumps(details, indent=2, sort_keys=True, default=str),
-    ])
+    body = "\n".join(
+        [
+            f"Campaign: {campaign.name} ({campaign.slug}, id {campaign.id})",
+            f"Run: {run_id}",
+            f"Outcome: {outcome}",
+            summary,
+            "",
+            json.dumps(details, indent=2, sort_keys=True, default=str),
+        ]
+    )
     hook = SnsHook(aws_conn_id=AWS_CONN_ID)
-    attributes = {"campaign_id": str(campaign.id), "campaign_slug": campaign.slug, "outcome": outcome.value,
-                  "severity": outcome.tone.severity}
+    attributes = {
+        "campaign_id": str(campaign.id),
+        "campaign_slug": campaign.slug,
+        "outcome": outcome.value,
+        "severity": outcome.tone.severity,
+    }
     target = topic_arn(topic_override or campaign_topic(campaign))
     try:
-        response = hook.publish_to_target(target_arn=target, message=body, subject=subject,
-                                          message_attributes=attributes)
+        response = hook.publish_to_target(
+            target_arn=target, message=body, subject=subject, message_attributes=attributes
+        )
     except Exception as exc:
         fallback = topic_arn()
         if target == fallback:
             raise
-        log.warning("Campaign %s: its topic %s refused %s (%s: %s); publishing to the global topic instead",
-                    campaign.slug, target, outcome, type(exc).__name__, exc)
+        log.warning(
+            "Campaign %s: its topic %s refused %s (%s: %s); publishing to the global topic instead",
+            campaign.slug,
+            target,
+            outcome,
+            type(exc).__name__,
+            exc,
+        )
         target = fallback
-        response = hook.publish_to_target(target_arn=target, message=body, subject=subject,
-                                          message_attributes=attributes)
+        response = hook.publish_to_target(
+            target_arn=target, message=body, subject=subject, message_attributes=attributes
+        )
     log.info("Published %s for campaign %s run %s to %s", outcome, campaign.slug, run_id, target)
     return response["MessageId"]

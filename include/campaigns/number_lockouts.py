@@ -26,8 +26,11 @@ def _rules_for(zone: str, jurisdiction: str, now: datetime, own: dict[str, Locko
     day = now.astimezone(ZoneInfo(zone)).date() if zone else now.date()
     result = {}
     for outcome in LOCKOUT_OUTCOMES:
-        rules = [LockoutRule(e.lockouts[outcome].hours, e.lockouts[outcome].rest_of_local_day)
-                 for e in entries_in_force(jurisdiction, day) if outcome in e.lockouts]
+        rules = [
+            LockoutRule(e.lockouts[outcome].hours, e.lockouts[outcome].rest_of_local_day)
+            for e in entries_in_force(jurisdiction, day)
+            if outcome in e.lockouts
+        ]
         if outcome in own:
             rules.append(own[outcome])
         hours = max((r.hours for r in rules), default=0)
@@ -53,5 +56,8 @@ def claim_params(keys: Iterable[str], own: dict[str, LockoutRule], now: datetime
     if rules := _rules_for("", "*", now, own):
         table["*"] = rules
     hours = [r["hours"] + (_LOCAL_DAY_HORIZON_H if r["day"] else 0) for k in table.values() for r in k.values()]
-    return {"lockouts_on": bool(table), "lockouts": json.dumps(table, separators=(",", ":"), sort_keys=True),
-            "lockout_horizon_h": max(hours, default=0) + 1}
+    return {
+        "lockouts_on": bool(table),
+        "lockouts": json.dumps(table, separators=(",", ":"), sort_keys=True),
+        "lockout_horizon_h": max(hours, default=0) + 1,
+    }

@@ -25,9 +25,21 @@ DEFAULT_REGION = os.environ.get("CAMPAIGN_DEFAULT_REGION", "US")
 E164_SHAPE = re.compile(r"\+[1-9][0-9]{6,14}")
 
 # Why a number is refused, as named reasons (InvalidPhone.reason).
-REASONS = frozenset({"empty", "unparseable", "unknown_country_code", "no_country_code", "too_short",
-                     "too_long", "not_a_valid_number", "not_e164", "no_time_zone", "unknown_time_zone"})
-_MAX_INPUT = 64      # far longer than any number with its formatting; refused before parsing
+REASONS = frozenset(
+    {
+        "empty",
+        "unparseable",
+        "unknown_country_code",
+        "no_country_code",
+        "too_short",
+        "too_long",
+        "not_a_valid_number",
+        "not_e164",
+        "no_time_zone",
+        "unknown_time_zone",
+    }
+)
+_MAX_INPUT = 64  # far longer than any number with its formatting; refused before parsing
 _SEPARATORS = re.compile(r"[\s().\-/]")
 
 
@@ -43,9 +55,9 @@ class InvalidPhone(ValueError):
 @dataclass(frozen=True)
 class PhoneInfo:
     e164: str
-    country: str            # ISO 3166-1 alpha-2 of the number
+    country: str  # ISO 3166-1 alpha-2 of the number
     timezones: tuple[str, ...]
-    jurisdiction: str       # "US-FL", "US", "GB", "CA+US-FL": every jurisdiction whose rules apply
+    jurisdiction: str  # "US-FL", "US", "GB", "CA+US-FL": every jurisdiction whose rules apply
 
 
 def mask(phone: str | None) -> str:
@@ -64,8 +76,9 @@ def _parse(text: str, region: str | None):
         return phonenumbers.parse(text, region), None
     except phonenumbers.NumberParseException as exc:
         reason = {
-            phonenumbers.NumberParseException.INVALID_COUNTRY_CODE:
-                "unknown_country_code" if text.lstrip().startswith("+") else "no_country_code",
+            phonenumbers.NumberParseException.INVALID_COUNTRY_CODE: "unknown_country_code"
+            if text.lstrip().startswith("+")
+            else "no_country_code",
             phonenumbers.NumberParseException.TOO_SHORT_AFTER_IDD: "too_short",
             phonenumbers.NumberParseException.TOO_SHORT_NSN: "too_short",
             phonenumbers.NumberParseException.TOO_LONG: "too_long",
@@ -169,8 +182,9 @@ def valid_timezone(name: str | None) -> bool:
     return name != UNKNOWN_ZONE and known_timezone(name)
 
 
-def resolve(phone: str, *, timezone: str | None = None, region: str | None = None,
-            fallback_timezone: str | None = None) -> PhoneInfo:
+def resolve(
+    phone: str, *, timezone: str | None = None, region: str | None = None, fallback_timezone: str | None = None
+) -> PhoneInfo:
     """Validate a number and work out where, in law and in time, it rings.
 
     The contact's own time zone wins; otherwise every zone the number maps to counts (a

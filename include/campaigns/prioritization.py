@@ -16,7 +16,7 @@ from include.campaigns.db import fetch_one
 
 log = logging.getLogger(__name__)
 
-HOUR_PRIOR_STRENGTH = 50.0     # pseudo-calls: an hour needs this much data to move far from the global rate
+HOUR_PRIOR_STRENGTH = 50.0  # pseudo-calls: an hour needs this much data to move far from the global rate
 MIN_CONTACT_STRENGTH, MAX_CONTACT_STRENGTH = 1.0, 1000.0
 
 
@@ -41,11 +41,22 @@ def train(conn, lookback_days: int = 90) -> dict:
     global_rate = min(max(stats["answered"] / stats["calls"], 1e-4), 1 - 1e-4)
     contact_k = contact_prior_strength(global_rate, stats["var_rate"], stats["mean_inv_n"])
     with conn.transaction():
-        row = fetch_one(conn, "answer_model_train", {
-            "lookback_days": lookback_days, "global_rate": global_rate, "hour_k": HOUR_PRIOR_STRENGTH,
-            "contact_k": contact_k, "calls": stats["calls"],
-        })
-    result = {"calls": stats["calls"], "global_rate": round(global_rate, 4),
-              "contact_prior_strength": round(contact_k, 2), "contacts_scored": row["contacts_scored"]}
+        row = fetch_one(
+            conn,
+            "answer_model_train",
+            {
+                "lookback_days": lookback_days,
+                "global_rate": global_rate,
+                "hour_k": HOUR_PRIOR_STRENGTH,
+                "contact_k": contact_k,
+                "calls": stats["calls"],
+            },
+        )
+    result = {
+        "calls": stats["calls"],
+        "global_rate": round(global_rate, 4),
+        "contact_prior_strength": round(contact_k, 2),
+        "contacts_scored": row["contacts_scored"],
+    }
     log.info("Answer model trained: %s", result)
     return result

@@ -41,8 +41,8 @@ class PokeResult:
     expired_tasks: int = 0
     dispatched: int = 0
     note: str | None = None
-    abandonment: dict | None = None   # the rate, its limit, and whether the top-up is held back
-    campaign_ended: bool = False   # this run was the campaign's last; its report is the final one
+    abandonment: dict | None = None  # the rate, its limit, and whether the top-up is held back
+    campaign_ended: bool = False  # this run was the campaign's last; its report is the final one
 
     def as_dict(self) -> dict:
         return asdict(self)
@@ -77,17 +77,29 @@ def ingest(conn, campaign: Campaign, now: datetime | None = None) -> tuple[int, 
             opening = config.policy.next_opening(zone, jurisdiction, due)
             reopen[f"{key}#{outcome}"] = (opening or due).isoformat()
     with conn.transaction():
-        row = fetch_one(conn, "call_records_ingest", {
-            "campaign_id": campaign.id, "final_outcomes": list(FINAL_OUTCOMES),
-            "max_attempts": config.max_attempts, "retry_delays": json.dumps(config.retry_delays_s),
-            "reopen_at": json.dumps(reopen), "max_duration_s": MAX_RECORD_DURATION_S,
-        })
+        row = fetch_one(
+            conn,
+            "call_records_ingest",
+            {
+                "campaign_id": campaign.id,
+                "final_outcomes": list(FINAL_OUTCOMES),
+                "max_attempts": config.max_attempts,
+                "retry_delays": json.dumps(config.retry_delays_s),
+                "reopen_at": json.dumps(reopen),
+                "max_duration_s": MAX_RECORD_DURATION_S,
+            },
+        )
     if row["quarantined"]:
         reasons = Counter(bad["reason"] for bad in row["quarantined"])
-        log.warning("Quarantined %d call record(s) carrying campaign %s (%s), e.g. %s", len(row["quarantined"]),
-                    campaign.id, ", ".join(f"{r}: {n}" for r, n in sorted(reasons.items())),
-                    "; ".join(f"{bad['dial_attempt_id']} phone {mask(bad['phone'])} {bad['reason']}"
-                              for bad in row["quarantined"][:5]))
+        log.warning(
+            "Quarantined %d call record(s) carrying campaign %s (%s), e.g. %s",
+            len(row["quarantined"]),
+            campaign.id,
+            ", ".join(f"{r}: {n}" for r, n in sorted(reasons.items())),
+            "; ".join(
+                f"{bad['dial_attempt_id']} phone {mask(bad['phone'])} {bad['reason']}" for bad in row["quarantined"][:5]
+            ),
+        )
     opted_out = list(row["opted_out_phones"])
     # PostgreSQL has the opt-outs since the dialer wrote them (a trigger on call_records); Redis gets
     # them at once, so a dispatcher that screens with Redis alone still sees them.
@@ -99,9 +111,17 @@ def expire_tasks(conn, campaign: Campaign) -> int:
     """Expire the campaign's dial tasks whose call cannot be going on any more; return how many."""
     config = campaign.config
     with conn.transaction():
-        return len(fetch_all(conn, "dial_tasks_expire", {
-            "campaign_id": campaign.id, "grace_s": config.expiry_grace_s,
-            "max_call_s": config.max_call_duration_s}))
+        return len(
+            fetch_all(
+                conn,
+                "dial_tasks_expire",
+                {
+                    "campaign_id": campaign.id,
+                    "grace_s": config.expiry_grace_s,
+                    "max_call_s": config.max_call_duration_s,
+                },
+            )
+        )
 
 
 # A campaign's count rows are folded into one per status once there are this many: summing them
@@ -142,10 +162,22 @@ def _facts(conn, campaign: Campaign, run: RunContext, now: datetime, counts: dic
     run_tasks = {"sent": 0, "open": 0}
     if run.max_contacts is not None or ending:
         run_tasks = fetch_one(conn, "dial_tasks_run_counts", {"campaign_id": campaign.id, "run_id": run.run_id})
-    return RunFacts(now=now, run_end=run.run_end, campaign_end=campaign.end_at, status=campaign.status,
-                    recurring=bool(campaign.schedule), live=run.live, dry_run=run.dry_run, pending=pending, in_flight=in_flight, waiting_retry=waiting,
-                    retry_due_in_run=due_in_run, max_contacts=run.max_contacts,
-                    run_dial_tasks=run_tasks["sent"], run_open_tasks=run_tasks["open"])
+    return RunFacts(
+        now=now,
+        run_end=run.run_end,
+        campaign_end=campaign.end_at,
+        status=campaign.status,
+        recurring=bool(campaign.schedule),
+        live=run.live,
+        dry_run=run.dry_run,
+        pending=pending,
+        in_flight=in_flight,
+        waiting_retry=waiting,
+        retry_due_in_run=due_in_run,
+        max_contacts=run.max_contacts,
+        run_dial_tasks=run_tasks["sent"],
+        run_open_tasks=run_tasks["open"],
+    )
 
 
 def _apply(conn, campaign_id: int, verdict: Verdict) -> None:
@@ -156,8 +188,15 @@ def _apply(conn, campaign_id: int, verdict: Verdict) -> None:
         if verdict.expire_unreached:
             execute(conn, "contacts_expire_unreached", {"campaign_id": campaign_id})
         if verdict.campaign_status:
-            execute(conn, "campaign_set_status", {"campaign_id": campaign_id, "status": verdict.campaign_status,
-                                                  "from_statuses": list(verdict.settles_from)})
+            execute(
+                conn,
+                "campaign_set_status",
+                {
+                    "campaign_id": campaign_id,
+                    "status": verdict.campaign_status,
+                    "from_statuses": list(verdict.settles_from),
+                },
+            )
 
 
 def abandonment(conn, campaign: Campaign, now: datetime) -> dict | None:
@@ -167,12 +206,19 @@ def abandonment(conn, campaign: Campaign, now: datetime) -> dict | None:
     limit = abandon_limit((split_key(k)[1] for k in keys), now.date())
     if limit is None:
         return None
-    counts = fetch_one(conn, "campaign_abandon_rate", {
-        "campaign_id": campaign.id, "since": now - timedelta(days=limit.window_days)})
+    counts = fetch_one(
+        conn, "campaign_abandon_rate", {"campaign_id": campaign.id, "since": now - timedelta(days=limit.window_days)}
+    )
     rate = counts["abandoned"] / counts["live"] if counts["live"] else 0.0
-    return {"abandoned": counts["abandoned"], "live_answers": counts["live"], "rate": round(rate, 4),
-            "limit": limit.max_rate, "window_days": limit.window_days, "source": limit.citation,
-            "exceeded": rate > limit.max_rate}
+    return {
+        "abandoned": counts["abandoned"],
+        "live_answers": counts["live"],
+        "rate": round(rate, 4),
+        "limit": limit.max_rate,
+        "window_days": limit.window_days,
+        "source": limit.citation,
+        "exceeded": rate > limit.max_rate,
+    }
 
 
 # An idle poke (nothing ingested, the guard not holding) measures the rate again only this often:
@@ -190,23 +236,38 @@ def abandonment_guard(conn, campaign: Campaign, run: RunContext, now: datetime, 
 
     state = fetch_one(conn, "campaign_abandon_guard_get", {"campaign_id": campaign.id})
     checked = state["abandon_rate_checked_at"]
-    if (not ingested and state["abandon_guard_since"] is None and checked is not None
-            and now - ABANDON_RATE_RECHECK < checked <= now):
+    if (
+        not ingested
+        and state["abandon_guard_since"] is None
+        and checked is not None
+        and now - ABANDON_RATE_RECHECK < checked <= now
+    ):
         return None
     measured = abandonment(conn, campaign, now)
     if measured is None:
         return None
     with conn.transaction():
-        change = fetch_one(conn, "campaign_abandon_guard_set",
-                           {"campaign_id": campaign.id, "exceeded": measured["exceeded"]})
+        change = fetch_one(
+            conn, "campaign_abandon_guard_set", {"campaign_id": campaign.id, "exceeded": measured["exceeded"]}
+        )
         if change["crossed"]:
-            publish(campaign=campaign, run_id=run.run_id, outcome=Outcome.ABANDON_RATE_EXCEEDED,
-                    summary=(f"abandonment rate {measured['rate']:.1%} is over the {measured['limit']:.0%} limit "
-                             f"over {measured['window_days']} days; no new dial tasks until it is back under"),
-                    details=measured)
+            publish(
+                campaign=campaign,
+                run_id=run.run_id,
+                outcome=Outcome.ABANDON_RATE_EXCEEDED,
+                summary=(
+                    f"abandonment rate {measured['rate']:.1%} is over the {measured['limit']:.0%} limit "
+                    f"over {measured['window_days']} days; no new dial tasks until it is back under"
+                ),
+                details=measured,
+            )
     if change["crossed"]:
-        log.warning("Campaign %s: abandonment rate %.2f%% over its %.0f%% limit; top-ups held back",
-                    campaign.slug, 100 * measured["rate"], 100 * measured["limit"])
+        log.warning(
+            "Campaign %s: abandonment rate %.2f%% over its %.0f%% limit; top-ups held back",
+            campaign.slug,
+            100 * measured["rate"],
+            100 * measured["limit"],
+        )
     elif change["cleared"]:
         log.info("Campaign %s: abandonment rate back under its limit; top-ups resume", campaign.slug)
     return measured
@@ -238,11 +299,24 @@ def poke(conn, campaign_id: int, run: RunContext, *, now: datetime | None = None
         result.note = run.not_live_reason
     result.counts = status_counts(conn, campaign_id) if verdict.expire_unreached else counts
     with conn.transaction():
-        execute(conn, "campaign_progress_insert", {
-            "campaign_id": campaign_id, "run_id": run.run_id, "counts": json.dumps(result.counts),
-            "dispatched": result.dispatched, "ingested": ingested,
-        })
-    log.info("Campaign %s poke: %s; ingested %d, dispatched %d, expired %d%s", campaign.slug,
-             json.dumps(result.counts, sort_keys=True), ingested, result.dispatched, expired,
-             f"; finished: {result.outcome}" if result.done else "")
+        execute(
+            conn,
+            "campaign_progress_insert",
+            {
+                "campaign_id": campaign_id,
+                "run_id": run.run_id,
+                "counts": json.dumps(result.counts),
+                "dispatched": result.dispatched,
+                "ingested": ingested,
+            },
+        )
+    log.info(
+        "Campaign %s poke: %s; ingested %d, dispatched %d, expired %d%s",
+        campaign.slug,
+        json.dumps(result.counts, sort_keys=True),
+        ingested,
+        result.dispatched,
+        expired,
+        f"; finished: {result.outcome}" if result.done else "",
+    )
     return result

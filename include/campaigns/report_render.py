@@ -23,19 +23,41 @@ from typing import IO
 
 from include.campaigns.outcomes import tone_of
 
-CSV_COLUMNS = ("contact_id", "external_ref", "phone_masked", "status", "attempts",
-               "last_outcome", "last_attempt_at", "status_reason")
+CSV_COLUMNS = (
+    "contact_id",
+    "external_ref",
+    "phone_masked",
+    "status",
+    "attempts",
+    "last_outcome",
+    "last_attempt_at",
+    "status_reason",
+)
 
 DASH = "—"
 
-FUNNEL_STEPS = (("contacts", "Contacts"), ("eligible", "Eligible"), ("dispatched", "Dispatched"),
-                ("dialed", "Dialed"), ("answered", "Answered"), ("converted", "Converted"))
+FUNNEL_STEPS = (
+    ("contacts", "Contacts"),
+    ("eligible", "Eligible"),
+    ("dispatched", "Dispatched"),
+    ("dialed", "Dialed"),
+    ("answered", "Answered"),
+    ("converted", "Converted"),
+)
 
-BLOCK_LABELS = {"blacklist": "Blacklisted", "outside_window": "Outside calling window",
-                "legal_hours": "Outside legal hours", "cap": "Frequency cap",
-                "invalid_number": "Invalid number", "expired": "Expired, never reached",
-                "no_consent": "No consent", "lockout": "Lockout after an outcome",
-                "retry_later": "Retry delay", "blackout": "Declared blackout", "unresolved": "Not yet checked"}
+BLOCK_LABELS = {
+    "blacklist": "Blacklisted",
+    "outside_window": "Outside calling window",
+    "legal_hours": "Outside legal hours",
+    "cap": "Frequency cap",
+    "invalid_number": "Invalid number",
+    "expired": "Expired, never reached",
+    "no_consent": "No consent",
+    "lockout": "Lockout after an outcome",
+    "retry_later": "Retry delay",
+    "blackout": "Declared blackout",
+    "unresolved": "Not yet checked",
+}
 
 PALETTE = {"funnel": "#2563eb", "blocked": "#b45309", "hours": "#0f766e", "attempts": "#4f46e5"}
 
@@ -133,33 +155,50 @@ def render_html(report: dict) -> str:
     """The page, from include/templates/report.html.j2; this module only shapes the figures."""
     from include.templates import render
 
-    return render("report.html.j2", title=f"{report['campaign']['name']} · run report",
-                  header=_header(report), dry_run=_dry_run_section(report.get("dry_run")),
-                  kpis=_kpi_tiles(report), funnel=_funnel_chart(report["funnel"]),
-                  blocked=_blocked_section(report["blocked"], report.get("blocked_by_jurisdiction")),
-                  abandonment=_abandonment_section(report.get("abandonment")),
-                  hours=_hour_chart(report["answer_rate_by_local_hour"]),
-                  attempts=_attempts_chart(report["attempts_distribution"]),
-                  outcomes=_outcomes_section(report["calls"], report["contacts"]),
-                  quarantined=_quarantine_section(report.get("quarantined_results")),
-                  generated_at=report["generated_at"], run_id=report["run_id"])
+    return render(
+        "report.html.j2",
+        title=f"{report['campaign']['name']} · run report",
+        header=_header(report),
+        dry_run=_dry_run_section(report.get("dry_run")),
+        kpis=_kpi_tiles(report),
+        funnel=_funnel_chart(report["funnel"]),
+        blocked=_blocked_section(report["blocked"], report.get("blocked_by_jurisdiction")),
+        abandonment=_abandonment_section(report.get("abandonment")),
+        hours=_hour_chart(report["answer_rate_by_local_hour"]),
+        attempts=_attempts_chart(report["attempts_distribution"]),
+        outcomes=_outcomes_section(report["calls"], report["contacts"]),
+        quarantined=_quarantine_section(report.get("quarantined_results")),
+        generated_at=report["generated_at"],
+        run_id=report["run_id"],
+    )
 
 
 def _header(report: dict) -> dict:
     campaign, run = report["campaign"], report["run"]
     outcome = report["outcome"]
-    meta = [("Run", "run_id", report["run_id"]), ("Start", "start", run["start"]),
-            ("End", "end", run["end"]), ("Duration", "duration", fmt_duration(run.get("duration_s"))),
-            ("Generated", "generated_at", report["generated_at"])]
+    meta = [
+        ("Run", "run_id", report["run_id"]),
+        ("Start", "start", run["start"]),
+        ("End", "end", run["end"]),
+        ("Duration", "duration", fmt_duration(run.get("duration_s"))),
+        ("Generated", "generated_at", report["generated_at"]),
+    ]
     if report.get("s3_uri"):
         meta.append(("Report location", "s3_uri", report["s3_uri"]))
     for name, uri in (report.get("files") or {}).items():
         meta.append((name, f"file:{name}", uri))
-    return {"name": campaign["name"], "slug": campaign["slug"], "id": campaign["id"],
-            "outcome": outcome, "tone": tone_of(outcome), "dry_run": bool(run.get("dry_run")),
-            # A run whose interval was already over dials nobody: it only regenerates the report.
-            "regenerated": not run.get("live", True),
-            "meta": meta, "note": run.get("note") or None}
+    return {
+        "name": campaign["name"],
+        "slug": campaign["slug"],
+        "id": campaign["id"],
+        "outcome": outcome,
+        "tone": tone_of(outcome),
+        "dry_run": bool(run.get("dry_run")),
+        # A run whose interval was already over dials nobody: it only regenerates the report.
+        "regenerated": not run.get("live", True),
+        "meta": meta,
+        "note": run.get("note") or None,
+    }
 
 
 def _dry_run_section(dry_run: dict | None) -> dict | None:
@@ -168,15 +207,21 @@ def _dry_run_section(dry_run: dict | None) -> dict | None:
     tiles = [_kpi_tile("would_dispatch", "Would dispatch", fmt_int(dry_run.get("would_dispatch")))]
     skipped = None
     if "skipped_by_reason" in dry_run:
-        tiles += [_kpi_tile("eligible", "Eligible now", fmt_int(dry_run.get("eligible"))),
-                  _kpi_tile("skipped", "Skipped", fmt_int(dry_run.get("skipped")))]
-        rows = [(reason, [BLOCK_LABELS.get(reason, _label(reason))], [("contacts", n, fmt_int(n))])
-                for reason, n in dry_run["skipped_by_reason"].items()]
-        skipped = {"at": dry_run.get("at", ""),
-                   "by_reason": _table("skipped", ["Reason", "Contacts"], rows, empty="Nobody is skipped."),
-                   "by_jurisdiction": _by_jurisdiction_table("skipped_by_jurisdiction",
-                                                             dry_run["skipped_by_jurisdiction"],
-                                                             empty="Nobody is skipped.")}
+        tiles += [
+            _kpi_tile("eligible", "Eligible now", fmt_int(dry_run.get("eligible"))),
+            _kpi_tile("skipped", "Skipped", fmt_int(dry_run.get("skipped"))),
+        ]
+        rows = [
+            (reason, [BLOCK_LABELS.get(reason, _label(reason))], [("contacts", n, fmt_int(n))])
+            for reason, n in dry_run["skipped_by_reason"].items()
+        ]
+        skipped = {
+            "at": dry_run.get("at", ""),
+            "by_reason": _table("skipped", ["Reason", "Contacts"], rows, empty="Nobody is skipped."),
+            "by_jurisdiction": _by_jurisdiction_table(
+                "skipped_by_jurisdiction", dry_run["skipped_by_jurisdiction"], empty="Nobody is skipped."
+            ),
+        }
     return {"tiles": tiles, "skipped": skipped, "sample": list(dry_run.get("sample") or [])}
 
 
@@ -209,10 +254,10 @@ def _blocked_section(blocked: dict, by_jurisdiction: dict | None = None) -> dict
     return {
         "table": _table("blocked", ["Reason", "Contacts"], rows, empty="Nothing was blocked."),
         # Narrower drawing: it shares the row with the table, and its labels must stay legible there.
-        "chart": _hbar_chart("blocked", items, color=PALETTE["blocked"], title="Contacts blocked by reason",
-                             width=500),
-        "by_jurisdiction": None if by_jurisdiction is None else _by_jurisdiction_table(
-            "blocked_by_jurisdiction", by_jurisdiction, empty="Nothing is blocked now."),
+        "chart": _hbar_chart("blocked", items, color=PALETTE["blocked"], title="Contacts blocked by reason", width=500),
+        "by_jurisdiction": None
+        if by_jurisdiction is None
+        else _by_jurisdiction_table("blocked_by_jurisdiction", by_jurisdiction, empty="Nothing is blocked now."),
     }
 
 
@@ -220,10 +265,15 @@ def _by_jurisdiction_table(name: str, by_jurisdiction: dict, *, empty: str) -> d
     """One row per jurisdiction, one column per reason it has contacts for."""
     reasons = sorted({reason for counts in by_jurisdiction.values() for reason in counts})
     headers = ["Jurisdiction", *(BLOCK_LABELS.get(r, _label(r)) for r in reasons), "Total"]
-    rows = [(code, [code],
-             [(r, counts.get(r, 0), fmt_int(counts.get(r, 0))) for r in reasons]
-             + [("total", sum(counts.values()), fmt_int(sum(counts.values())))])
-            for code, counts in sorted(by_jurisdiction.items())]
+    rows = [
+        (
+            code,
+            [code],
+            [(r, counts.get(r, 0), fmt_int(counts.get(r, 0))) for r in reasons]
+            + [("total", sum(counts.values()), fmt_int(sum(counts.values())))],
+        )
+        for code, counts in sorted(by_jurisdiction.items())
+    ]
     return _table(name, headers, rows, empty=empty)
 
 
@@ -231,31 +281,47 @@ def _abandonment_section(measured: dict | None) -> dict | None:
     if not measured:
         return None
     state = "over the limit: no new dial tasks" if measured["exceeded"] else "within the limit"
-    rows = [("rate", ["Abandoned ÷ live answers"], [("value", measured["rate"], fmt_pct(measured["rate"]))]),
-            ("limit", [f"Limit ({measured['window_days']} days)"],
-             [("value", measured["limit"], fmt_pct(measured["limit"]))]),
-            ("abandoned", ["Abandoned calls"], [("value", measured["abandoned"], fmt_int(measured["abandoned"]))]),
-            ("live_answers", ["Live answers"],
-             [("value", measured["live_answers"], fmt_int(measured["live_answers"]))])]
-    return {"lede": f"Rolling {measured['window_days']} days, {state}. Source: {measured['source']}.",
-            "table": _table("abandonment", ["Measure", "Value"], rows, empty="No calls.")}
+    rows = [
+        ("rate", ["Abandoned ÷ live answers"], [("value", measured["rate"], fmt_pct(measured["rate"]))]),
+        (
+            "limit",
+            [f"Limit ({measured['window_days']} days)"],
+            [("value", measured["limit"], fmt_pct(measured["limit"]))],
+        ),
+        ("abandoned", ["Abandoned calls"], [("value", measured["abandoned"], fmt_int(measured["abandoned"]))]),
+        ("live_answers", ["Live answers"], [("value", measured["live_answers"], fmt_int(measured["live_answers"]))]),
+    ]
+    return {
+        "lede": f"Rolling {measured['window_days']} days, {state}. Source: {measured['source']}.",
+        "table": _table("abandonment", ["Measure", "Value"], rows, empty="No calls."),
+    }
 
 
 def _outcomes_section(calls: dict, contacts: dict) -> dict:
     # Busiest outcome first; the name breaks ties so the order is stable between runs.
-    outcomes = sorted((calls.get("by_outcome") or {}).items(),
-                      key=lambda item: (-(item[1].get("calls") or 0), item[0]))
-    outcome_rows = [(name, [_label(name)],
-                     [("calls", entry.get("calls"), fmt_int(entry.get("calls"))),
-                      ("talk_s", entry.get("talk_s"), fmt_duration(entry.get("talk_s")))])
-                    for name, entry in outcomes]
+    outcomes = sorted((calls.get("by_outcome") or {}).items(), key=lambda item: (-(item[1].get("calls") or 0), item[0]))
+    outcome_rows = [
+        (
+            name,
+            [_label(name)],
+            [
+                ("calls", entry.get("calls"), fmt_int(entry.get("calls"))),
+                ("talk_s", entry.get("talk_s"), fmt_duration(entry.get("talk_s"))),
+            ],
+        )
+        for name, entry in outcomes
+    ]
     statuses = sorted((contacts.get("by_status") or {}).items(), key=lambda item: (-(item[1] or 0), item[0]))
     status_rows = [(name, [_label(name)], [("contacts", count, fmt_int(count))]) for name, count in statuses]
-    return {"dialed": fmt_int(calls.get("dialed")), "answered": fmt_int(calls.get("answered")),
-            "total": fmt_int(contacts.get("total")),
-            "by_outcome": _table("outcomes", ["Outcome", "Calls", "Talk time"], outcome_rows,
-                                 empty="No calls were placed."),
-            "by_status": _table("status", ["Status", "Contacts"], status_rows, empty="No contacts.")}
+    return {
+        "dialed": fmt_int(calls.get("dialed")),
+        "answered": fmt_int(calls.get("answered")),
+        "total": fmt_int(contacts.get("total")),
+        "by_outcome": _table(
+            "outcomes", ["Outcome", "Calls", "Talk time"], outcome_rows, empty="No calls were placed."
+        ),
+        "by_status": _table("status", ["Status", "Contacts"], status_rows, empty="No contacts."),
+    }
 
 
 def _quarantine_section(quarantined: dict | None) -> dict | None:
@@ -267,11 +333,19 @@ def _quarantine_section(quarantined: dict | None) -> dict | None:
 
 def _table(name: str, headers: list[str], rows: list, *, empty: str) -> dict:
     """rows: (key, text cells, numeric cells); numeric cells are (column, raw value, shown text)."""
-    return {"name": name, "headers": headers, "empty": empty,
-            "rows": [{"key": key, "texts": texts,
-                      "numbers": [{"col": col, "value": _data_value(raw), "shown": shown}
-                                  for col, raw, shown in numbers]}
-                     for key, texts, numbers in rows]}
+    return {
+        "name": name,
+        "headers": headers,
+        "empty": empty,
+        "rows": [
+            {
+                "key": key,
+                "texts": texts,
+                "numbers": [{"col": col, "value": _data_value(raw), "shown": shown} for col, raw, shown in numbers],
+            }
+            for key, texts, numbers in rows
+        ],
+    }
 
 
 def _bar(series: str, key, value, **geometry) -> dict:
@@ -300,19 +374,47 @@ def _hbar_chart(series: str, items: list, *, color: str, title: str, width: int 
         middle = y + HBAR_ROW / 2
         bar_y = y + (HBAR_ROW - HBAR_THICK) / 2
         length = _scale(value, top, area)
-        bars.append(_bar(series, key, value, label=label, shown=fmt_int(value), middle=f"{middle:.1f}",
-                         bar_y=f"{bar_y:.1f}", length=f"{length:.2f}", value_x=f"{HBAR_LABEL + length + 8:.2f}"))
-    return {"width": width, "height": len(items) * HBAR_ROW + 8, "title": title, "color": color, "gridlines": [],
-            "axis": None, "label_x": HBAR_LABEL, "label_end": HBAR_LABEL - 10, "area": area, "thick": HBAR_THICK,
-            "bars": bars}
+        bars.append(
+            _bar(
+                series,
+                key,
+                value,
+                label=label,
+                shown=fmt_int(value),
+                middle=f"{middle:.1f}",
+                bar_y=f"{bar_y:.1f}",
+                length=f"{length:.2f}",
+                value_x=f"{HBAR_LABEL + length + 8:.2f}",
+            )
+        )
+    return {
+        "width": width,
+        "height": len(items) * HBAR_ROW + 8,
+        "title": title,
+        "color": color,
+        "gridlines": [],
+        "axis": None,
+        "label_x": HBAR_LABEL,
+        "label_end": HBAR_LABEL - 10,
+        "area": area,
+        "thick": HBAR_THICK,
+        "bars": bars,
+    }
 
 
 VBAR_WIDTH, VBAR_HEIGHT, VBAR_LEFT, VBAR_RIGHT, VBAR_TOP, VBAR_BOTTOM = 720, 250, 48, 12, 16, 36
 
 
 def _vbar_frame(title: str, axis: str, gridlines: list[dict], plot_w: float) -> dict:
-    return {"width": VBAR_WIDTH, "height": VBAR_HEIGHT, "title": title, "gridlines": gridlines,
-            "axis": axis, "axis_x": f"{VBAR_LEFT + plot_w / 2:.1f}", "axis_y": VBAR_HEIGHT - 4}
+    return {
+        "width": VBAR_WIDTH,
+        "height": VBAR_HEIGHT,
+        "title": title,
+        "gridlines": gridlines,
+        "axis": axis,
+        "axis_x": f"{VBAR_LEFT + plot_w / 2:.1f}",
+        "axis_y": VBAR_HEIGHT - 4,
+    }
 
 
 def _gridline(x1: float, x2: float, y: float, label: str) -> dict:
@@ -326,8 +428,10 @@ def _hour_chart(hours: list[dict]) -> dict:
     plot_h = VBAR_HEIGHT - VBAR_TOP - VBAR_BOTTOM
     base = VBAR_TOP + plot_h
     slot = plot_w / 24
-    grid = [_gridline(VBAR_LEFT, VBAR_WIDTH - VBAR_RIGHT, base - plot_h * tick / 100, f"{tick}%")
-            for tick in (0, 25, 50, 75, 100)]
+    grid = [
+        _gridline(VBAR_LEFT, VBAR_WIDTH - VBAR_RIGHT, base - plot_h * tick / 100, f"{tick}%")
+        for tick in (0, 25, 50, 75, 100)
+    ]
     bars = []
     for hour in range(24):
         entry = by_hour.get(hour, {})
@@ -335,13 +439,30 @@ def _hour_chart(hours: list[dict]) -> dict:
         # A hair of height keeps a measured 0% visible and tells it apart from an hour with no calls.
         height = 0.0 if rate is None else max(_scale(rate, 1.0, plot_h), 1.5)
         x = VBAR_LEFT + hour * slot + slot * 0.15
-        tip = (f"{hour:02d}:00–{hour:02d}:59 local: {fmt_int(entry.get('dialed'))} dialed, "
-               f"{fmt_int(entry.get('answered'))} answered ({fmt_pct(rate)})")
-        bars.append(_bar("answer_rate_by_hour", hour, rate, x=f"{x:.2f}", y=f"{base - height:.2f}",
-                         width=f"{slot * 0.7:.2f}", height=f"{height:.2f}", tip=tip,
-                         tick_x=f"{x + slot * 0.35:.2f}", tick=f"{hour:02d}"))
-    return {**_vbar_frame("Answer rate by local hour", "local hour of the contact", grid, plot_w),
-            "color": PALETTE["hours"], "tick_y": base + 16, "bars": bars}
+        tip = (
+            f"{hour:02d}:00–{hour:02d}:59 local: {fmt_int(entry.get('dialed'))} dialed, "
+            f"{fmt_int(entry.get('answered'))} answered ({fmt_pct(rate)})"
+        )
+        bars.append(
+            _bar(
+                "answer_rate_by_hour",
+                hour,
+                rate,
+                x=f"{x:.2f}",
+                y=f"{base - height:.2f}",
+                width=f"{slot * 0.7:.2f}",
+                height=f"{height:.2f}",
+                tip=tip,
+                tick_x=f"{x + slot * 0.35:.2f}",
+                tick=f"{hour:02d}",
+            )
+        )
+    return {
+        **_vbar_frame("Answer rate by local hour", "local hour of the contact", grid, plot_w),
+        "color": PALETTE["hours"],
+        "tick_y": base + 16,
+        "bars": bars,
+    }
 
 
 def _attempts_chart(distribution: dict) -> dict | None:
@@ -359,12 +480,31 @@ def _attempts_chart(distribution: dict) -> dict | None:
     for i, (key, count) in enumerate(items):
         height = _scale(count, top, plot_h)
         center = VBAR_LEFT + slot * (i + 0.5)
-        bars.append(_bar("attempts", key, count, x=f"{center - bar_w / 2:.2f}", y=f"{base - height:.2f}",
-                         width=f"{bar_w:.2f}", height=f"{height:.2f}", shown=fmt_int(count),
-                         center=f"{center:.2f}", value_y=f"{base - height - 6:.2f}"))
-    return {**_vbar_frame("Attempts per contact", "dial attempts per contact",
-                          [_gridline(VBAR_LEFT, VBAR_WIDTH - VBAR_RIGHT, base, "")], plot_w),
-            "color": PALETTE["attempts"], "tick_y": base + 16, "bars": bars}
+        bars.append(
+            _bar(
+                "attempts",
+                key,
+                count,
+                x=f"{center - bar_w / 2:.2f}",
+                y=f"{base - height:.2f}",
+                width=f"{bar_w:.2f}",
+                height=f"{height:.2f}",
+                shown=fmt_int(count),
+                center=f"{center:.2f}",
+                value_y=f"{base - height - 6:.2f}",
+            )
+        )
+    return {
+        **_vbar_frame(
+            "Attempts per contact",
+            "dial attempts per contact",
+            [_gridline(VBAR_LEFT, VBAR_WIDTH - VBAR_RIGHT, base, "")],
+            plot_w,
+        ),
+        "color": PALETTE["attempts"],
+        "tick_y": base + 16,
+        "bars": bars,
+    }
 
 
 def _attempts_order(key: str):

@@ -22,14 +22,16 @@ from include.campaigns.resources import AWS_CONN_ID, report_bucket
 from include.campaigns.runs import RunContext
 
 NEVER_ELIGIBLE = ("invalid", "blacklisted")  # statuses no run can dial: not in the funnel's eligible step
-CSV_CHUNK_ROWS = 2_000    # COPY rows joined per chunk (~90 kB): keeps the per-chunk Python work rare
-CSV_UPLOAD_PARTS = 2      # multipart parts (8 MB each) held in memory while the CSV uploads
+CSV_CHUNK_ROWS = 2_000  # COPY rows joined per chunk (~90 kB): keeps the per-chunk Python work rare
+CSV_UPLOAD_PARTS = 2  # multipart parts (8 MB each) held in memory while the CSV uploads
 
 
 # How each file is served: a browser shows a page only when S3 says it is one.
-CONTENT_TYPES = {"report.html": "text/html; charset=utf-8",
-                 "report.json": "application/json; charset=utf-8",
-                 "contacts.csv": "text/csv; charset=utf-8"}
+CONTENT_TYPES = {
+    "report.html": "text/html; charset=utf-8",
+    "report.json": "application/json; charset=utf-8",
+    "contacts.csv": "text/csv; charset=utf-8",
+}
 READABLE_RUN_CHARS = 100
 
 
@@ -53,10 +55,17 @@ def _blocked(conn, campaign: Campaign, at: datetime) -> dict[str, int]:
     keys = [r["window_key"] for r in fetch_all(conn, "campaign_window_keys", {"campaign_id": campaign.id})]
     reasons = {k: r for k in keys if (r := config.policy.closed_reason(*split_key(k), at))}
     caps = {j: c for k in keys if (c := legal_rule(j := split_key(k)[1]).max_attempts_24h) is not None}
-    row = fetch_one(conn, "report_blocked", {
-        "campaign_id": campaign.id, "reasons": json.dumps(reasons), "at": at,
-        "cap_24h": config.max_attempts_per_24h, "legal_caps": json.dumps(caps),
-    })
+    row = fetch_one(
+        conn,
+        "report_blocked",
+        {
+            "campaign_id": campaign.id,
+            "reasons": json.dumps(reasons),
+            "at": at,
+            "cap_24h": config.max_attempts_per_24h,
+            "legal_caps": json.dumps(caps),
+        },
+    )
     return {k: int(v) for k, v in row.items()}
 
 
@@ -85,10 +94,18 @@ def skips(conn, campaign: Campaign, at: datetime) -> dict:
     # As the claim does: the law of every key any campaign's contacts have binds a shared number.
     everywhere = [r["window_key"] for r in fetch_all(conn, "dial_tasks_claim_window_keys")]
     caps = legal_caps(everywhere)
-    rows = fetch_all(conn, "contacts_skips", {
-        "campaign_id": campaign.id, "reasons": json.dumps(reasons), "at": at,
-        "cap_24h": config.max_attempts_per_24h, "legal_caps": json.dumps(caps),
-        **lockout_params(everywhere, config.lockouts, at)})
+    rows = fetch_all(
+        conn,
+        "contacts_skips",
+        {
+            "campaign_id": campaign.id,
+            "reasons": json.dumps(reasons),
+            "at": at,
+            "cap_24h": config.max_attempts_per_24h,
+            "legal_caps": json.dumps(caps),
+            **lockout_params(everywhere, config.lockouts, at),
+        },
+    )
     by_reason: dict[str, int] = {}
     by_jurisdiction: dict[str, dict[str, int]] = {}
     eligible: dict[str, int] = {}
@@ -98,54 +115,88 @@ def skips(conn, campaign: Campaign, at: datetime) -> dict:
             continue
         by_reason[row["reason"]] = by_reason.get(row["reason"], 0) + int(row["contacts"])
         by_jurisdiction.setdefault(row["jurisdiction"], {})[row["reason"]] = int(row["contacts"])
-    return {"at": at.isoformat(), "eligible": sum(eligible.values()), "eligible_by_jurisdiction": eligible,
-            "skipped": sum(by_reason.values()), "skipped_by_reason": dict(sorted(by_reason.items())),
-            "skipped_by_jurisdiction": dict(sorted(by_jurisdiction.items()))}
+    return {
+        "at": at.isoformat(),
+        "eligible": sum(eligible.values()),
+        "eligible_by_jurisdiction": eligible,
+        "skipped": sum(by_reason.values()),
+        "skipped_by_reason": dict(sorted(by_reason.items())),
+        "skipped_by_jurisdiction": dict(sorted(by_jurisdiction.items())),
+    }
 
 
-def build_report(conn, campaign_id: int, run: RunContext, outcome: str, poke: dict | None,
-                 dry_run: dict | None = None) -> dict:
+def build_report(
+    conn, campaign_id: int, run: RunContext, outcome: str, poke: dict | None, dry_run: dict | None = None
+) -> dict:
     campaign = load_campaign(conn, campaign_id)
     now = datetime.now(timezone.utc)
-    scope = {"campaign_id": campaign_id, "run_id": run.run_id, "by_interval": not run.live,
-             "start": run.run_start, "end": run.run_end}
+    scope = {
+        "campaign_id": campaign_id,
+        "run_id": run.run_id,
+        "by_interval": not run.live,
+        "start": run.run_start,
+        "end": run.run_end,
+    }
     by_status = status_counts(conn, campaign_id)
     contacts = sum(by_status.values())
-    funnel = {"contacts": contacts,
-              "eligible": contacts - sum(by_status.get(s, 0) for s in NEVER_ELIGIBLE),
-              **fetch_one(conn, "report_funnel", scope)}
-    outcomes = {r["outcome"]: {"calls": r["calls"], "talk_s": int(r["talk_s"])}
-                for r in fetch_all(conn, "report_outcomes", scope)}
+    funnel = {
+        "contacts": contacts,
+        "eligible": contacts - sum(by_status.get(s, 0) for s in NEVER_ELIGIBLE),
+        **fetch_one(conn, "report_funnel", scope),
+    }
+    outcomes = {
+        r["outcome"]: {"calls": r["calls"], "talk_s": int(r["talk_s"])}
+        for r in fetch_all(conn, "report_outcomes", scope)
+    }
     hours = {r["hour"]: r for r in fetch_all(conn, "report_hours", scope)}
     report = {
         "campaign": {"id": campaign.id, "slug": campaign.slug, "name": campaign.name},
         "run_id": run.run_id,
         "outcome": outcome,
         "generated_at": now.isoformat(),
-        "run": {"start": run.run_start.isoformat(), "end": run.run_end.isoformat(),
-                # A re-report starts after its interval ended: it lasts from its start until now.
-                "duration_s": round(max(0.0, ((min(now, run.run_end) if run.live else now)
-                                              - run.run_start).total_seconds()), 1),
-                "live": run.live, "dry_run": run.dry_run, "note": run.not_live_reason},
+        "run": {
+            "start": run.run_start.isoformat(),
+            "end": run.run_end.isoformat(),
+            # A re-report starts after its interval ended: it lasts from its start until now.
+            "duration_s": round(
+                max(0.0, ((min(now, run.run_end) if run.live else now) - run.run_start).total_seconds()), 1
+            ),
+            "live": run.live,
+            "dry_run": run.dry_run,
+            "note": run.not_live_reason,
+        },
         "funnel": {k: funnel[k] for k in ("contacts", "eligible", "dispatched", "dialed", "answered", "converted")},
         "blocked": _blocked(conn, campaign, min(now, run.run_end)),
         # The campaign's abandonment rate against the strictest limit where its contacts are.
         "abandonment": abandonment(conn, campaign, now),
         # Rates are per call (ASR = answered calls / calls placed); the funnel counts contacts.
-        "rates": {"asr": _ratio(funnel["calls_answered"], funnel["calls"]),
-                  "acd_s": round(funnel["acd_s"], 1) if funnel["acd_s"] is not None else None,
-                  "conversion_rate": _ratio(funnel["calls_converted"], funnel["calls_answered"]),
-                  "opt_outs": funnel["opt_outs"]},
-        "attempts_distribution": {str(r["attempts"]): r["contacts"] for r in
-                                  sorted(fetch_all(conn, "report_attempts", {"campaign_id": campaign_id}),
-                                         key=lambda r: r["attempts"])},
+        "rates": {
+            "asr": _ratio(funnel["calls_answered"], funnel["calls"]),
+            "acd_s": round(funnel["acd_s"], 1) if funnel["acd_s"] is not None else None,
+            "conversion_rate": _ratio(funnel["calls_converted"], funnel["calls_answered"]),
+            "opt_outs": funnel["opt_outs"],
+        },
+        "attempts_distribution": {
+            str(r["attempts"]): r["contacts"]
+            for r in sorted(
+                fetch_all(conn, "report_attempts", {"campaign_id": campaign_id}), key=lambda r: r["attempts"]
+            )
+        },
         "answer_rate_by_local_hour": [
-            {"hour": h, "dialed": hours[h]["dialed"] if h in hours else 0,
-             "answered": hours[h]["answered"] if h in hours else 0,
-             "rate": _ratio(hours[h]["answered"], hours[h]["dialed"]) if h in hours else None}
-            for h in range(24)],
-        "calls": {"dial_tasks": funnel["dial_tasks"], "dialed": funnel["calls"], "answered": funnel["calls_answered"],
-                  "by_outcome": outcomes},
+            {
+                "hour": h,
+                "dialed": hours[h]["dialed"] if h in hours else 0,
+                "answered": hours[h]["answered"] if h in hours else 0,
+                "rate": _ratio(hours[h]["answered"], hours[h]["dialed"]) if h in hours else None,
+            }
+            for h in range(24)
+        ],
+        "calls": {
+            "dial_tasks": funnel["dial_tasks"],
+            "dialed": funnel["calls"],
+            "answered": funnel["calls_answered"],
+            "by_outcome": outcomes,
+        },
         "contacts": {"total": contacts, "by_status": by_status},
         # Results that did not match their dial task, or were impossible: kept, applied to no one.
         "quarantined_results": {r["reason"]: r["n"] for r in fetch_all(conn, "report_quarantined", scope)},
@@ -155,8 +206,11 @@ def build_report(conn, campaign_id: int, run: RunContext, outcome: str, poke: di
     explained = skips(conn, campaign, min(now, run.run_end))
     report["blocked_by_jurisdiction"] = explained["skipped_by_jurisdiction"]
     if dry_run is not None:
-        report["dry_run"] = {"would_dispatch": dry_run.get("would_dispatch", 0), "sample": dry_run.get("sample", []),
-                             **explained}
+        report["dry_run"] = {
+            "would_dispatch": dry_run.get("would_dispatch", 0),
+            "sample": dry_run.get("sample", []),
+            **explained,
+        }
     return report
 
 
@@ -235,18 +289,30 @@ def store_report(conn, report: dict, *, upload: bool = True) -> str | None:
         client = hook.get_conn()
 
         def put(name: str, body) -> None:
-            client.upload_fileobj(body, bucket, f"{prefix}/{name}", Config=hook.transfer_config,
-                                  ExtraArgs={"ContentType": CONTENT_TYPES[name]})
+            client.upload_fileobj(
+                body,
+                bucket,
+                f"{prefix}/{name}",
+                Config=hook.transfer_config,
+                ExtraArgs={"ContentType": CONTENT_TYPES[name]},
+            )
 
         # Streamed from COPY straight into a multipart upload: the CSV is never whole in memory or on disk.
         put("contacts.csv", io.BufferedReader(_ChunkReader(contact_rows(conn, report["campaign"]["id"]))))
         put("report.json", io.BytesIO(json.dumps(report, indent=2, default=str).encode()))
         put("report.html", io.BytesIO(render_html(report).encode()))
     with conn.transaction():
-        execute(conn, "report_upsert", {
-            "campaign_id": report["campaign"]["id"], "run_id": report["run_id"], "outcome": report["outcome"],
-            "report": json.dumps(report, default=str), "s3_uri": s3_uri,
-        })
+        execute(
+            conn,
+            "report_upsert",
+            {
+                "campaign_id": report["campaign"]["id"],
+                "run_id": report["run_id"],
+                "outcome": report["outcome"],
+                "report": json.dumps(report, default=str),
+                "s3_uri": s3_uri,
+            },
+        )
     return s3_uri
 
 

@@ -30,8 +30,9 @@ def resolve_contacts(conn, campaign: Campaign) -> dict[str, int]:
         for row in rows:
             try:
                 e164 = normalize(row["phone"])
-                info = resolve(e164, timezone=row["timezone"], region=row["region"],
-                               fallback_timezone=campaign.timezone)
+                info = resolve(
+                    e164, timezone=row["timezone"], region=row["region"], fallback_timezone=campaign.timezone
+                )
             except InvalidPhone as exc:
                 bad["ids"].append(row["id"])
                 bad["reasons"].append(f"invalid_phone: {exc}")
@@ -65,6 +66,9 @@ def resolve_contacts(conn, campaign: Campaign) -> dict[str, int]:
         resolved += len(ok["ids"]) - duplicates
         invalid += len(bad["ids"]) + duplicates
         if bad["ids"] or duplicates:
-            log.info("Marked %d contact(s) invalid (%d duplicate number(s)), e.g. contact %s",
-                     len(bad["ids"]) + duplicates, duplicates + bad["reasons"].count("duplicate_phone"),
-                     (bad["ids"] or ok["ids"])[0])
+            log.info(
+                "Marked %d contact(s) invalid (%d duplicate number(s)), e.g. contact %s",
+                len(bad["ids"]) + duplicates,
+                duplicates + bad["reasons"].count("duplicate_phone"),
+                (bad["ids"] or ok["ids"])[0],
+            )

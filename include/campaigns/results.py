@@ -27,10 +27,9 @@ def ingest_all(conn) -> dict[str, int]:
     for row in fetch_all(conn, "call_records_waiting_campaigns"):
         # A campaign id no campaign has: every record quarantines against its dial task (or its
         # absence), and nothing is applied, so no config is needed.
-        campaign = (load_campaign(conn, row["campaign_id"]) if row["known"]
-                    else Campaign.missing(row["campaign_id"]))
+        campaign = load_campaign(conn, row["campaign_id"]) if row["known"] else Campaign.missing(row["campaign_id"])
         try:
-            _ = campaign.config   # parsed once here; ingest reads the same parse
+            _ = campaign.config  # parsed once here; ingest reads the same parse
         except ConfigError as exc:
             # Its results are still applied, with the default retry delays, rather than stranded.
             log.warning("Campaign %s has an invalid config (%s); ingesting with the defaults", campaign.id, exc)
@@ -40,6 +39,5 @@ def ingest_all(conn) -> dict[str, int]:
         totals["ingested"] += ingested
         totals["opted_out"] += len(opted_out)
     if totals["campaigns"]:
-        log.info("Ingested %(ingested)d call record(s) of %(campaigns)d campaign(s), %(opted_out)d opt-out(s)",
-                 totals)
+        log.info("Ingested %(ingested)d call record(s) of %(campaigns)d campaign(s), %(opted_out)d opt-out(s)", totals)
     return totals

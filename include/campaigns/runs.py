@@ -19,7 +19,7 @@ class RunContext:
     run_id: str
     run_start: datetime
     run_end: datetime
-    live: bool                 # False: this run's interval is over; it only re-reports
+    live: bool  # False: this run's interval is over; it only re-reports
     dry_run: bool = False
     dispatch: bool = True
     notify: bool = True
@@ -52,21 +52,37 @@ def liveness(campaign: Campaign, *, run_type, run_after: datetime, now: datetime
     return True, None, end
 
 
-def run_context_for(conn, campaign: Campaign, *, run_id: str, run_type, run_after: datetime, clear_number: int,
-                    params: dict) -> RunContext:
+def run_context_for(
+    conn, campaign: Campaign, *, run_id: str, run_type, run_after: datetime, clear_number: int, params: dict
+) -> RunContext:
     """The run's context, with liveness decided by the first task of this run (or of its latest
     clear) and read back by every later task, so a decision never flips mid-run."""
     from include.campaigns.db import fetch_one
 
     live, reason, end = liveness(campaign, run_type=run_type, run_after=run_after, now=datetime.now(timezone.utc))
     with conn.transaction():
-        decided = fetch_one(conn, "campaign_run_decide", {
-            "campaign_id": campaign.id, "run_id": run_id, "clear_number": clear_number or 0,
-            "live": live, "reason": reason, "run_end": end})
+        decided = fetch_one(
+            conn,
+            "campaign_run_decide",
+            {
+                "campaign_id": campaign.id,
+                "run_id": run_id,
+                "clear_number": clear_number or 0,
+                "live": live,
+                "reason": reason,
+                "run_end": end,
+            },
+        )
     max_contacts = params.get("max_contacts")
     return RunContext(
-        campaign_id=campaign.id, run_id=run_id, run_start=decided["decided_at"], run_end=decided["run_end"],
-        live=decided["live"], dry_run=bool(params.get("dry_run", False)),
-        dispatch=bool(params.get("dispatch", True)), notify=bool(params.get("notify", True)),
-        max_contacts=int(max_contacts) if max_contacts else None, not_live_reason=decided["not_live_reason"],
+        campaign_id=campaign.id,
+        run_id=run_id,
+        run_start=decided["decided_at"],
+        run_end=decided["run_end"],
+        live=decided["live"],
+        dry_run=bool(params.get("dry_run", False)),
+        dispatch=bool(params.get("dispatch", True)),
+        notify=bool(params.get("notify", True)),
+        max_contacts=int(max_contacts) if max_contacts else None,
+        not_live_reason=decided["not_live_reason"],
     )

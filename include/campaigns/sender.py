@@ -17,9 +17,9 @@ from include.campaigns.db import execute, fetch_all
 log = logging.getLogger(__name__)
 
 MESSAGE_VERSION = 2
-SQS_BATCH = 10                  # the SendMessageBatch maximum
-MARK_SENT_EVERY = 500           # dial tasks marked sent per UPDATE
-SEND_ATTEMPTS = 5               # per batch, for the entries SQS reports as failed
+SQS_BATCH = 10  # the SendMessageBatch maximum
+MARK_SENT_EVERY = 500  # dial tasks marked sent per UPDATE
+SEND_ATTEMPTS = 5  # per batch, for the entries SQS reports as failed
 
 
 class DispatchIncomplete(RuntimeError):
@@ -36,21 +36,31 @@ class DialTaskEncoder:
 
     def __init__(self, campaign: Campaign, config: CampaignConfig, run_id: str):
         # A mapping with id and slug will do: validation sizes the largest task from a plain dict.
-        shared = json.dumps({
-            "campaign_id": campaign.id, "campaign_slug": campaign.slug, "caller_id": config.caller_id,
-            "ivr_flow": config.ivr_flow, "audio": list(config.audio), "run_id": run_id,
-        }, separators=(",", ":"))
-        self._shared = shared[1:]    # '"campaign_id":...}': appended to each task's own fields
+        shared = json.dumps(
+            {
+                "campaign_id": campaign.id,
+                "campaign_slug": campaign.slug,
+                "caller_id": config.caller_id,
+                "ivr_flow": config.ivr_flow,
+                "audio": list(config.audio),
+                "run_id": run_id,
+            },
+            separators=(",", ":"),
+        )
+        self._shared = shared[1:]  # '"campaign_id":...}': appended to each task's own fields
 
     def __call__(self, row: dict) -> str:
-        own = json.dumps({
-            "version": MESSAGE_VERSION,
-            "dial_attempt_id": row["dial_attempt_id"],
-            "contact_id": row["contact_id"],
-            "phone": row["phone"],
-            "attempt": row["attempt"],
-            "not_after": row["not_after"].astimezone(timezone.utc).isoformat(),
-        }, separators=(",", ":"))
+        own = json.dumps(
+            {
+                "version": MESSAGE_VERSION,
+                "dial_attempt_id": row["dial_attempt_id"],
+                "contact_id": row["contact_id"],
+                "phone": row["phone"],
+                "attempt": row["attempt"],
+                "not_after": row["not_after"].astimezone(timezone.utc).isoformat(),
+            },
+            separators=(",", ":"),
+        )
         return own[:-1] + "," + self._shared
 
 
@@ -91,8 +101,10 @@ class Sender:
             return rows, 0
         conn = conn or self.conn
         phones = [r["phone"] for r in rows]
-        reasons = {r["phone"]: r["reason"] for r in fetch_all(
-            conn, "blacklist_blocked", {"phones": phones, "campaign_id": self.campaign.id})}
+        reasons = {
+            r["phone"]: r["reason"]
+            for r in fetch_all(conn, "blacklist_blocked", {"phones": phones, "campaign_id": self.campaign.id})
+        }
         on_redis = blacklist.blocked_phones(phones)
         if on_redis is None:
             self.redis_available = False
@@ -103,10 +115,16 @@ class Sender:
             return rows, 0
         revoked = [r for r in rows if r["phone"] in reasons]
         with conn.transaction():
-            execute(conn, "dial_tasks_revoke", {"ids": [r["dial_attempt_id"] for r in revoked],
-                                                "reasons": [reasons[r["phone"]] for r in revoked]})
-        log.info("Withheld %d dial task(s) whose number a blacklist or the opt-out set now blocks (%s)",
-                 len(revoked), ", ".join(sorted(set(reasons.values()))))
+            execute(
+                conn,
+                "dial_tasks_revoke",
+                {"ids": [r["dial_attempt_id"] for r in revoked], "reasons": [reasons[r["phone"]] for r in revoked]},
+            )
+        log.info(
+            "Withheld %d dial task(s) whose number a blacklist or the opt-out set now blocks (%s)",
+            len(revoked),
+            ", ".join(sorted(set(reasons.values()))),
+        )
         return [r for r in rows if r["phone"] not in reasons], len(revoked)
 
     def _entry(self, index: int, row: dict, fifo: bool) -> dict:
@@ -131,9 +149,13 @@ class Sender:
             if not pending:
                 return
             failed = response.get("Failed", [])
-            log.warning("SQS rejected %d of a batch of %d (%s); retrying those entries",
-                        len(failed), len(rows), ", ".join(sorted({f.get("Code", "?") for f in failed})))
-            time.sleep(0.2 * 2 ** attempt)
+            log.warning(
+                "SQS rejected %d of a batch of %d (%s); retrying those entries",
+                len(failed),
+                len(rows),
+                ", ".join(sorted({f.get("Code", "?") for f in failed})),
+            )
+            time.sleep(0.2 * 2**attempt)
         raise DispatchIncomplete(
             f"{len(pending)} dial task(s) still rejected by SQS after {SEND_ATTEMPTS} tries; they stay "
             "claimed and are resent, with the same dial_attempt_id, by the next try"
@@ -146,13 +168,13 @@ class Sender:
     @staticmethod
     def mark_sent(conn, sent: list[tuple[str, str]]) -> None:
         for start in range(0, len(sent), MARK_SENT_EVERY):
-            chunk = sent[start:start + MARK_SENT_EVERY]
+            chunk = sent[start : start + MARK_SENT_EVERY]
             execute(conn, "dial_tasks_mark_sent", {"ids": [s[0] for s in chunk], "message_ids": [s[1] for s in chunk]})
 
     def send_unmarked(self, rows: list[dict]) -> list[tuple[str, str]]:
         """Send rows in batches of 10 and return (dial_attempt_id, message id) of each, unmarked."""
         for start in range(0, len(rows), SQS_BATCH):
-            self._send_batch(rows[start:start + SQS_BATCH])
+            self._send_batch(rows[start : start + SQS_BATCH])
         return self.take_unmarked()
 
     def send(self, rows: list[dict]) -> int:
@@ -160,7 +182,7 @@ class Sender:
         total = 0
         try:
             for start in range(0, len(rows), MARK_SENT_EVERY):
-                sent = self.send_unmarked(rows[start:start + MARK_SENT_EVERY])
+                sent = self.send_unmarked(rows[start : start + MARK_SENT_EVERY])
                 self.mark_sent(self.conn, sent)
                 total += len(sent)
         finally:

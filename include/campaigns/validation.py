@@ -37,8 +37,10 @@ def quiet_end_reason(campaign: Campaign, *, live: bool, dry_run: bool = False) -
     A dry run is an explicit request and still gets the status named as a validation problem.
     """
     if live and not dry_run and campaign.status not in RUNNABLE_STATUSES:
-        return (f"campaign {campaign.slug} is {campaign.status}: this run has nothing to do "
-                f"(a run needs one of {', '.join(RUNNABLE_STATUSES)})")
+        return (
+            f"campaign {campaign.slug} is {campaign.status}: this run has nothing to do "
+            f"(a run needs one of {', '.join(RUNNABLE_STATUSES)})"
+        )
     return None
 
 
@@ -131,7 +133,9 @@ def missing_audio(references: list[str]) -> list[str]:
     return missing
 
 
-def campaign_problems(campaign: Campaign, *, live: bool, now: datetime | None = None) -> tuple[list[str], CampaignConfig | None]:
+def campaign_problems(
+    campaign: Campaign, *, live: bool, now: datetime | None = None
+) -> tuple[list[str], CampaignConfig | None]:
     """Problems with the campaign row itself; ``live`` runs must also be inside the campaign's dates."""
     now = now or datetime.now(timezone.utc)
     row = row_problems(campaign.as_row())
@@ -139,7 +143,9 @@ def campaign_problems(campaign: Campaign, *, live: bool, now: datetime | None = 
     if campaign.campaign_type not in CAMPAIGN_TYPES:
         problems.append(f"type {campaign.campaign_type!r} is not one of {', '.join(CAMPAIGN_TYPES)}")
     if live and campaign.status not in RUNNABLE_STATUSES:
-        problems.append(f"status {campaign.status!r} does not allow a run (needs one of {', '.join(RUNNABLE_STATUSES)})")
+        problems.append(
+            f"status {campaign.status!r} does not allow a run (needs one of {', '.join(RUNNABLE_STATUSES)})"
+        )
     problems.extend(p for p in row if p != "name is empty")
     dates_ok = not any(p.startswith(("start_at", "end_at")) for p in row)
     if dates_ok and live and campaign.end_at <= now:
@@ -155,7 +161,8 @@ def campaign_problems(campaign: Campaign, *, live: bool, now: datetime | None = 
         if max(window.start, floor.start) >= min(window.end, floor.end):
             problems.append(
                 f"calling window {window.start:%H:%M}-{window.end:%H:%M} is entirely outside the legal "
-                f"hours {floor.start:%H:%M}-{floor.end:%H:%M}")
+                f"hours {floor.start:%H:%M}-{floor.end:%H:%M}"
+            )
         problems.extend(ivr_flow_problems(config.ivr_flow))
         problems.extend(dial_task_size_problems(campaign, config))
     return problems, config
@@ -166,14 +173,21 @@ def dial_task_size_problems(campaign: Campaign, config: CampaignConfig) -> list[
     must fit one SQS message."""
     from include.campaigns.sender import DialTaskEncoder
 
-    largest = {"dial_attempt_id": f"c{campaign.id}-{10 ** 18}-{10 ** 6}", "contact_id": 10 ** 18,
-               "phone": "+" + "9" * 15, "attempt": 10 ** 6, "not_after": datetime(9999, 1, 1, tzinfo=timezone.utc)}
+    largest = {
+        "dial_attempt_id": f"c{campaign.id}-{10**18}-{10**6}",
+        "contact_id": 10**18,
+        "phone": "+" + "9" * 15,
+        "attempt": 10**6,
+        "not_after": datetime(9999, 1, 1, tzinfo=timezone.utc),
+    }
     # Airflow's run_id column is varchar(250).
     encoder = DialTaskEncoder(campaign, config, "r" * 250)
     size = len(encoder(largest).encode())
     if size > MAX_MESSAGE_BYTES:
-        return [f"a dial task would be {size} bytes, over the {MAX_MESSAGE_BYTES}-byte queue message limit "
-                "(make ivr_flow or audio smaller)"]
+        return [
+            f"a dial task would be {size} bytes, over the {MAX_MESSAGE_BYTES}-byte queue message limit "
+            "(make ivr_flow or audio smaller)"
+        ]
     return []
 
 
@@ -193,8 +207,9 @@ def _allowed(variable: str) -> list[str] | None:
     return [str(v).strip() for v in values if str(v).strip()]
 
 
-def destination_problems(config: CampaignConfig, *, own_queue_url=None, own_topic_arn=None,
-                         own_bucket=None) -> list[str]:
+def destination_problems(
+    config: CampaignConfig, *, own_queue_url=None, own_topic_arn=None, own_bucket=None
+) -> list[str]:
     """Destinations named in the config must be on the allow-lists held in Airflow Variables.
 
     With a Variable unset only the stack's own resources are allowed: a queue name (resolved in
@@ -212,8 +227,9 @@ def destination_problems(config: CampaignConfig, *, own_queue_url=None, own_topi
             own = (own_queue_url or (lambda: resources.dial_queue_url(resources.sqs_client())))()
             prefixes = [own.rsplit("/", 1)[0] + "/"]
         if not any(queue.startswith(p) for p in prefixes):
-            problems.append(f"dial_queue {queue!r} is not under an allowed queue prefix "
-                            f"(Variable {ALLOWED_QUEUE_PREFIXES_VAR})")
+            problems.append(
+                f"dial_queue {queue!r} is not under an allowed queue prefix (Variable {ALLOWED_QUEUE_PREFIXES_VAR})"
+            )
     elif queue is not None and not _QUEUE_NAME.fullmatch(queue):
         problems.append(f"dial_queue {queue!r} is neither an SQS queue name nor a queue URL")
     topic = config.notification_topic
@@ -223,8 +239,10 @@ def destination_problems(config: CampaignConfig, *, own_queue_url=None, own_topi
             own = (own_topic_arn or resources.topic_arn)()
             prefixes = [own.rsplit(":", 1)[0] + ":"]
         if not any(topic.startswith(p) for p in prefixes):
-            problems.append(f"notification_topic {topic!r} is not under an allowed topic prefix "
-                            f"(Variable {ALLOWED_TOPIC_PREFIXES_VAR})")
+            problems.append(
+                f"notification_topic {topic!r} is not under an allowed topic prefix "
+                f"(Variable {ALLOWED_TOPIC_PREFIXES_VAR})"
+            )
     foreign = [ref for ref in referenced_audio(config) if ref.startswith("s3://")]
     if foreign:
         buckets = _allowed(ALLOWED_AUDIO_BUCKETS_VAR)
@@ -249,11 +267,15 @@ def dnc_problems(row: dict, now: datetime) -> list[str]:
         return []
     scrubbed = row["dnc_scrubbed_at"]
     if scrubbed is None:
-        return ["dnc_scrubbed_at is not set, and the campaign has US contacts: scrub the list against the "
-                "National Do Not Call Registry (16 CFR 310.4(b)(3)(iv)) and record the date"]
+        return [
+            "dnc_scrubbed_at is not set, and the campaign has US contacts: scrub the list against the "
+            "National Do Not Call Registry (16 CFR 310.4(b)(3)(iv)) and record the date"
+        ]
     if now - scrubbed > DNC_MAX_AGE:
-        return [f"dnc_scrubbed_at {scrubbed.isoformat()} is more than 31 days old, and the campaign has US "
-                f"contacts: 16 CFR 310.4(b)(3)(iv) needs the registry accessed no more than 31 days before a call"]
+        return [
+            f"dnc_scrubbed_at {scrubbed.isoformat()} is more than 31 days old, and the campaign has US "
+            f"contacts: 16 CFR 310.4(b)(3)(iv) needs the registry accessed no more than 31 days before a call"
+        ]
     return []
 
 
@@ -278,17 +300,24 @@ def validate(conn, campaign: Campaign, *, live: bool, now: datetime | None = Non
         resolution = resolve_contacts(conn, campaign)
         if config is not None and config.requires_consent:
             with conn.transaction():
-                resolution["no_consent"] = fetch_one(conn, "contacts_mark_no_consent",
-                                                     {"campaign_id": campaign.id})["marked"]
-        problems.extend(dnc_problems(fetch_one(conn, "campaign_dnc_check", {"campaign_id": campaign.id}),
-                                     now or datetime.now(timezone.utc)))
+                resolution["no_consent"] = fetch_one(conn, "contacts_mark_no_consent", {"campaign_id": campaign.id})[
+                    "marked"
+                ]
+        problems.extend(
+            dnc_problems(
+                fetch_one(conn, "campaign_dnc_check", {"campaign_id": campaign.id}), now or datetime.now(timezone.utc)
+            )
+        )
     counts = fetch_one(conn, "contacts_dispatchable_count", {"campaign_id": campaign.id})
     # Nobody callable (now, or ever again, or no contacts yet) is not a fault of the campaign: the
     # run ends with its own outcome (nothing_to_do, or completed with every contact finished),
     # decided by the poke.
     with conn.transaction():
-        execute(conn, "campaign_set_validation",
-                {"campaign_id": campaign.id, "errors": json.dumps(problems) if problems else None})
+        execute(
+            conn,
+            "campaign_set_validation",
+            {"campaign_id": campaign.id, "errors": json.dumps(problems) if problems else None},
+        )
     if problems:
         raise CampaignInvalid(campaign.slug, problems)
     return {"contacts": counts["total"], "dispatchable": counts["dispatchable"], **resolution}

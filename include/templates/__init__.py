@@ -34,7 +34,9 @@ def environment() -> Environment:
         autoescape=select_autoescape(enabled_extensions=("html.j2",), default_for_string=True, default=True),
         # A name the template misspells is an error, not an empty string on the page.
         undefined=StrictUndefined,
-        trim_blocks=True, lstrip_blocks=True, keep_trailing_newline=True,
+        trim_blocks=True,
+        lstrip_blocks=True,
+        keep_trailing_newline=True,
     )
     env.filters["text"] = text
     return env

@@ -31,7 +31,15 @@ def dagbag():
     with campaign_db() as conn:
         conn.execute("TRUNCATE " + ", ".join(CAMPAIGN_TABLES) + " RESTART IDENTITY CASCADE")
         for slug, spec in SEEDED.items():
-            create_campaign(conn, slug, tags=spec["tags"], schedule=spec["schedule"], tz=spec.get("tz", "UTC"),
-                            status=spec.get("status", "scheduled"), start_at=now - timedelta(days=1),
-                            end_at=now + timedelta(days=30), config=spec.get("config"))
+            create_campaign(
+                conn,
+                slug,
+                tags=spec["tags"],
+                schedule=spec["schedule"],
+                tz=spec.get("tz", "UTC"),
+                status=spec.get("status", "scheduled"),
+                start_at=now - timedelta(days=1),
+                end_at=now + timedelta(days=30),
+                config=spec.get("config"),
+            )
     return DagBag(dag_folder=str(DAGS))

@@ -102,8 +102,19 @@ def test_the_scheduler_never_pokes_faster_than_its_floor(monkeypatch):
     from include.campaigns.dag_factory import build_campaign_dag
 
     now = datetime.now(timezone.utc)
-    spec = CampaignSpec(id=1, slug="fast", name="Fast", schedule=None, timezone="UTC", start_at=now,
-                        end_at=now + timedelta(days=1), status="scheduled", owner="ops", tags=(), poke_interval_s=2)
+    spec = CampaignSpec(
+        id=1,
+        slug="fast",
+        name="Fast",
+        schedule=None,
+        timezone="UTC",
+        start_at=now,
+        end_at=now + timedelta(days=1),
+        status="scheduled",
+        owner="ops",
+        tags=(),
+        poke_interval_s=2,
+    )
     monkeypatch.setenv("CAMPAIGN_MIN_POKE_INTERVAL_S", "15")
     assert build_campaign_dag(spec).get_task("wait_for_completion").poke_interval == 15
 

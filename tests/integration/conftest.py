@@ -6,9 +6,21 @@ import uuid
 
 import pytest
 
-CAMPAIGN_TABLES = ["campaign_runs", "campaign_reports", "campaign_progress", "call_records", "call_records_quarantine",
-                   "dial_tasks", "number_lockouts", "blacklist", "calling_blackouts", "blacklist_rejected",
-                   "campaign_window_keys", "contacts", "campaigns"]
+CAMPAIGN_TABLES = [
+    "campaign_runs",
+    "campaign_reports",
+    "campaign_progress",
+    "call_records",
+    "call_records_quarantine",
+    "dial_tasks",
+    "number_lockouts",
+    "blacklist",
+    "calling_blackouts",
+    "blacklist_rejected",
+    "campaign_window_keys",
+    "contacts",
+    "campaigns",
+]
 
 
 @pytest.fixture
@@ -43,7 +55,9 @@ def sqs():
 @pytest.fixture
 def dial_queue(sqs):
     """A fresh dial queue for one test, so no test reads another's dial tasks."""
-    url = sqs.create_queue(QueueName=f"dial-{uuid.uuid4().hex[:12]}", Attributes={"VisibilityTimeout": "30"})["QueueUrl"]
+    url = sqs.create_queue(QueueName=f"dial-{uuid.uuid4().hex[:12]}", Attributes={"VisibilityTimeout": "30"})[
+        "QueueUrl"
+    ]
     yield url
     sqs.delete_queue(QueueUrl=url)
 
@@ -58,8 +72,9 @@ def topic_inbox(sqs):
     url = sqs.create_queue(QueueName=f"inbox-{uuid.uuid4().hex[:12]}")["QueueUrl"]
     arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
     sns = SnsHook(aws_conn_id=AWS_CONN_ID).get_conn()
-    subscription = sns.subscribe(TopicArn=topic_arn(), Protocol="sqs", Endpoint=arn,
-                                 Attributes={"RawMessageDelivery": "false"})["SubscriptionArn"]
+    subscription = sns.subscribe(
+        TopicArn=topic_arn(), Protocol="sqs", Endpoint=arn, Attributes={"RawMessageDelivery": "false"}
+    )["SubscriptionArn"]
     yield url
     sns.unsubscribe(SubscriptionArn=subscription)
     sqs.delete_queue(QueueUrl=url)
@@ -74,8 +89,9 @@ def drain(sqs, url: str, rounds: int = 3) -> list[dict]:
             empty += 1
             continue
         messages.extend(batch)
-        sqs.delete_message_batch(QueueUrl=url, Entries=[
-            {"Id": str(i), "ReceiptHandle": m["ReceiptHandle"]} for i, m in enumerate(batch)])
+        sqs.delete_message_batch(
+            QueueUrl=url, Entries=[{"Id": str(i), "ReceiptHandle": m["ReceiptHandle"]} for i, m in enumerate(batch)]
+        )
     return messages
 
 
@@ -106,7 +122,9 @@ def legacy_rows(db):
     restored from an older dump): the checks are lifted for the test body and put back after."""
     definitions = db.execute(
         "SELECT conname, pg_get_constraintdef(oid) FROM pg_constraint "
-        "WHERE conrelid = 'campaigns'::regclass AND conname = ANY(%s)", (list(ROW_CHECKS),)).fetchall()
+        "WHERE conrelid = 'campaigns'::regclass AND conname = ANY(%s)",
+        (list(ROW_CHECKS),),
+    ).fetchall()
     assert sorted(name for name, _ in definitions) == sorted(ROW_CHECKS)
     for name, _ in definitions:
         db.execute(f"ALTER TABLE campaigns DROP CONSTRAINT {name}")

@@ -33,14 +33,23 @@ PASTED = {
 
 def run_ctx(campaign_id: int) -> RunContext:
     now = datetime.now(timezone.utc)
-    return RunContext(campaign_id=campaign_id, run_id="identity", run_start=now, run_end=now + timedelta(days=1),
-                      live=True)
+    return RunContext(
+        campaign_id=campaign_id, run_id="identity", run_start=now, run_end=now + timedelta(days=1), live=True
+    )
 
 
 def new_campaign(db, dial_queue, phones: list[str], slug: str = "identity") -> Campaign:
     zone = open_zone()
-    campaign_id = create_campaign(db, slug, max_in_flight=500, config={
-        "dial_queue": dial_queue, "skip_public_holidays": False, "calling_window": {"start": "08:00", "end": "21:00"}})
+    campaign_id = create_campaign(
+        db,
+        slug,
+        max_in_flight=500,
+        config={
+            "dial_queue": dial_queue,
+            "skip_public_holidays": False,
+            "calling_window": {"start": "08:00", "end": "21:00"},
+        },
+    )
     add_contacts(db, campaign_id, [{"phone": p, "timezone": zone} for p in phones])
     return load_campaign(db, campaign_id)
 
@@ -66,6 +75,7 @@ class FailingSQS:
 # --------------------------------------------------------------------------------------------
 # Finding 4: blacklist rows are E.164, or refused at the door
 # --------------------------------------------------------------------------------------------
+
 
 def test_blacklist_entries_imported_as_people_paste_them_block_the_e164_contacts(db, clean_redis, sqs, dial_queue):
     from include.campaigns.blacklist_import import import_numbers
@@ -100,7 +110,7 @@ def test_an_import_reports_what_was_already_present_and_merges_to_the_stricter_e
     again = import_numbers(db, ["+12122301289", "(212) 306-0672"], reason="do_not_call")
     assert (again.imported, again.already_present) == (1, 1)
     rows = dict(db.execute("SELECT phone, expires_at FROM blacklist").fetchall())
-    assert rows == {"+12122301289": None, "+12123060672": None}   # no expiry beats one
+    assert rows == {"+12122301289": None, "+12123060672": None}  # no expiry beats one
 
 
 def test_an_import_from_a_csv_with_a_phone_column_normalizes_every_row(db, clean_redis, tmp_path):
@@ -132,6 +142,7 @@ def test_an_import_of_global_entries_reaches_the_redis_set(db, clean_redis, tmp_
 # Contacts: stored as E.164, one contact per number per campaign
 # --------------------------------------------------------------------------------------------
 
+
 def test_a_contact_written_in_national_format_is_stored_and_dialed_as_e164(db, clean_redis, sqs, dial_queue):
     campaign = new_campaign(db, dial_queue, list(PASTED.values()))
     dispatch(db, campaign, run_ctx(campaign.id), client=sqs, queue_url=dial_queue)
@@ -151,7 +162,8 @@ def test_two_contacts_of_a_campaign_with_one_number_are_dialed_once(db, clean_re
 
 
 def test_a_contact_blacklisted_under_another_writing_of_its_number_is_marked_blacklisted(
-        db, clean_redis, sqs, dial_queue):
+    db, clean_redis, sqs, dial_queue
+):
     from include.campaigns.blacklist_import import import_numbers
 
     import_numbers(db, ["2127954220"], reason="do_not_call")
@@ -165,11 +177,12 @@ def test_a_contact_blacklisted_under_another_writing_of_its_number_is_marked_bla
 # Finding 3 (input side): the Redis set holds E.164 only
 # --------------------------------------------------------------------------------------------
 
+
 def test_a_redis_opt_out_written_in_another_form_still_blocks_the_e164_contact(db, clean_redis, sqs, dial_queue):
     control = us_numbers(2, seed=5, area="646")
     campaign = new_campaign(db, dial_queue, ["+12124873331", "+12127954220"] + control)
     blacklist.add_opt_outs(["12124873331"])
-    clean_redis.sadd(blacklist.OPT_OUT_SET, "(212) 795-4220")     # a writer that did not normalize
+    clean_redis.sadd(blacklist.OPT_OUT_SET, "(212) 795-4220")  # a writer that did not normalize
     blacklist.sync_from_postgres(db)
     assert clean_redis.smembers(blacklist.OPT_OUT_SET) == {b"+12124873331", b"+12127954220"}
 
@@ -180,6 +193,7 @@ def test_a_redis_opt_out_written_in_another_form_still_blocks_the_e164_contact(d
 # --------------------------------------------------------------------------------------------
 # Finding 9: the Redis set mirrors PostgreSQL
 # --------------------------------------------------------------------------------------------
+
 
 def test_an_entry_removed_or_expired_in_postgres_leaves_redis_at_the_next_sync(db, clean_redis):
     active, expiring, removed, scoped = "+12122301289", "+12123060672", "+12125879158", "+12127954220"
@@ -210,9 +224,9 @@ def test_an_opt_out_written_again_while_a_sync_removes_it_stays(clean_redis):
     again, gone = "+12122301289", "+12123060672"
     stale = f"{blacklist.OPT_OUT_SET}:sync:test:stale"
     clean_redis.sadd(blacklist.OPT_OUT_SET, again, gone)
-    clean_redis.sadd(stale, again, gone)     # what the sync found PostgreSQL no longer holds ...
+    clean_redis.sadd(stale, again, gone)  # what the sync found PostgreSQL no longer holds ...
     began = time.time() - 1
-    blacklist.add_opt_outs([again])          # ... and an ingest writes one of them again meanwhile
+    blacklist.add_opt_outs([again])  # ... and an ingest writes one of them again meanwhile
     try:
         assert blacklist._remove_stale(clean_redis, stale, began) == 1
     finally:
@@ -233,9 +247,11 @@ def test_a_large_set_is_mirrored_whole(db, clean_redis):
 # Finding 10: a resend is checked against every list at the moment of sending
 # --------------------------------------------------------------------------------------------
 
+
 @pytest.mark.parametrize("scope", ["campaign", "global", "global, Redis down"])
-def test_a_number_blacklisted_between_claim_and_resend_is_not_resent(db, clean_redis, sqs, dial_queue, scope,
-                                                                      monkeypatch):
+def test_a_number_blacklisted_between_claim_and_resend_is_not_resent(
+    db, clean_redis, sqs, dial_queue, scope, monkeypatch
+):
     phones = us_numbers(6, seed=10)
     campaign = new_campaign(db, dial_queue, phones)
     with pytest.raises(ConnectionError):
@@ -249,8 +265,10 @@ def test_a_number_blacklisted_between_claim_and_resend_is_not_resent(db, clean_r
     add_blacklist(db, [blocked], campaign_id=campaign.id if scope == "campaign" else None)
     assert not clean_redis.smembers(blacklist.OPT_OUT_SET)
     if scope.endswith("Redis down"):
-        monkeypatch.setenv("AIRFLOW_CONN_CAMPAIGNS_REDIS", json.dumps(
-            {"conn_type": "redis", "host": "127.0.0.1", "port": 1, "extra": {"db": 1}}))
+        monkeypatch.setenv(
+            "AIRFLOW_CONN_CAMPAIGNS_REDIS",
+            json.dumps({"conn_type": "redis", "host": "127.0.0.1", "port": 1, "extra": {"db": 1}}),
+        )
 
     result = dispatch(db, campaign, run_ctx(campaign.id), client=sqs, queue_url=dial_queue)
     assert sent_phones(sqs, dial_queue) == sorted(set(phones) - {blocked})
@@ -281,6 +299,7 @@ def test_a_fresh_claim_is_checked_against_postgres_when_redis_is_empty(db, clean
 # The migration: existing rows normalized, none silently stops blocking
 # --------------------------------------------------------------------------------------------
 
+
 @pytest.fixture
 def scratch_db(db):
     """A fresh schema migrated up to just before the blacklist became E.164."""
@@ -288,12 +307,15 @@ def scratch_db(db):
 
     name = f"migration_{uuid.uuid4().hex[:10]}"
     db.execute(f'CREATE SCHEMA "{name}"')
-    conninfo = psycopg.conninfo.make_conninfo(db.info.dsn, password=db.info.password or None,
-                                              options=f"-c search_path={name}")
+    conninfo = psycopg.conninfo.make_conninfo(
+        db.info.dsn, password=db.info.password or None, options=f"-c search_path={name}"
+    )
     try:
         with psycopg.connect(conninfo, autocommit=True) as conn:
-            conn.execute("CREATE TABLE schema_migrations (version text PRIMARY KEY, "
-                         "applied_at timestamptz NOT NULL DEFAULT now())")
+            conn.execute(
+                "CREATE TABLE schema_migrations (version text PRIMARY KEY, "
+                "applied_at timestamptz NOT NULL DEFAULT now())"
+            )
             for path in sorted(MIGRATIONS_DIR.glob("*.sql")):
                 if path.stem >= "0008":
                     break
@@ -308,41 +330,60 @@ def test_the_migration_normalizes_existing_rows_and_keeps_unparseable_ones_block
     from include.campaigns.migrations import apply_migrations
 
     conn, conninfo = scratch_db
-    campaign_id = conn.execute("INSERT INTO campaigns (slug, name, timezone, start_at, end_at, owner) VALUES "
-                               "('m', 'm', 'UTC', now(), now() + interval '1 day', 'ops') RETURNING id").fetchone()[0]
+    campaign_id = conn.execute(
+        "INSERT INTO campaigns (slug, name, timezone, start_at, end_at, owner) VALUES "
+        "('m', 'm', 'UTC', now(), now() + interval '1 day', 'ops') RETURNING id"
+    ).fetchone()[0]
     later = datetime.now(timezone.utc) + timedelta(days=30)
-    rows = [("2122301289", None, None), ("+12122301289", None, later),        # one number, twice
-            ("12123060672", campaign_id, None), ("+1 212-587-9158", None, later),
-            ("(212) 795-4220", None, None), ("+12124873331", None, None),
-            ("+4402079460958", None, None), ("+442079460958", None, later),    # a trunk 0 kept
-            ("020 7946 0958 ", None, None), ("call me", None, None)]
+    rows = [
+        ("2122301289", None, None),
+        ("+12122301289", None, later),  # one number, twice
+        ("12123060672", campaign_id, None),
+        ("+1 212-587-9158", None, later),
+        ("(212) 795-4220", None, None),
+        ("+12124873331", None, None),
+        ("+4402079460958", None, None),
+        ("+442079460958", None, later),  # a trunk 0 kept
+        ("020 7946 0958 ", None, None),
+        ("call me", None, None),
+    ]
     conn.cursor().executemany("INSERT INTO blacklist (phone, campaign_id, expires_at) VALUES (%s, %s, %s)", rows)
 
     applied = apply_migrations(conninfo)
     assert applied[:2] == ["0008_blacklist_e164", "0009_blacklist_normalize"]
 
     kept = conn.execute("SELECT phone, campaign_id, expires_at FROM blacklist ORDER BY phone, campaign_id").fetchall()
-    assert kept == [("+12122301289", None, None), ("+12123060672", campaign_id, None),
-                    ("+12124873331", None, None), ("+12125879158", None, later),
-                    ("+12127954220", None, None), ("+442079460958", None, None)]
+    assert kept == [
+        ("+12122301289", None, None),
+        ("+12123060672", campaign_id, None),
+        ("+12124873331", None, None),
+        ("+12125879158", None, later),
+        ("+12127954220", None, None),
+        ("+442079460958", None, None),
+    ]
     rejected = conn.execute("SELECT phone, refused_reason FROM blacklist_rejected ORDER BY phone").fetchall()
     assert rejected == [("020 7946 0958 ", "too_long"), ("call me", "unparseable")]
     assert conn.execute("SELECT count(*) FROM blacklist WHERE phone !~ '^[+][1-9][0-9]{6,14}$'").fetchone()[0] == 0
 
 
 def test_an_entry_no_one_could_read_as_a_number_still_blocks_the_numbers_ending_in_its_digits(
-        db, clean_redis, sqs, dial_queue):
+    db, clean_redis, sqs, dial_queue
+):
     london, control = "+442079460958", "+12123060672"
     campaign = new_campaign(db, dial_queue, [london, control, "+12125550958"])
     # What migration 0008 set aside and phonenumbers could not read (a UK number written as a
     # national one, under the US default region), and rows with too few digits to name anyone.
-    db.execute("INSERT INTO blacklist_rejected (phone, digits, reason, created_at, refused_reason) VALUES "
-               "('020 7946 0958', '2079460958', 'do_not_call', now(), 'too_long'), "
-               "('ext 0958', '958', 'do_not_call', now(), 'unparseable')")
+    db.execute(
+        "INSERT INTO blacklist_rejected (phone, digits, reason, created_at, refused_reason) VALUES "
+        "('020 7946 0958', '2079460958', 'do_not_call', now(), 'too_long'), "
+        "('ext 0958', '958', 'do_not_call', now(), 'unparseable')"
+    )
     dispatch(db, campaign, run_ctx(campaign.id), client=sqs, queue_url=dial_queue)
     assert sent_phones(sqs, dial_queue) == [control, "+12125550958"]
-    assert db.execute("SELECT status_reason FROM contacts WHERE phone = %s", (london,)).fetchone()[0] == \
-        "blacklist_unparsed"
+    assert (
+        db.execute("SELECT status_reason FROM contacts WHERE phone = %s", (london,)).fetchone()[0]
+        == "blacklist_unparsed"
+    )
 
 
 # --------------------------------------------------------------------------------------------
@@ -350,9 +391,15 @@ def test_an_entry_no_one_could_read_as_a_number_still_blocks_the_numbers_ending_
 # --------------------------------------------------------------------------------------------
 
 POOL = ["+12122301289", "+12123060672", "+12125879158", "+12127954220", "+13055550123"]
-WRITINGS = [lambda n: n, lambda n: n[2:], lambda n: n[1:], lambda n: f"({n[2:5]}) {n[5:8]}-{n[8:]}",
-            lambda n: f"+1 {n[2:5]}-{n[5:8]}-{n[8:]}", lambda n: f"{n[2:5]}.{n[5:8]}.{n[8:]}",
-            lambda n: f"tel:+1-{n[2:5]}-{n[5:8]}-{n[8:]}"]
+WRITINGS = [
+    lambda n: n,
+    lambda n: n[2:],
+    lambda n: n[1:],
+    lambda n: f"({n[2:5]}) {n[5:8]}-{n[8:]}",
+    lambda n: f"+1 {n[2:5]}-{n[5:8]}-{n[8:]}",
+    lambda n: f"{n[2:5]}.{n[5:8]}.{n[8:]}",
+    lambda n: f"tel:+1-{n[2:5]}-{n[5:8]}-{n[8:]}",
+]
 
 
 def test_each_number_of_a_campaign_is_one_dialable_contact_however_written(db):
@@ -364,8 +411,7 @@ def test_each_number_of_a_campaign_is_one_dialable_contact_however_written(db):
     writings = st.tuples(st.sampled_from(POOL), st.integers(0, len(WRITINGS) - 1))
 
     @settings(max_examples=40, deadline=None, suppress_health_check=list(HealthCheck))
-    @given(st.lists(writings, min_size=1, max_size=12, unique_by=lambda w: WRITINGS[w[1]](w[0])),
-           st.integers(1, 4))
+    @given(st.lists(writings, min_size=1, max_size=12, unique_by=lambda w: WRITINGS[w[1]](w[0])), st.integers(1, 4))
     def check(entries, chunk):
         import include.campaigns.resolution as resolution_module
 
@@ -391,8 +437,8 @@ def test_the_sync_dag_rewrites_shape_only_rows_and_mirrors_postgres_in_redis(db,
 
     from airflow.dag_processing.dagbag import DagBag
 
-    db.execute("INSERT INTO blacklist (phone) VALUES ('+4402079460958')")    # an operator's raw insert
-    clean_redis.sadd(blacklist.OPT_OUT_SET, "+12122301289")                   # deleted from PostgreSQL since
+    db.execute("INSERT INTO blacklist (phone) VALUES ('+4402079460958')")  # an operator's raw insert
+    clean_redis.sadd(blacklist.OPT_OUT_SET, "+12122301289")  # deleted from PostgreSQL since
     bag = DagBag(dag_folder=str(Path(__file__).resolve().parents[2] / "dags" / "maintenance.py"))
     assert not bag.import_errors, bag.import_errors
 

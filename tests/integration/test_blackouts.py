@@ -23,8 +23,13 @@ NEW_YORK, WASHINGTON = "212", "206"
 
 def run_context(campaign_id: int) -> RunContext:
     now = datetime.now(timezone.utc)
-    return RunContext(campaign_id=campaign_id, run_id="run-1", run_start=now - timedelta(minutes=1),
-                      run_end=now + timedelta(days=1), live=True)
+    return RunContext(
+        campaign_id=campaign_id,
+        run_id="run-1",
+        run_start=now - timedelta(minutes=1),
+        run_end=now + timedelta(days=1),
+        live=True,
+    )
 
 
 @pytest.fixture
@@ -34,11 +39,21 @@ def campaign(db, dial_queue):
     zone = open_zone()
     ny, ny_with_wa_address = us_numbers(2, seed=11, area=NEW_YORK)
     [wa] = us_numbers(1, seed=12, area=WASHINGTON)
-    config = {"dial_queue": dial_queue, "skip_public_holidays": False,
-              "calling_window": {"start": "08:00", "end": "21:00"}}
+    config = {
+        "dial_queue": dial_queue,
+        "skip_public_holidays": False,
+        "calling_window": {"start": "08:00", "end": "21:00"},
+    }
     campaign_id = create_campaign(db, "blackouts", config=config)
-    add_contacts(db, campaign_id, [{"phone": ny, "timezone": zone}, {"phone": wa, "timezone": zone},
-                                   {"phone": ny_with_wa_address, "timezone": zone, "region": "WA"}])
+    add_contacts(
+        db,
+        campaign_id,
+        [
+            {"phone": ny, "timezone": zone},
+            {"phone": wa, "timezone": zone},
+            {"phone": ny_with_wa_address, "timezone": zone, "region": "WA"},
+        ],
+    )
     return load_campaign(db, campaign_id), {"ny": ny, "wa": wa, "ny_wa": ny_with_wa_address}
 
 
@@ -53,8 +68,9 @@ def test_a_declared_emergency_blackout_closes_its_jurisdiction_at_once(db, redis
 
     dispatch(db, campaign, run_context(campaign.id))
 
-    assert set(sent(sqs, dial_queue)) == {phones["ny"]}, \
+    assert set(sent(sqs, dial_queue)) == {phones["ny"]}, (
         "a Washington number, and a New York number with a Washington address, are both blacked out"
+    )
 
 
 def test_a_blackout_on_a_country_covers_every_state_in_it(db, redis_client, sqs, dial_queue, campaign):
@@ -67,8 +83,9 @@ def test_a_blackout_on_a_country_covers_every_state_in_it(db, redis_client, sqs,
     assert sent(sqs, dial_queue) == {} and result.open_window_keys == 0
 
 
-def test_a_blackout_ahead_brings_the_dial_tasks_deadline_forward_to_its_start(db, redis_client, sqs, dial_queue,
-                                                                             campaign):
+def test_a_blackout_ahead_brings_the_dial_tasks_deadline_forward_to_its_start(
+    db, redis_client, sqs, dial_queue, campaign
+):
     campaign, phones = campaign
     starts = (datetime.now(timezone.utc) + timedelta(minutes=30)).replace(microsecond=0)
     declare(db, "US-WA", starts, starts + timedelta(hours=6), "Emergency declared from this afternoon (test)")
@@ -89,8 +106,9 @@ def test_an_ended_blackout_is_not_read(db):
     assert [(b.jurisdiction, b.reason) for b in current_blackouts(db, now)] == [("US-LA", "Hurricane (forecast)")]
 
 
-@pytest.mark.parametrize("jurisdiction, starts, ends, reason", [
-    ("Louisiana", 0, 1, "x"), ("US-LA", 1, 0, "x"), ("US-LA", 0, 1, "  ")])
+@pytest.mark.parametrize(
+    "jurisdiction, starts, ends, reason", [("Louisiana", 0, 1, "x"), ("US-LA", 1, 0, "x"), ("US-LA", 0, 1, "  ")]
+)
 def test_a_malformed_blackout_is_refused(db, jurisdiction, starts, ends, reason):
     now = datetime.now(timezone.utc)
     with pytest.raises(ValueError):

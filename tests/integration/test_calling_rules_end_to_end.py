@@ -24,12 +24,17 @@ from tests.unit.test_calling_window import law_hours
 pytestmark = pytest.mark.integration
 
 # (number prefix, digits after it, address state, the jurisdiction that must result)
-PLACES = [("+1512", 7, None, "US-TX"), ("+1206", 7, None, "US-WA"), ("+1305", 7, "GA", "US-FL+US-GA"),
-          ("+4420", 8, None, "GB"), ("+1416", 7, None, "CA"),
-          # N.Y. Gen. Bus. Law 399-z(2): 08:00-21:00, not the 09:00-20:00 once guessed from its neighbours.
-          ("+1212", 7, None, "US-NY"),
-          # 10 M.R.S. 1498(3): weekdays 09:00-17:00 only.
-          ("+1207", 7, None, "US-ME")]
+PLACES = [
+    ("+1512", 7, None, "US-TX"),
+    ("+1206", 7, None, "US-WA"),
+    ("+1305", 7, "GA", "US-FL+US-GA"),
+    ("+4420", 8, None, "GB"),
+    ("+1416", 7, None, "CA"),
+    # N.Y. Gen. Bus. Law 399-z(2): 08:00-21:00, not the 09:00-20:00 once guessed from its neighbours.
+    ("+1212", 7, None, "US-NY"),
+    # 10 M.R.S. 1498(3): weekdays 09:00-17:00 only.
+    ("+1207", 7, None, "US-ME"),
+]
 # Every hour on either side of an edge of those rules: 08, 09, 10, 12, 17, 18, 20, 21.
 LOCAL_HOURS = [7, 8, 9, 10, 11, 12, 16, 17, 18, 19, 20, 21]
 
@@ -55,7 +60,8 @@ def fresh_metadata_pool():
 
 
 def test_a_run_dials_exactly_the_contacts_each_jurisdictions_rules_allow_at_its_edges(
-        db, redis_client, dial_queue, topic_inbox, dialer, sqs, fresh_metadata_pool):
+    db, redis_client, dial_queue, topic_inbox, dialer, sqs, fresh_metadata_pool
+):
     now = _away_from_the_hour()
     rng = random.Random(12)
     contacts, expected = [], set()
@@ -70,10 +76,20 @@ def test_a_run_dials_exactly_the_contacts_each_jurisdictions_rules_allow_at_its_
                 expected.add(phone)
     assert expected and len(expected) < len(contacts), "the instant puts contacts on both sides of the rules"
 
-    campaign_id = create_campaign(db, "rules_e2e", poke_interval_s=1, max_in_flight=100,
-                                  start_at=now - timedelta(minutes=5), end_at=now + timedelta(seconds=45), config={
-                                      "dial_queue": dial_queue, "skip_public_holidays": False, "max_attempts": 1,
-                                      "calling_window": {"start": "00:00", "end": "23:59"}})
+    campaign_id = create_campaign(
+        db,
+        "rules_e2e",
+        poke_interval_s=1,
+        max_in_flight=100,
+        start_at=now - timedelta(minutes=5),
+        end_at=now + timedelta(seconds=45),
+        config={
+            "dial_queue": dial_queue,
+            "skip_public_holidays": False,
+            "max_attempts": 1,
+            "calling_window": {"start": "00:00", "end": "23:59"},
+        },
+    )
     add_contacts(db, campaign_id, contacts)
     simulator = dialer(dial_queue, {"answered": 1.0})
 
@@ -84,4 +100,5 @@ def test_a_run_dials_exactly_the_contacts_each_jurisdictions_rules_allow_at_its_
     by_phone = {c["phone"]: c for c in contacts}
     assert dialed == expected, {
         "dialed against the rules": sorted((by_phone[p]["timezone"], p[-4:]) for p in dialed - expected),
-        "allowed but not dialed": sorted((by_phone[p]["timezone"], p[-4:]) for p in expected - dialed)}
+        "allowed but not dialed": sorted((by_phone[p]["timezone"], p[-4:]) for p in expected - dialed),
+    }

@@ -31,8 +31,7 @@ def _per_dag_auth_manager(readable: dict[str, set[str]]):
         def is_authorized_dag(self, *, method, user, access_entity=None, details=None) -> bool:
             allowed = readable.get(user.get_name())
             if allowed is None or method != "GET" or details is None:
-                return super().is_authorized_dag(method=method, user=user, access_entity=access_entity,
-                                                 details=details)
+                return super().is_authorized_dag(method=method, user=user, access_entity=access_entity, details=details)
             return details.id in allowed
 
     return PerDagAuthManager()
@@ -84,13 +83,18 @@ def test_the_page_refuses_anonymous_callers(path):
 
 
 def add_progress(conn, campaign_id: int, run_id: str, polled_at: datetime, counts: dict) -> None:
-    conn.execute("INSERT INTO campaign_progress (campaign_id, run_id, polled_at, counts) "
-                 "VALUES (%s, %s, %s, %s::jsonb)", (campaign_id, run_id, polled_at, json.dumps(counts)))
+    conn.execute(
+        "INSERT INTO campaign_progress (campaign_id, run_id, polled_at, counts) VALUES (%s, %s, %s, %s::jsonb)",
+        (campaign_id, run_id, polled_at, json.dumps(counts)),
+    )
 
 
 def add_report(conn, campaign_id: int, run_id: str, outcome: str, created_at: datetime) -> None:
-    conn.execute("INSERT INTO campaign_reports (campaign_id, run_id, outcome, report, created_at) "
-                 "VALUES (%s, %s, %s, '{}'::jsonb, %s)", (campaign_id, run_id, outcome, created_at))
+    conn.execute(
+        "INSERT INTO campaign_reports (campaign_id, run_id, outcome, report, created_at) "
+        "VALUES (%s, %s, %s, '{}'::jsonb, %s)",
+        (campaign_id, run_id, outcome, created_at),
+    )
 
 
 @pytest.fixture
@@ -102,8 +106,9 @@ def campaigns(db):
     running = create_campaign(db, "page_running", status="active", schedule="0 9 * * 1-5", tz="America/New_York")
     add_contacts(db, running, [{"phone": p} for p in us_numbers(3, seed=7)])
     # Inserted out of time order, so "latest" has to come from the timestamps, not the ids.
-    add_progress(db, running, "scheduled__b", NOW - timedelta(minutes=1),
-                 {"completed": 1, "in_flight": 1, "pending": 1})
+    add_progress(
+        db, running, "scheduled__b", NOW - timedelta(minutes=1), {"completed": 1, "in_flight": 1, "pending": 1}
+    )
     add_progress(db, running, "scheduled__a", NOW - timedelta(minutes=30), {"pending": 3})
     add_report(db, running, "scheduled__b", "completed", NOW - timedelta(minutes=2))
     add_report(db, running, "scheduled__a", "failed", NOW - timedelta(days=1))
@@ -199,9 +204,19 @@ def test_page_lists_archived_campaigns_on_request(client, campaigns):
 
 
 def test_database_outage_is_a_503(client, monkeypatch):
-    monkeypatch.setenv("AIRFLOW_CONN_CAMPAIGNS_DB", json.dumps({
-        "conn_type": "postgres", "host": "127.0.0.1", "port": 1, "login": "x", "password": "x",
-        "schema": "campaigns"}))
+    monkeypatch.setenv(
+        "AIRFLOW_CONN_CAMPAIGNS_DB",
+        json.dumps(
+            {
+                "conn_type": "postgres",
+                "host": "127.0.0.1",
+                "port": 1,
+                "login": "x",
+                "password": "x",
+                "schema": "campaigns",
+            }
+        ),
+    )
 
     response = client.get("/api/campaigns")
     assert response.status_code == 503
@@ -259,6 +274,7 @@ def test_a_stored_date_python_cannot_hold_shows_as_unknown_not_a_500(client, cam
 
 # --- the preview: who a run would dial now, and who it would skip ---------------------------------
 
+
 @pytest.fixture
 def preview_campaign(db):
     from dev.seed import add_blacklist, add_contacts, create_campaign
@@ -266,8 +282,13 @@ def preview_campaign(db):
     from include.campaigns.resolution import resolve_contacts
     from tests.helpers import open_zone, us_numbers
 
-    campaign_id = create_campaign(db, "page_preview", status="active", max_in_flight=1, config={
-        "skip_public_holidays": False, "calling_window": {"start": "00:00", "end": "23:59"}})
+    campaign_id = create_campaign(
+        db,
+        "page_preview",
+        status="active",
+        max_in_flight=1,
+        config={"skip_public_holidays": False, "calling_window": {"start": "00:00", "end": "23:59"}},
+    )
     phones = us_numbers(3, seed=9) + us_numbers(1, seed=10, area="512")
     add_contacts(db, campaign_id, [{"phone": p, "timezone": open_zone()} for p in phones])
     add_blacklist(db, [phones[0]])
@@ -276,7 +297,8 @@ def preview_campaign(db):
 
 
 def test_the_preview_shows_who_would_be_dialed_now_and_who_is_skipped_by_reason_and_jurisdiction(
-        client, preview_campaign, db):
+    client, preview_campaign, db
+):
     from include.campaigns.campaign import load_campaign
     from include.campaigns.reporting import skips
 
@@ -350,11 +372,27 @@ def assert_inert(page: str) -> PageText:
 def test_hostile_text_in_a_campaign_its_report_or_its_preview_stays_text():
     from campaigns_page import render_campaigns, render_preview, render_unavailable  # plugins/ is on sys.path
 
-    progress = {"run_id": HOSTILE, "polled_at": NOW.isoformat(), "counts": {HOSTILE: 2, "completed": 1},
-                "total": 3, "final": 1, "percent_final": 33.3}
-    campaign = {"slug": HOSTILE, "name": HOSTILE, "status": HOSTILE, "schedule": HOSTILE, "timezone": HOSTILE,
-                "start_at": NOW.isoformat(), "end_at": None, "contacts_total": 3, "dag_id": f"campaign_{HOSTILE}",
-                "progress": progress, "latest_report": {"run_id": HOSTILE, "outcome": HOSTILE}}
+    progress = {
+        "run_id": HOSTILE,
+        "polled_at": NOW.isoformat(),
+        "counts": {HOSTILE: 2, "completed": 1},
+        "total": 3,
+        "final": 1,
+        "percent_final": 33.3,
+    }
+    campaign = {
+        "slug": HOSTILE,
+        "name": HOSTILE,
+        "status": HOSTILE,
+        "schedule": HOSTILE,
+        "timezone": HOSTILE,
+        "start_at": NOW.isoformat(),
+        "end_at": None,
+        "contacts_total": 3,
+        "dag_id": f"campaign_{HOSTILE}",
+        "progress": progress,
+        "latest_report": {"run_id": HOSTILE, "outcome": HOSTILE},
+    }
     parsed = assert_inert(render_campaigns([campaign], include_archived=False))
     text = "".join(parsed.text)
     assert text.count(HOSTILE) >= 6, "name, slug, status, schedule, run ids, outcome, each shown as written"
@@ -362,10 +400,17 @@ def test_hostile_text_in_a_campaign_its_report_or_its_preview_stays_text():
     assert row_link == "../dags/" + quote(f"campaign_{HOSTILE}", safe="")
     assert ("span", {"class": f"status status-{HOSTILE}"}) in parsed.tags
 
-    preview = {"slug": HOSTILE, "dag_id": "x", "at": NOW.isoformat(), "eligible": 1, "first_top_up": 1, "skipped": 2,
-               "skipped_by_reason": {HOSTILE: 2},                         # a reason
-               "skipped_by_jurisdiction": {HOSTILE: {HOSTILE: 2}},        # a contact's region
-               "eligible_by_jurisdiction": {"US-NY": 1}}
+    preview = {
+        "slug": HOSTILE,
+        "dag_id": "x",
+        "at": NOW.isoformat(),
+        "eligible": 1,
+        "first_top_up": 1,
+        "skipped": 2,
+        "skipped_by_reason": {HOSTILE: 2},  # a reason
+        "skipped_by_jurisdiction": {HOSTILE: {HOSTILE: 2}},  # a contact's region
+        "eligible_by_jurisdiction": {"US-NY": 1},
+    }
     parsed = assert_inert(render_preview(preview))
     assert ("td", {"data-code": HOSTILE, "data-reason": HOSTILE}) in parsed.tags
     assert ("td", {"data-reason": HOSTILE}) in parsed.tags

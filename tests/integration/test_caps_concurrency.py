@@ -21,8 +21,12 @@ pytestmark = pytest.mark.integration
 
 
 def make(db, dial_queue, slug: str, phones, *, region=None, max_in_flight=2000, **config) -> Campaign:
-    config = {"dial_queue": dial_queue, "skip_public_holidays": False,
-              "calling_window": {"start": "08:00", "end": "21:00"}, **config}
+    config = {
+        "dial_queue": dial_queue,
+        "skip_public_holidays": False,
+        "calling_window": {"start": "08:00", "end": "21:00"},
+        **config,
+    }
     campaign_id = create_campaign(db, slug, max_in_flight=max_in_flight, config=config)
     zone = open_zone()
     add_contacts(db, campaign_id, [{"phone": p, "timezone": zone, "region": region} for p in phones])
@@ -93,16 +97,17 @@ def test_the_top_up_never_resends_what_a_live_shard_has_claimed(db, redis_client
     campaign = make(db, dial_queue, "sharded", us_numbers(40, seed=204), dispatch_shards=2, max_in_flight=40)
     config = parse_config(campaign.raw_config)
     run = run_context(campaign.id)
-    dispatch(db, campaign, run_context(campaign.id, dry_run=True))     # resolves the contacts' zones
+    dispatch(db, campaign, run_context(campaign.id, dry_run=True))  # resolves the contacts' zones
     keys = [r[0] for r in db.execute("SELECT DISTINCT unnest(window_keys) FROM contacts").fetchall()]
     now = datetime.now(timezone.utc)
     with campaign_db() as shard_conn:
         # Shard 1 is alive: it holds its lock and has claimed rows it is about to send.
         assert shard_conn.execute("SELECT pg_try_advisory_lock(%s::int, 1)", (campaign.id,)).fetchone()[0]
-        claimer = Claimer(shard_conn, campaign, config, run, open_keys(config.policy, keys, now), now,
-                          shard=1, shard_count=2)
+        claimer = Claimer(
+            shard_conn, campaign, config, run, open_keys(config.policy, keys, now), now, shard=1, shard_count=2
+        )
         claimed = {r["dial_attempt_id"] for r in claimer.claim(10)}
         assert len(claimed) == 10
-        dispatch(db, campaign, run)                                      # the sensor's top-up
+        dispatch(db, campaign, run)  # the sensor's top-up
         resent = {json.loads(m["Body"])["dial_attempt_id"] for m in drain(sqs, dial_queue)}
         assert not resent & claimed, f"{len(resent & claimed)} claimed row(s) of a live shard resent"

@@ -39,6 +39,7 @@ def snapshot(tmp_path, monkeypatch):
 @pytest.fixture
 def postgres_outage():
     """Stop the real PostgreSQL server for the test body; start it again afterwards."""
+
     def stop():
         stack._stop_postgres()
         assert not stack.status()["postgres"]["running"]
@@ -100,10 +101,25 @@ def test_a_catalog_file_replaces_the_query(db, tmp_path, monkeypatch):
 
     create_campaign(db, "in_database")
     catalog = tmp_path / "campaigns.json"
-    catalog.write_text(json.dumps([{
-        "id": 99, "slug": "from_git", "name": "From Git", "schedule": "0 9 * * *", "timezone": "Europe/Paris",
-        "start_at": "2026-01-01T00:00:00+00:00", "end_at": "2027-01-01T00:00:00+00:00", "status": "scheduled",
-        "owner": "ops", "tags": [], "poke_interval_s": 30}]))
+    catalog.write_text(
+        json.dumps(
+            [
+                {
+                    "id": 99,
+                    "slug": "from_git",
+                    "name": "From Git",
+                    "schedule": "0 9 * * *",
+                    "timezone": "Europe/Paris",
+                    "start_at": "2026-01-01T00:00:00+00:00",
+                    "end_at": "2027-01-01T00:00:00+00:00",
+                    "status": "scheduled",
+                    "owner": "ops",
+                    "tags": [],
+                    "poke_interval_s": 30,
+                }
+            ]
+        )
+    )
     monkeypatch.setenv("CAMPAIGN_CATALOG_FILE", str(catalog))
     assert [s.dag_id for s in load_catalog()] == ["campaign_from_git"]
     assert parse().dag_ids == ["campaign_from_git"]
@@ -131,7 +147,8 @@ def test_worker_parse_builds_one_dag_in_its_own_file_and_nothing_in_the_others(d
     monkeypatch.setenv("_AIRFLOW_PARSING_CONTEXT_DAG_ID", "campaign_beta")
     parsed = parse()
     assert {name: bag.dag_ids for name, bag in parsed.by_file.items() if bag.dag_ids} == {
-        f"campaigns_{ids['beta'] % CATALOG_PARTS}.py": ["campaign_beta"]}
+        f"campaigns_{ids['beta'] % CATALOG_PARTS}.py": ["campaign_beta"]
+    }
 
 
 WORKER_PARSE = """
@@ -160,10 +177,16 @@ def test_worker_parse_reads_the_catalog_without_the_postgres_provider(db, snapsh
     create_campaign(db, "beta")
     path = DAGS / f"campaigns_{campaign_id % CATALOG_PARTS}.py"
     env = {**os.environ, "_AIRFLOW_PARSING_CONTEXT_DAG_ID": "campaign_alpha"}
-    proc = subprocess.run([sys.executable, "-c", WORKER_PARSE, str(path), str(DAGS)], env=env,
-                          capture_output=True, text=True, timeout=120, cwd=str(DAGS.parent))
+    proc = subprocess.run(
+        [sys.executable, "-c", WORKER_PARSE, str(path), str(DAGS)],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        cwd=str(DAGS.parent),
+    )
     [line] = [out for out in proc.stdout.splitlines() if out.startswith("RESULT ")]
-    result = json.loads(line[len("RESULT "):])
+    result = json.loads(line[len("RESULT ") :])
     assert result == {"dags": ["campaign_alpha"], "errors": [], "postgres_provider": []}, proc.stderr[-2000:]
 
 
@@ -172,8 +195,10 @@ def test_parse_time_connection_matches_the_task_connection(db):
     prepared statements, and the catalog's statement timeout."""
     from include.campaigns.db import campaign_db, parse_time_db
 
-    query = ("SELECT current_user, current_database(), current_setting('application_name'), "
-             "current_setting('statement_timeout')")
+    query = (
+        "SELECT current_user, current_database(), current_setting('application_name'), "
+        "current_setting('statement_timeout')"
+    )
     with parse_time_db(statement_timeout_ms=3000) as conn:
         assert conn.autocommit and conn.prepare_threshold is None
         parse_time = conn.execute(query).fetchone()
@@ -187,6 +212,7 @@ def test_parse_time_connection_matches_the_task_connection(db):
 # --------------------------------------------------------------------------------------------
 # One bad row harms no one else
 # --------------------------------------------------------------------------------------------
+
 
 def catalog_errors(db) -> dict[str, str | None]:
     return dict(db.execute("SELECT slug, catalog_error FROM campaigns ORDER BY slug").fetchall())
@@ -215,16 +241,20 @@ def test_a_row_with_an_infinite_or_far_future_date_leaves_out_only_its_own_dag(d
     assert all(errors[s] is None for s in good + ["added_after"])
 
 
-@pytest.mark.parametrize("column, value, reason", [
-    ("schedule", "not a cron", "is not a 5-field cron expression"),
-    ("schedule", "@once", "is not a 5-field cron expression"),
-    ("schedule", "0 0 30 2 *", "never fires"),
-    ("timezone", "Mars/Olympus", "is not an IANA time zone"),
-    ("timezone", "Europe", "is not an IANA time zone"),
-    ("owner", "o" * 3000, "owner is longer than the 500 characters Airflow stores"),
-])
+@pytest.mark.parametrize(
+    "column, value, reason",
+    [
+        ("schedule", "not a cron", "is not a 5-field cron expression"),
+        ("schedule", "@once", "is not a 5-field cron expression"),
+        ("schedule", "0 0 30 2 *", "never fires"),
+        ("timezone", "Mars/Olympus", "is not an IANA time zone"),
+        ("timezone", "Europe", "is not an IANA time zone"),
+        ("owner", "o" * 3000, "owner is longer than the 500 characters Airflow stores"),
+    ],
+)
 def test_a_bad_schedule_zone_or_owner_leaves_out_only_its_campaign_with_deadline_alerts_on(
-        db, snapshot, legacy_rows, monkeypatch, caplog, column, value, reason):
+    db, snapshot, legacy_rows, monkeypatch, caplog, column, value, reason
+):
     monkeypatch.setenv("CAMPAIGN_DEADLINE_ALERTS", "on")
     # Four neighbours in every DAG file, the bad one among them.
     good = [f"good_{k}" for k in range(8)]
@@ -251,8 +281,9 @@ def test_a_fixed_campaign_gets_its_dag_back_and_its_reason_cleared(db, snapshot,
 
     db.execute("UPDATE campaigns SET timezone = 'America/Chicago' WHERE id = %s", (campaign_id,))
     assert parse().dag_ids == ["campaign_alpha", "campaign_wobbly"]
-    assert db.execute("SELECT catalog_error, catalog_error_at FROM campaigns WHERE id = %s",
-                      (campaign_id,)).fetchone() == (None, None)
+    assert db.execute(
+        "SELECT catalog_error, catalog_error_at FROM campaigns WHERE id = %s", (campaign_id,)
+    ).fetchone() == (None, None)
 
 
 def test_the_campaigns_overview_and_page_json_carry_each_campaigns_catalog_error(db, snapshot, legacy_rows):
@@ -273,11 +304,22 @@ def test_the_campaigns_overview_and_page_json_carry_each_campaigns_catalog_error
     assert campaign_view(rows["alpha"])["catalog_error"] is None
 
 
-@pytest.mark.parametrize("column, value", [
-    ("end_at", "infinity"), ("start_at", "-infinity"), ("end_at", "10000-01-01"),
-    ("owner", "o" * 501), ("owner", ""), ("name", "n" * 201), ("schedule", "*" * 256), ("tags", ["t" * 101]),
-    ("timezone", "Europe"), ("timezone", "Mars/Olympus"), ("timezone", "x" * 300),
-])
+@pytest.mark.parametrize(
+    "column, value",
+    [
+        ("end_at", "infinity"),
+        ("start_at", "-infinity"),
+        ("end_at", "10000-01-01"),
+        ("owner", "o" * 501),
+        ("owner", ""),
+        ("name", "n" * 201),
+        ("schedule", "*" * 256),
+        ("tags", ["t" * 101]),
+        ("timezone", "Europe"),
+        ("timezone", "Mars/Olympus"),
+        ("timezone", "x" * 300),
+    ],
+)
 def test_the_database_refuses_a_row_that_could_never_become_a_dag(db, column, value):
     import psycopg
 
@@ -285,12 +327,21 @@ def test_the_database_refuses_a_row_that_could_never_become_a_dag(db, column, va
     with pytest.raises(psycopg.errors.CheckViolation):
         db.execute(f"UPDATE campaigns SET {column} = %s WHERE id = %s", (value, campaign_id))
     with pytest.raises(psycopg.errors.CheckViolation):
-        create_campaign(db, "beta", **{{"timezone": "tz", "start_at": "start_at", "end_at": "end_at"}.get(column, column): value})
+        create_campaign(
+            db, "beta", **{{"timezone": "tz", "start_at": "start_at", "end_at": "end_at"}.get(column, column): value}
+        )
 
 
-GIT_ENTRY = {"schedule": "0 9 * * *", "timezone": "Europe/Paris", "start_at": "2026-01-01T00:00:00+00:00",
-             "end_at": "2027-01-01T00:00:00+00:00", "status": "scheduled", "owner": "ops", "tags": [],
-             "poke_interval_s": 30}
+GIT_ENTRY = {
+    "schedule": "0 9 * * *",
+    "timezone": "Europe/Paris",
+    "start_at": "2026-01-01T00:00:00+00:00",
+    "end_at": "2027-01-01T00:00:00+00:00",
+    "status": "scheduled",
+    "owner": "ops",
+    "tags": [],
+    "poke_interval_s": 30,
+}
 
 
 def test_a_bad_entry_in_the_catalog_file_is_left_out_and_the_others_build(db, tmp_path, snapshot, monkeypatch, caplog):
@@ -312,11 +363,14 @@ def test_a_bad_entry_in_the_catalog_file_is_left_out_and_the_others_build(db, tm
 
     assert parsed.import_errors == {}
     assert parsed.dag_ids == ["campaign_also_from_git", "campaign_from_git"]
-    for words in ("Campaign no_owner (id 2) has no DAG: owner is empty",
-                  "Campaign folder_zone (id 3) has no DAG: timezone 'America' is not an IANA time zone",
-                  "Campaign never (id 4) has no DAG: schedule '0 0 30 2 *' never fires",
-                  "Campaign endless (id 5) has no DAG: end_at", "Campaign half (id 6) has no DAG",
-                  "entry is a str, not an object"):
+    for words in (
+        "Campaign no_owner (id 2) has no DAG: owner is empty",
+        "Campaign folder_zone (id 3) has no DAG: timezone 'America' is not an IANA time zone",
+        "Campaign never (id 4) has no DAG: schedule '0 0 30 2 *' never fires",
+        "Campaign endless (id 5) has no DAG: end_at",
+        "Campaign half (id 6) has no DAG",
+        "entry is a str, not an object",
+    ):
         assert words in caplog.text, words
 
 

@@ -42,7 +42,7 @@ def test_every_dag_file_writes_the_same_snapshot_and_a_bad_row_stays_refused(db,
 
     ids = [create_campaign(db, f"c{i}") for i in range(CATALOG_PARTS)]
     bad = ids[2]
-    db.execute("UPDATE campaigns SET owner = '' WHERE id = %s", (bad,))   # a rule, not the row's shape
+    db.execute("UPDATE campaigns SET owner = '' WHERE id = %s", (bad,))  # a rule, not the row's shape
     written = set()
     for part in range(CATALOG_PARTS):
         snapshot.unlink(missing_ok=True)

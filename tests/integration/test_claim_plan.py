@@ -34,9 +34,16 @@ def contacts_read(plan: dict) -> list[int]:
 
 
 def test_a_claim_reads_only_the_contacts_it_picks_even_when_a_join_would_read_the_campaign(db, redis_client):
-    campaign_id = create_campaign(db, "claim_plan", max_in_flight=10**6, config={
-        "skip_public_holidays": False, "calling_window": {"start": "08:00", "end": "21:00"},
-        "max_attempts_per_24h": 2})
+    campaign_id = create_campaign(
+        db,
+        "claim_plan",
+        max_in_flight=10**6,
+        config={
+            "skip_public_holidays": False,
+            "calling_window": {"start": "08:00", "end": "21:00"},
+            "max_attempts_per_24h": 2,
+        },
+    )
     zone = open_zone()
     add_contacts(db, campaign_id, [{"phone": p, "timezone": zone} for p in us_numbers(2000, seed=41)])
     campaign = load_campaign(db, campaign_id)
@@ -51,8 +58,11 @@ def test_a_claim_reads_only_the_contacts_it_picks_even_when_a_join_would_read_th
         # What stale or missing statistics lead to: the planner's preference for a hash join
         # over the campaign's contacts rather than 20 primary-key lookups.
         db.execute("SET LOCAL enable_nestloop = off")
-        raw = db.execute("EXPLAIN (ANALYZE, FORMAT JSON) " + load_sql("dial_tasks_claim"),
-                         {**claimer.rules, **claimer.task, "ids": ids}, prepare=False).fetchone()[0]
+        raw = db.execute(
+            "EXPLAIN (ANALYZE, FORMAT JSON) " + load_sql("dial_tasks_claim"),
+            {**claimer.rules, **claimer.task, "ids": ids},
+            prepare=False,
+        ).fetchone()[0]
     plan = (json.loads(raw) if isinstance(raw, str) else raw)[0]
     assert len(ids) == 20
     assert max(contacts_read(plan)) <= len(ids), contacts_read(plan)
@@ -64,8 +74,15 @@ def test_deleting_a_contact_deletes_its_dial_tasks(db, redis_client, dial_queue)
     from include.campaigns.dispatch import dispatch
     from tests.helpers import run_context
 
-    campaign_id = create_campaign(db, "claim_delete", config={
-        "dial_queue": dial_queue, "skip_public_holidays": False, "calling_window": {"start": "08:00", "end": "21:00"}})
+    campaign_id = create_campaign(
+        db,
+        "claim_delete",
+        config={
+            "dial_queue": dial_queue,
+            "skip_public_holidays": False,
+            "calling_window": {"start": "08:00", "end": "21:00"},
+        },
+    )
     ids = add_contacts(db, campaign_id, [{"phone": p, "timezone": open_zone()} for p in us_numbers(3, seed=42)])
     assert dispatch(db, load_campaign(db, campaign_id), run_context(campaign_id)).sent == 3
     db.execute("DELETE FROM contacts WHERE id = %s", (ids[0],))

@@ -12,10 +12,13 @@ def test_the_demo_prints_its_figures_and_a_signed_link_to_its_report():
     from include.campaigns.resources import report_bucket
 
     uri = f"s3://{report_bucket()}/reports/{demo.SLUG}/manual__run-0123456789abcdef/report.html"
-    report = {"outcome": "completed", "s3_uri": uri,
-              "funnel": {"contacts": 10, "eligible": 8, "dispatched": 8, "dialed": 7, "answered": 4, "converted": 1},
-              "rates": {"asr": 0.57, "acd_s": 61.0, "conversion_rate": 0.14, "opt_outs": 1},
-              "blocked": {"blacklist": 1, "invalid_number": 1, "expired": 0}}
+    report = {
+        "outcome": "completed",
+        "s3_uri": uri,
+        "funnel": {"contacts": 10, "eligible": 8, "dispatched": 8, "dialed": 7, "answered": 4, "converted": 1},
+        "rates": {"asr": 0.57, "acd_s": 61.0, "conversion_rate": 0.14, "opt_outs": 1},
+        "blocked": {"blacklist": 1, "invalid_number": 1, "expired": 0},
+    }
 
     text = demo.summary("manual__run", report)
 

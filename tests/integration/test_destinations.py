@@ -25,10 +25,13 @@ def validate(db, slug: str):
     return []
 
 
-@pytest.mark.parametrize("config, words", [
-    ({"dial_queue": "https://sqs.us-east-1.amazonaws.com/999999999999/exfiltrate"}, "dial_queue"),
-    ({"notification_topic": "arn:aws:sns:us-east-1:999999999999:theirs"}, "notification_topic"),
-])
+@pytest.mark.parametrize(
+    "config, words",
+    [
+        ({"dial_queue": "https://sqs.us-east-1.amazonaws.com/999999999999/exfiltrate"}, "dial_queue"),
+        ({"notification_topic": "arn:aws:sns:us-east-1:999999999999:theirs"}, "notification_topic"),
+    ],
+)
 def test_a_cross_account_destination_is_refused_and_stored_with_its_reason(db, config, words):
     campaign_id = create_campaign(db, "elsewhere", config=config)
     add_contacts(db, campaign_id, [{"phone": p} for p in us_numbers(2, seed=3)])
@@ -46,7 +49,11 @@ def test_the_stacks_own_queue_by_url_and_an_allow_listed_one_pass(db, dial_queue
     assert validate(db, "at_home") == []
 
     partner = "https://sqs.eu-west-1.amazonaws.com/111111111111/partner-dialer"
-    db.execute("UPDATE campaigns SET config = %s::jsonb WHERE id = %s", (json.dumps({"dial_queue": partner}), campaign_id))
+    db.execute(
+        "UPDATE campaigns SET config = %s::jsonb WHERE id = %s", (json.dumps({"dial_queue": partner}), campaign_id)
+    )
     assert validate(db, "at_home")[0].startswith("dial_queue")
-    monkeypatch.setenv("AIRFLOW_VAR_CAMPAIGN_ALLOWED_QUEUE_PREFIXES", json.dumps(["https://sqs.eu-west-1.amazonaws.com/111111111111/"]))
+    monkeypatch.setenv(
+        "AIRFLOW_VAR_CAMPAIGN_ALLOWED_QUEUE_PREFIXES", json.dumps(["https://sqs.eu-west-1.amazonaws.com/111111111111/"])
+    )
     assert validate(db, "at_home") == []

@@ -23,9 +23,17 @@ def run_ctx(campaign_id: int, run_id: str = "adv"):
 
 def new_campaign(db, dial_queue, phones: list[str], slug: str = "adv", **config) -> Campaign:
     zone = open_zone()
-    campaign_id = create_campaign(db, slug, max_in_flight=1000, config={
-        "dial_queue": dial_queue, "skip_public_holidays": False,
-        "calling_window": {"start": "08:00", "end": "21:00"}, **config})
+    campaign_id = create_campaign(
+        db,
+        slug,
+        max_in_flight=1000,
+        config={
+            "dial_queue": dial_queue,
+            "skip_public_holidays": False,
+            "calling_window": {"start": "08:00", "end": "21:00"},
+            **config,
+        },
+    )
     add_contacts(db, campaign_id, [{"phone": p, "timezone": zone} for p in phones])
     return load_campaign(db, campaign_id)
 
@@ -47,7 +55,8 @@ class FailingSQS:
 
 
 def test_a_number_an_operator_changes_after_resolution_is_checked_again_before_it_is_dialed(
-        db, redis_client, sqs, dial_queue):
+    db, redis_client, sqs, dial_queue
+):
     """A contact's number rewritten by hand (in any shape) after it was resolved is normalized and
     placed in time again before any dial: a blacklisted number typed the way people type it is
     never dialed, and no dial task carries a number that is not E.164."""
@@ -77,13 +86,17 @@ def test_a_claimed_dial_task_whose_result_has_come_is_never_sent_again(db, redis
     campaign = new_campaign(db, dial_queue, phones)
     with pytest.raises(ConnectionError):
         dispatch(db, campaign, run_ctx(campaign.id), client=FailingSQS(), queue_url=dial_queue)
-    claimed = db.execute("SELECT dial_attempt_id, campaign_id, contact_id, phone FROM dial_tasks "
-                         "WHERE status = 'claimed' ORDER BY dial_attempt_id").fetchall()
+    claimed = db.execute(
+        "SELECT dial_attempt_id, campaign_id, contact_id, phone FROM dial_tasks "
+        "WHERE status = 'claimed' ORDER BY dial_attempt_id"
+    ).fetchall()
     assert len(claimed) == 3
     called = claimed[0]
-    db.execute("INSERT INTO call_records (dial_attempt_id, campaign_id, contact_id, phone, outcome, started_at, "
-               "ended_at, duration_s, local_hour) VALUES (%s, %s, %s, %s, 'converted', now(), now(), 30, 13)",
-               called)
+    db.execute(
+        "INSERT INTO call_records (dial_attempt_id, campaign_id, contact_id, phone, outcome, started_at, "
+        "ended_at, duration_s, local_hour) VALUES (%s, %s, %s, %s, 'converted', now(), now(), 30, 13)",
+        called,
+    )
 
     result = dispatch(db, load_campaign(db, campaign.id), run_ctx(campaign.id))
 
@@ -94,21 +107,26 @@ def test_a_claimed_dial_task_whose_result_has_come_is_never_sent_again(db, redis
 
 
 def test_an_opt_out_the_dialer_writes_as_an_update_of_its_record_blacklists_the_number(
-        db, redis_client, sqs, dial_queue):
+    db, redis_client, sqs, dial_queue
+):
     """A dialer that writes a record when the call ends and corrects its outcome to opted_out a
     moment later (the IVR's last key) still opts the number out at once, in every campaign."""
     phone, other = us_numbers(2, seed=915)
     first = new_campaign(db, dial_queue, [phone], slug="adv_first")
     dispatch(db, first, run_ctx(first.id))
     (body,) = sent(sqs, dial_queue)
-    db.execute("INSERT INTO call_records (dial_attempt_id, campaign_id, contact_id, phone, outcome, started_at, "
-               "ended_at, duration_s, local_hour) VALUES (%s, %s, %s, %s, 'answered', now(), now(), 30, 13)",
-               (body["dial_attempt_id"], body["campaign_id"], body["contact_id"], body["phone"]))
+    db.execute(
+        "INSERT INTO call_records (dial_attempt_id, campaign_id, contact_id, phone, outcome, started_at, "
+        "ended_at, duration_s, local_hour) VALUES (%s, %s, %s, %s, 'answered', now(), now(), 30, 13)",
+        (body["dial_attempt_id"], body["campaign_id"], body["contact_id"], body["phone"]),
+    )
     ingest(db, first)
     db.execute("UPDATE call_records SET outcome = 'opted_out' WHERE dial_attempt_id = %s", (body["dial_attempt_id"],))
 
-    assert db.execute("SELECT count(*) FROM blacklist WHERE phone = %s AND campaign_id IS NULL",
-                      (phone,)).fetchone()[0] == 1
+    assert (
+        db.execute("SELECT count(*) FROM blacklist WHERE phone = %s AND campaign_id IS NULL", (phone,)).fetchone()[0]
+        == 1
+    )
     second = new_campaign(db, dial_queue, [phone, other], slug="adv_second")
     dispatch(db, second, run_ctx(second.id))
     assert [b["phone"] for b in sent(sqs, dial_queue)] == [other]
@@ -123,8 +141,7 @@ def test_a_blacklist_entry_written_by_hand_in_another_shape_is_refused(db):
     assert db.execute("SELECT count(*) FROM blacklist").fetchone()[0] == 0
 
 
-def test_a_late_result_not_yet_ingested_counts_against_the_24h_cap_of_every_campaign(
-        db, redis_client, sqs, dial_queue):
+def test_a_late_result_not_yet_ingested_counts_against_the_24h_cap_of_every_campaign(db, redis_client, sqs, dial_queue):
     """A dial task expired (no result in time), then its result came: that call happened. Until
     it is ingested, another campaign's claim of the same number must count it, or the number is
     dialed over the cap."""
@@ -134,9 +151,11 @@ def test_a_late_result_not_yet_ingested_counts_against_the_24h_cap_of_every_camp
     (body,) = sent(sqs, dial_queue)
     db.execute("UPDATE dial_tasks SET not_after = now() - interval '3 hours'")
     assert expire_tasks(db, first) == 1
-    db.execute("INSERT INTO call_records (dial_attempt_id, campaign_id, contact_id, phone, outcome, started_at, "
-               "ended_at, duration_s, local_hour) VALUES (%s, %s, %s, %s, 'busy', now(), now(), 30, 13)",
-               (body["dial_attempt_id"], body["campaign_id"], body["contact_id"], body["phone"]))
+    db.execute(
+        "INSERT INTO call_records (dial_attempt_id, campaign_id, contact_id, phone, outcome, started_at, "
+        "ended_at, duration_s, local_hour) VALUES (%s, %s, %s, %s, 'busy', now(), now(), 30, 13)",
+        (body["dial_attempt_id"], body["campaign_id"], body["contact_id"], body["phone"]),
+    )
 
     second = new_campaign(db, dial_queue, [shared, other], slug="adv_cap_b", max_attempts_per_24h=1)
     dispatch(db, second, run_ctx(second.id))
@@ -145,14 +164,18 @@ def test_a_late_result_not_yet_ingested_counts_against_the_24h_cap_of_every_camp
 
 
 def test_a_legal_cap_holds_for_a_number_two_campaigns_place_in_different_jurisdictions(
-        db, redis_client, sqs, dial_queue):
+    db, redis_client, sqs, dial_queue
+):
     """A New York number whose person lives in Florida (campaign A has the address) may be called 3
     times in 24 h, whoever calls: campaign B, which knows only the number, must count A's calls
     against Florida's cap."""
     phone, other = us_numbers(2, seed=917)
     zone = open_zone()
-    config = {"dial_queue": dial_queue, "skip_public_holidays": False,
-              "calling_window": {"start": "08:00", "end": "21:00"}}
+    config = {
+        "dial_queue": dial_queue,
+        "skip_public_holidays": False,
+        "calling_window": {"start": "08:00", "end": "21:00"},
+    }
     in_florida = create_campaign(db, "adv_fl", max_in_flight=100, config=config)
     add_contacts(db, in_florida, [{"phone": phone, "timezone": zone, "region": "FL"}])
     elsewhere = create_campaign(db, "adv_ny", max_in_flight=100, config=config)
@@ -160,8 +183,9 @@ def test_a_legal_cap_holds_for_a_number_two_campaigns_place_in_different_jurisdi
     for round_ in range(3):
         dispatch(db, load_campaign(db, in_florida), run_ctx(in_florida, f"fl{round_}"))
         db.execute("UPDATE dial_tasks SET status = 'completed', outcome = 'busy' WHERE status = 'sent'")
-        db.execute("UPDATE contacts SET status = 'failed', next_attempt_at = NULL WHERE campaign_id = %s",
-                   (in_florida,))
+        db.execute(
+            "UPDATE contacts SET status = 'failed', next_attempt_at = NULL WHERE campaign_id = %s", (in_florida,)
+        )
     assert [b["phone"] for b in sent(sqs, dial_queue)] == [phone] * 3
 
     dispatch(db, load_campaign(db, elsewhere), run_ctx(elsewhere))
@@ -183,7 +207,9 @@ def test_a_result_the_dialer_writes_twice_at_once_is_kept_and_applied_once(db, r
     def write(outcome):
         return lambda conn: conn.execute(
             "INSERT INTO call_records (dial_attempt_id, campaign_id, contact_id, phone, outcome, started_at, "
-            "ended_at, duration_s, local_hour) VALUES (%s, %s, %s, %s, %s, now(), now(), 30, 13)", (*row, outcome))
+            "ended_at, duration_s, local_hour) VALUES (%s, %s, %s, %s, %s, now(), now(), 30, 13)",
+            (*row, outcome),
+        )
 
     errors = together(write("busy"), write("busy"))
 

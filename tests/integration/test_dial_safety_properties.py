@@ -41,11 +41,16 @@ OUTCOMES = ["answered", "converted", "busy", "no_answer", "failed", "voicemail",
 FINAL = {"answered", "converted"}
 
 
-def dispatch_round(campaigns: list[Campaign], shards: dict[int, int], top_up: int | None, run_id: str,
-                   also=None) -> None:
-    jobs: list[Callable] = [lambda conn, c=c, s=s: dispatch(conn, load_campaign(conn, c.id), run_context(c.id, run_id),
-                                            shard=s, shard_count=shards[c.id])
-            for c in campaigns for s in range(shards[c.id])]
+def dispatch_round(
+    campaigns: list[Campaign], shards: dict[int, int], top_up: int | None, run_id: str, also=None
+) -> None:
+    jobs: list[Callable] = [
+        lambda conn, c=c, s=s: dispatch(
+            conn, load_campaign(conn, c.id), run_context(c.id, run_id), shard=s, shard_count=shards[c.id]
+        )
+        for c in campaigns
+        for s in range(shards[c.id])
+    ]
     if top_up is not None:
         c = campaigns[top_up % len(campaigns)]
         jobs.append(lambda conn: dispatch(conn, load_campaign(conn, c.id), run_context(c.id, run_id)))
@@ -58,35 +63,45 @@ def dispatch_round(campaigns: list[Campaign], shards: dict[int, int], top_up: in
 def write_result(db, task: dict, outcome: str) -> datetime | None:
     """The dialer writes one record (a duplicate is dropped, as the simulator drops it); when it
     was committed, by the database's clock, or None for a duplicate."""
-    cur = db.execute("INSERT INTO call_records (dial_attempt_id, campaign_id, contact_id, phone, outcome, started_at, "
-               "ended_at, duration_s, local_hour) VALUES (%s, %s, %s, %s, %s, now(), now(), 20, 13) "
-               "ON CONFLICT (dial_attempt_id) DO NOTHING",
-               (task["dial_attempt_id"], task["campaign_id"], task["contact_id"], task["phone"], outcome))
+    cur = db.execute(
+        "INSERT INTO call_records (dial_attempt_id, campaign_id, contact_id, phone, outcome, started_at, "
+        "ended_at, duration_s, local_hour) VALUES (%s, %s, %s, %s, %s, now(), now(), 20, 13) "
+        "ON CONFLICT (dial_attempt_id) DO NOTHING",
+        (task["dial_attempt_id"], task["campaign_id"], task["contact_id"], task["phone"], outcome),
+    )
     if cur.rowcount == 0:
         return None
     return db.execute("SELECT clock_timestamp()").fetchone()[0]
 
 
 def tasks(db, where: str = "true") -> list[dict]:
-    cur = db.execute("SELECT dial_attempt_id, campaign_id, contact_id, phone, attempt, status, claimed_at "
-                     f"FROM dial_tasks WHERE {where}")
+    cur = db.execute(
+        "SELECT dial_attempt_id, campaign_id, contact_id, phone, attempt, status, claimed_at "
+        f"FROM dial_tasks WHERE {where}"
+    )
     names = [d.name for d in cur.description]
     return [dict(zip(names, row)) for row in cur.fetchall()]
 
 
-scenario = st.fixed_dictionaries({
-    "campaigns": st.integers(2, 3),
-    "cap": st.sampled_from([None, 1, 2]),
-    "members": st.lists(st.lists(st.booleans(), min_size=12, max_size=12), min_size=3, max_size=3),
-    "shards": st.lists(st.integers(1, 3), min_size=3, max_size=3),
-    "top_up": st.one_of(st.none(), st.integers(0, 2)),
-    "cancel": st.one_of(st.none(), st.integers(0, 2)),
-    "seed": st.integers(0, 2**32 - 1),
-})
+scenario = st.fixed_dictionaries(
+    {
+        "campaigns": st.integers(2, 3),
+        "cap": st.sampled_from([None, 1, 2]),
+        "members": st.lists(st.lists(st.booleans(), min_size=12, max_size=12), min_size=3, max_size=3),
+        "shards": st.lists(st.integers(1, 3), min_size=3, max_size=3),
+        "top_up": st.one_of(st.none(), st.integers(0, 2)),
+        "cancel": st.one_of(st.none(), st.integers(0, 2)),
+        "seed": st.integers(0, 2**32 - 1),
+    }
+)
 
 
-@settings(max_examples=18, deadline=None, print_blob=True,
-          suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
+@settings(
+    max_examples=18,
+    deadline=None,
+    print_blob=True,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)
 @given(scenario)
 def test_nobody_is_dialed_who_must_not_be(db, redis_client, sqs, dial_queue, s):
     from include.campaigns.blacklist import OPT_OUT_SET
@@ -97,30 +112,37 @@ def test_nobody_is_dialed_who_must_not_be(db, redis_client, sqs, dial_queue, s):
     rng = random.Random(s["seed"])
     pool = NEW_YORK + FLORIDA
     zone = open_zone()
-    config = {"dial_queue": dial_queue, "skip_public_holidays": False, "max_attempts": 3,
-              "calling_window": {"start": "08:00", "end": "21:00"},
-              "retry_delays_s": {o: 0 for o in ("busy", "no_answer", "failed", "voicemail")},
-              **({"max_attempts_per_24h": s["cap"]} if s["cap"] else {})}
+    config = {
+        "dial_queue": dial_queue,
+        "skip_public_holidays": False,
+        "max_attempts": 3,
+        "calling_window": {"start": "08:00", "end": "21:00"},
+        "retry_delays_s": {o: 0 for o in ("busy", "no_answer", "failed", "voicemail")},
+        **({"max_attempts_per_24h": s["cap"]} if s["cap"] else {}),
+    }
     campaigns, shards = [], {}
     for i in range(s["campaigns"]):
-        phones = [p for p, member in zip(pool, s["members"][i]) if member] or pool[i:i + 1]
-        campaign_id = create_campaign(db, f"prop_{i}", max_in_flight=1000,
-                                      config={**config, "dispatch_shards": s["shards"][i]})
-        add_contacts(db, campaign_id, [{"phone": p, "timezone": zone, "region": "FL" if p in FLORIDA else None}
-                                       for p in phones])
+        phones = [p for p, member in zip(pool, s["members"][i]) if member] or pool[i : i + 1]
+        campaign_id = create_campaign(
+            db, f"prop_{i}", max_in_flight=1000, config={**config, "dispatch_shards": s["shards"][i]}
+        )
+        add_contacts(
+            db, campaign_id, [{"phone": p, "timezone": zone, "region": "FL" if p in FLORIDA else None} for p in phones]
+        )
         campaigns.append(load_campaign(db, campaign_id))
         shards[campaign_id] = s["shards"][i]
 
-    opted_at: dict[str, datetime] = {}    # phone -> when its first opt-out was committed
-    final_at: dict[int, datetime] = {}    # contact -> when its first answer or conversion was committed
+    opted_at: dict[str, datetime] = {}  # phone -> when its first opt-out was committed
+    final_at: dict[int, datetime] = {}  # contact -> when its first answer or conversion was committed
     messages = []
 
     def results_for(batch: list[dict], late: bool) -> None:
         """Results of these tasks, shuffled and some duplicated; late ones after their task expired."""
         if late:
             ids = [t["dial_attempt_id"] for t in batch]
-            db.execute("UPDATE dial_tasks SET not_after = now() - interval '3 hours' WHERE dial_attempt_id = ANY(%s)",
-                       (ids,))
+            db.execute(
+                "UPDATE dial_tasks SET not_after = now() - interval '3 hours' WHERE dial_attempt_id = ANY(%s)", (ids,)
+            )
             for c in campaigns:
                 expire_tasks(db, c)
         order = batch + rng.sample(batch, k=len(batch) // 3)
@@ -139,17 +161,18 @@ def test_nobody_is_dialed_who_must_not_be(db, redis_client, sqs, dial_queue, s):
     dispatch_round(campaigns, shards, s["top_up"], "run-1")
     messages += drain(sqs, dial_queue, rounds=1)
     if s["cancel"] is not None:
-        db.execute("UPDATE campaigns SET status = 'cancelled' WHERE id = %s",
-                   (campaigns[s["cancel"] % len(campaigns)].id,))
+        db.execute(
+            "UPDATE campaigns SET status = 'cancelled' WHERE id = %s", (campaigns[s["cancel"] % len(campaigns)].id,)
+        )
     sent = tasks(db, "status = 'sent'")
     rng.shuffle(sent)
-    late, on_time = sent[: len(sent) // 3], sent[len(sent) // 3:]
+    late, on_time = sent[: len(sent) // 3], sent[len(sent) // 3 :]
     results_for(on_time[: len(on_time) // 2], late=False)
     # Round 2 claims while the maintenance pass ingests; the late tasks' contacts are eligible again.
     results_for(late, late=True)
     dispatch_round(campaigns, shards, s["top_up"], "run-2", also=ingest_all)
     messages += drain(sqs, dial_queue, rounds=1)
-    results_for(on_time[len(on_time) // 2:], late=False)
+    results_for(on_time[len(on_time) // 2 :], late=False)
     results_for(tasks(db, "status = 'sent'"), late=rng.random() < 0.5)
     dispatch_round(campaigns, shards, s["top_up"], "run-3", also=ingest_all)
     messages += drain(sqs, dial_queue, rounds=1)
@@ -172,8 +195,11 @@ def test_nobody_is_dialed_who_must_not_be(db, redis_client, sqs, dial_queue, s):
     assert set(seen) == {t["dial_attempt_id"] for t in every}, "a dial task left unsent, or a message with no task"
     for body in bodies:
         task = by_id[body["dial_attempt_id"]]
-        assert (body["contact_id"], body["phone"], body["attempt"]) == (task["contact_id"], task["phone"],
-                                                                         task["attempt"])
+        assert (body["contact_id"], body["phone"], body["attempt"]) == (
+            task["contact_id"],
+            task["phone"],
+            task["attempt"],
+        )
 
     # Caps: every campaign has the same 24 h cap; Florida's legal cap applies to all of them. A
     # task the rules expired is no call, unless its result came after all (it is then completed):
@@ -189,8 +215,10 @@ def test_nobody_is_dialed_who_must_not_be(db, redis_client, sqs, dial_queue, s):
             assert t["claimed_at"] <= opted_at[t["phone"]], f"{t['dial_attempt_id']} claimed after an opt-out"
         if t["contact_id"] in final_at:
             assert t["claimed_at"] <= final_at[t["contact_id"]], f"{t['dial_attempt_id']} claimed after an answer"
-    blacklisted = {r[0] for r in db.execute("SELECT phone FROM blacklist WHERE campaign_id IS NULL "
-                                            "AND expires_at IS NULL").fetchall()}
+    blacklisted = {
+        r[0]
+        for r in db.execute("SELECT phone FROM blacklist WHERE campaign_id IS NULL AND expires_at IS NULL").fetchall()
+    }
     assert set(opted_at) <= blacklisted
     assert set(opted_at) <= {p.decode() for p in redis_client.smembers(OPT_OUT_SET)}
 
@@ -201,11 +229,12 @@ def test_nobody_is_dialed_who_must_not_be(db, redis_client, sqs, dial_queue, s):
         assert status[contact_id] in ("completed", "opted_out"), (contact_id, status[contact_id])
 
     # Everyone still eligible was dialed, unless a cap or the blacklist keeps them out.
-    counted = Counter(t["phone"] for t in every if t["status"] != "expired")    # what a claim counts
+    counted = Counter(t["phone"] for t in every if t["status"] != "expired")  # what a claim counts
     waiting = db.execute(
         "SELECT c.id, c.phone FROM contacts c JOIN campaigns k ON k.id = c.campaign_id "
         "WHERE k.status IN ('scheduled', 'active') AND c.status IN ('pending', 'failed') "
-        "AND (c.next_attempt_at IS NULL OR c.next_attempt_at <= now()) AND c.attempts < 3").fetchall()
+        "AND (c.next_attempt_at IS NULL OR c.next_attempt_at <= now()) AND c.attempts < 3"
+    ).fetchall()
     for contact_id, phone in waiting:
         cap = min(s["cap"] or 10**9, FLORIDA_CAP if phone in FLORIDA else 10**9)
         assert phone in blacklisted or counted[phone] >= cap, f"contact {contact_id} eligible and never dialed"

@@ -23,8 +23,13 @@ NOW = datetime.now(timezone.utc)
 
 
 def run_context(campaign_id: int, run_id: str = "run-1", **overrides) -> RunContext:
-    values: dict[str, Any] = dict(campaign_id=campaign_id, run_id=run_id, run_start=NOW - timedelta(minutes=1),
-                  run_end=NOW + timedelta(days=1), live=True)
+    values: dict[str, Any] = dict(
+        campaign_id=campaign_id,
+        run_id=run_id,
+        run_start=NOW - timedelta(minutes=1),
+        run_end=NOW + timedelta(days=1),
+        live=True,
+    )
     values.update(overrides)
     return RunContext(**values)
 
@@ -32,11 +37,16 @@ def run_context(campaign_id: int, run_id: str = "run-1", **overrides) -> RunCont
 @pytest.fixture
 def make_campaign(db, dial_queue):
     def make(slug="dispatch_test", contacts=(), max_in_flight=500, **config):
-        config = {"dial_queue": dial_queue, "skip_public_holidays": False,
-                  "calling_window": {"start": "08:00", "end": "21:00"}, **config}
+        config = {
+            "dial_queue": dial_queue,
+            "skip_public_holidays": False,
+            "calling_window": {"start": "08:00", "end": "21:00"},
+            **config,
+        }
         campaign_id = create_campaign(db, slug, max_in_flight=max_in_flight, config=config)
         add_contacts(db, campaign_id, list(contacts))
         return load_campaign(db, campaign_id)
+
     return make
 
 
@@ -50,8 +60,9 @@ def statuses(db, campaign_id) -> dict[str, str]:
 
 def test_contact_outside_local_window_is_not_dispatched(db, redis_client, make_campaign, sqs, dial_queue):
     day, night = us_numbers(2, seed=1)
-    campaign = make_campaign(contacts=[{"phone": day, "timezone": open_zone()},
-                                       {"phone": night, "timezone": closed_zone()}])
+    campaign = make_campaign(
+        contacts=[{"phone": day, "timezone": open_zone()}, {"phone": night, "timezone": closed_zone()}]
+    )
     result = dispatch(db, campaign, run_context(campaign.id))
     tasks = sent_tasks(sqs, dial_queue)
     assert [t["phone"] for t in tasks] == [day]
@@ -64,8 +75,9 @@ def test_not_after_is_the_end_of_the_contacts_local_window(db, redis_client, mak
 
     zone = open_zone()
     [phone] = us_numbers(1, seed=2)
-    campaign = make_campaign(contacts=[{"phone": phone, "timezone": zone}],
-                             calling_window={"start": "08:00", "end": "17:30"})
+    campaign = make_campaign(
+        contacts=[{"phone": phone, "timezone": zone}], calling_window={"start": "08:00", "end": "17:30"}
+    )
     dispatch(db, campaign, run_context(campaign.id))
     [task] = sent_tasks(sqs, dial_queue)
     not_after = datetime.fromisoformat(task["not_after"]).astimezone(ZoneInfo(zone))
@@ -103,14 +115,17 @@ def test_blacklisted_numbers_are_never_sent(db, redis_client, make_campaign, sqs
     assert db.execute("SELECT count(*) FROM dial_tasks").fetchone()[0] == 3, "a withheld claim leaves no dial task"
 
 
-def test_redis_down_dispatch_goes_on_with_postgres_blacklist(db, redis_client, make_campaign, sqs, dial_queue,
-                                                             monkeypatch, caplog):
+def test_redis_down_dispatch_goes_on_with_postgres_blacklist(
+    db, redis_client, make_campaign, sqs, dial_queue, monkeypatch, caplog
+):
     zone = open_zone()
     ok, pg_bl = us_numbers(2, seed=5)
     campaign = make_campaign(contacts=[{"phone": p, "timezone": zone} for p in (ok, pg_bl)])
     add_blacklist(db, [pg_bl])
-    monkeypatch.setenv("AIRFLOW_CONN_CAMPAIGNS_REDIS", json.dumps({"conn_type": "redis", "host": "127.0.0.1",
-                                                                   "port": 1, "extra": {"db": 1}}))
+    monkeypatch.setenv(
+        "AIRFLOW_CONN_CAMPAIGNS_REDIS",
+        json.dumps({"conn_type": "redis", "host": "127.0.0.1", "port": 1, "extra": {"db": 1}}),
+    )
     with caplog.at_level(logging.WARNING):
         result = dispatch(db, campaign, run_context(campaign.id))
     assert [t["phone"] for t in sent_tasks(sqs, dial_queue)] == [ok]
@@ -120,16 +135,19 @@ def test_redis_down_dispatch_goes_on_with_postgres_blacklist(db, redis_client, m
 
 def test_dispatch_tops_up_to_the_hopper_level_only(db, redis_client, make_campaign, sqs, dial_queue):
     zone = open_zone()
-    campaign = make_campaign(contacts=[{"phone": p, "timezone": zone} for p in us_numbers(25, seed=6)],
-                             max_in_flight=10)
+    campaign = make_campaign(
+        contacts=[{"phone": p, "timezone": zone} for p in us_numbers(25, seed=6)], max_in_flight=10
+    )
     assert dispatch(db, campaign, run_context(campaign.id)).sent == 10
     assert dispatch(db, campaign, run_context(campaign.id)).sent == 0
     # The dialer answers three of them: three places open in the hopper.
     rows = db.execute("SELECT dial_attempt_id, contact_id, phone FROM dial_tasks LIMIT 3").fetchall()
     for dial_attempt_id, contact_id, phone in rows:
-        db.execute("INSERT INTO call_records (dial_attempt_id, campaign_id, contact_id, phone, outcome, started_at, "
-                   "ended_at) VALUES (%s, %s, %s, %s, 'answered', now(), now())",
-                   (dial_attempt_id, campaign.id, contact_id, phone))
+        db.execute(
+            "INSERT INTO call_records (dial_attempt_id, campaign_id, contact_id, phone, outcome, started_at, "
+            "ended_at) VALUES (%s, %s, %s, %s, 'answered', now(), now())",
+            (dial_attempt_id, campaign.id, contact_id, phone),
+        )
     ingest(db, campaign)
     assert dispatch(db, campaign, run_context(campaign.id)).sent == 3
     assert len({t["dial_attempt_id"] for t in sent_tasks(sqs, dial_queue)}) == 13
@@ -165,8 +183,14 @@ def test_a_run_past_its_end_sends_nothing(db, redis_client, make_campaign, sqs, 
 
 def test_invalid_numbers_are_marked_with_a_reason_and_never_sent(db, redis_client, make_campaign, sqs, dial_queue):
     [good] = us_numbers(1, seed=10)
-    campaign = make_campaign(contacts=[{"phone": good, "timezone": open_zone()}, {"phone": "+1555"},
-                                       {"phone": "212555012"}, {"phone": good[:-1] + "x"}])
+    campaign = make_campaign(
+        contacts=[
+            {"phone": good, "timezone": open_zone()},
+            {"phone": "+1555"},
+            {"phone": "212555012"},
+            {"phone": good[:-1] + "x"},
+        ]
+    )
     dispatch(db, campaign, run_context(campaign.id))
     assert [t["phone"] for t in sent_tasks(sqs, dial_queue)] == [good]
     reasons = [r[0] for r in db.execute("SELECT status_reason FROM contacts WHERE status = 'invalid'").fetchall()]
@@ -182,11 +206,13 @@ class FlakySqs:
     def send_message_batch(self, QueueUrl, Entries):
         self.calls += 1
         if self.calls <= self.fail_times:
-            failing = Entries[::self.every]
+            failing = Entries[:: self.every]
             passing = [e for e in Entries if e not in failing]
             response = self.client.send_message_batch(QueueUrl=QueueUrl, Entries=passing) if passing else {}
-            return {"Successful": response.get("Successful", []),
-                    "Failed": [{"Id": e["Id"], "SenderFault": False, "Code": "ServiceUnavailable"} for e in failing]}
+            return {
+                "Successful": response.get("Successful", []),
+                "Failed": [{"Id": e["Id"], "SenderFault": False, "Code": "ServiceUnavailable"} for e in failing],
+            }
         return self.client.send_message_batch(QueueUrl=QueueUrl, Entries=Entries)
 
 
@@ -205,36 +231,40 @@ def test_partial_batch_failures_retry_only_the_failed_entries(db, redis_client, 
 def test_fifo_queue_groups_by_campaign_and_deduplicates_a_resend(db, redis_client, make_campaign, sqs):
     import uuid
 
-    fifo = sqs.create_queue(QueueName=f"dial-{uuid.uuid4().hex[:8]}.fifo",
-                            Attributes={"FifoQueue": "true"})["QueueUrl"]
+    fifo = sqs.create_queue(QueueName=f"dial-{uuid.uuid4().hex[:8]}.fifo", Attributes={"FifoQueue": "true"})["QueueUrl"]
     zone = open_zone()
-    campaign = make_campaign(slug="fifo", contacts=[{"phone": p, "timezone": zone} for p in us_numbers(3, seed=13)],
-                             dial_queue=fifo)
+    campaign = make_campaign(
+        slug="fifo", contacts=[{"phone": p, "timezone": zone} for p in us_numbers(3, seed=13)], dial_queue=fifo
+    )
     dispatch(db, campaign, run_context(campaign.id))
     # A crash after the send but before it was marked sent: the retry resends the same ids.
     db.execute("UPDATE dial_tasks SET status = 'claimed', sent_at = NULL")
     assert dispatch(db, campaign, run_context(campaign.id)).resent == 3
     received = []
     for _ in range(3):
-        batch = sqs.receive_message(QueueUrl=fifo, MaxNumberOfMessages=10,
-                                    AttributeNames=["MessageGroupId", "MessageDeduplicationId"]).get("Messages", [])
+        batch = sqs.receive_message(
+            QueueUrl=fifo, MaxNumberOfMessages=10, AttributeNames=["MessageGroupId", "MessageDeduplicationId"]
+        ).get("Messages", [])
         received += batch
         if batch:
-            sqs.delete_message_batch(QueueUrl=fifo, Entries=[
-                {"Id": str(i), "ReceiptHandle": m["ReceiptHandle"]} for i, m in enumerate(batch)])
+            sqs.delete_message_batch(
+                QueueUrl=fifo,
+                Entries=[{"Id": str(i), "ReceiptHandle": m["ReceiptHandle"]} for i, m in enumerate(batch)],
+            )
     sqs.delete_queue(QueueUrl=fifo)
     assert len(received) == 3, "the FIFO queue dropped the resends as duplicates"
     assert {m["Attributes"]["MessageGroupId"] for m in received} == {f"campaign-{campaign.id}"}
     assert {m["Attributes"]["MessageDeduplicationId"] for m in received} == {
-        json.loads(m["Body"])["dial_attempt_id"] for m in received}
+        json.loads(m["Body"])["dial_attempt_id"] for m in received
+    }
 
 
-def test_alabama_contact_is_not_called_on_a_legal_holiday_or_a_sunday(db, redis_client, make_campaign, sqs,
-                                                                       dial_queue):
+def test_alabama_contact_is_not_called_on_a_legal_holiday_or_a_sunday(db, redis_client, make_campaign, sqs, dial_queue):
     phone = "+12052345678"  # Alabama: no Sunday calls, no calls on legal holidays
-    campaign = make_campaign(slug="alabama", contacts=[{"phone": phone, "timezone": "America/Chicago"}],
-                             skip_public_holidays=False)
-    thanksgiving = datetime(2026, 11, 26, 20, 0, tzinfo=timezone.utc)   # 14:00 in Alabama
+    campaign = make_campaign(
+        slug="alabama", contacts=[{"phone": phone, "timezone": "America/Chicago"}], skip_public_holidays=False
+    )
+    thanksgiving = datetime(2026, 11, 26, 20, 0, tzinfo=timezone.utc)  # 14:00 in Alabama
     sunday = datetime(2026, 11, 29, 20, 0, tzinfo=timezone.utc)
     friday = datetime(2026, 11, 27, 20, 0, tzinfo=timezone.utc)
     for instant, expected in ((thanksgiving, 0), (sunday, 0), (friday, 1)):
@@ -244,8 +274,12 @@ def test_alabama_contact_is_not_called_on_a_legal_holiday_or_a_sunday(db, redis_
 
 def test_campaign_blackout_dates_and_public_holidays_hold_back_everyone(db, redis_client, make_campaign):
     phone = "+12125550123"  # New York
-    campaign = make_campaign(slug="blackout", contacts=[{"phone": phone, "timezone": "America/New_York"}],
-                             skip_public_holidays=True, blackout_dates=["2026-12-24"])
+    campaign = make_campaign(
+        slug="blackout",
+        contacts=[{"phone": phone, "timezone": "America/New_York"}],
+        skip_public_holidays=True,
+        blackout_dates=["2026-12-24"],
+    )
     christmas_eve = datetime(2026, 12, 24, 17, 0, tzinfo=timezone.utc)
     christmas = datetime(2026, 12, 25, 17, 0, tzinfo=timezone.utc)
     for instant in (christmas_eve, christmas):

@@ -32,15 +32,25 @@ ROOT = Path(__file__).resolve().parents[2]
 
 def run_ctx(campaign_id):
     now = datetime.now(timezone.utc)
-    return RunContext(campaign_id=campaign_id, run_id="faulty", run_start=now, run_end=now + timedelta(days=1), live=True)
+    return RunContext(
+        campaign_id=campaign_id, run_id="faulty", run_start=now, run_end=now + timedelta(days=1), live=True
+    )
 
 
 @pytest.fixture
 def campaign(db, dial_queue):
     zone = open_zone()
     phones = us_numbers(35, seed=40)
-    campaign_id = create_campaign(db, "faults", max_in_flight=100, config={
-        "dial_queue": dial_queue, "skip_public_holidays": False, "calling_window": {"start": "08:00", "end": "21:00"}})
+    campaign_id = create_campaign(
+        db,
+        "faults",
+        max_in_flight=100,
+        config={
+            "dial_queue": dial_queue,
+            "skip_public_holidays": False,
+            "calling_window": {"start": "08:00", "end": "21:00"},
+        },
+    )
     add_contacts(db, campaign_id, [{"phone": p, "timezone": zone} for p in phones])
     return load_campaign(db, campaign_id), phones
 
@@ -104,9 +114,14 @@ def test_sqs_down_for_a_while(db, redis_client, campaign, sqs, dial_queue):
     import botocore.exceptions
 
     campaign_row, phones = campaign
-    unreachable = boto3.client("sqs", endpoint_url="http://127.0.0.1:1", region_name="us-east-1",
-                               aws_access_key_id="x", aws_secret_access_key="x",
-                               config=botocore.config.Config(retries={"max_attempts": 1}, connect_timeout=1))
+    unreachable = boto3.client(
+        "sqs",
+        endpoint_url="http://127.0.0.1:1",
+        region_name="us-east-1",
+        aws_access_key_id="x",
+        aws_secret_access_key="x",
+        config=botocore.config.Config(retries={"max_attempts": 1}, connect_timeout=1),
+    )
     for _ in range(2):  # two task tries while SQS is down
         with pytest.raises(botocore.exceptions.EndpointConnectionError):
             dispatch(db, campaign_row, run_ctx(campaign_row.id), client=unreachable, queue_url=dial_queue)
@@ -154,8 +169,9 @@ def test_postgres_restarts_mid_dispatch(redis_client, campaign, sqs, dial_queue)
     campaign_row, phones = campaign
     with campaign_db() as conn:
         with pytest.raises(psycopg.OperationalError):
-            dispatch(conn, campaign_row, run_ctx(campaign_row.id), client=RestartPostgresMidway(sqs),
-                     queue_url=dial_queue)
+            dispatch(
+                conn, campaign_row, run_ctx(campaign_row.id), client=RestartPostgresMidway(sqs), queue_url=dial_queue
+            )
     with campaign_db() as conn:  # the task's retry: a new connection, the same ledger
         dispatch(conn, campaign_row, run_ctx(campaign_row.id), client=sqs, queue_url=dial_queue)
         assert_each_sent_under_one_id(conn, sqs, dial_queue, phones)

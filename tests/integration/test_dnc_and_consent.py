@@ -20,8 +20,7 @@ UK_NUMBER = "+442079460123"
 
 
 def campaign_with(db, phones, *, scrubbed, **config) -> Campaign:
-    campaign_id = create_campaign(db, "dnc", dnc_scrubbed_at=scrubbed,
-                                  config={"skip_public_holidays": False, **config})
+    campaign_id = create_campaign(db, "dnc", dnc_scrubbed_at=scrubbed, config={"skip_public_holidays": False, **config})
     add_contacts(db, campaign_id, [{"phone": p, "timezone": open_zone()} for p in phones])
     return load_campaign(db, campaign_id)
 
@@ -50,21 +49,40 @@ def test_a_campaign_without_us_contacts_needs_no_us_scrub(db):
 
 def test_a_contact_without_consent_is_skipped_with_reason_no_consent(db, redis_client, dial_queue, sqs):
     phones = us_numbers(2, seed=404)
-    campaign = campaign_with(db, phones, scrubbed=datetime.now(timezone.utc), requires_consent=True,
-                             dial_queue=dial_queue, calling_window={"start": "00:00", "end": "23:59"})
-    db.execute("UPDATE contacts SET consent_at = now() - interval '1 day', consent_basis = 'web form' "
-               "WHERE campaign_id = %s AND phone = %s", (campaign.id, phones[0]))
+    campaign = campaign_with(
+        db,
+        phones,
+        scrubbed=datetime.now(timezone.utc),
+        requires_consent=True,
+        dial_queue=dial_queue,
+        calling_window={"start": "00:00", "end": "23:59"},
+    )
+    db.execute(
+        "UPDATE contacts SET consent_at = now() - interval '1 day', consent_basis = 'web form' "
+        "WHERE campaign_id = %s AND phone = %s",
+        (campaign.id, phones[0]),
+    )
     assert validate(db, campaign, live=True)["dispatchable"] == 1
-    rows = dict(db.execute("SELECT phone, status || ':' || coalesce(status_reason, '') FROM contacts "
-                           "WHERE campaign_id = %s", (campaign.id,)).fetchall())
+    rows = dict(
+        db.execute(
+            "SELECT phone, status || ':' || coalesce(status_reason, '') FROM contacts WHERE campaign_id = %s",
+            (campaign.id,),
+        ).fetchall()
+    )
     assert rows == {phones[0]: "pending:", phones[1]: "blacklisted:no_consent"}
     assert dispatch(db, campaign, run_context(campaign.id)).sent == 1
     assert db.execute("SELECT phone FROM dial_tasks").fetchall() == [(phones[0],)]
 
 
 def test_a_contact_added_without_consent_is_skipped_when_it_is_resolved(db, redis_client, dial_queue):
-    campaign = campaign_with(db, [], scrubbed=datetime.now(timezone.utc), requires_consent=True,
-                             dial_queue=dial_queue, calling_window={"start": "00:00", "end": "23:59"})
+    campaign = campaign_with(
+        db,
+        [],
+        scrubbed=datetime.now(timezone.utc),
+        requires_consent=True,
+        dial_queue=dial_queue,
+        calling_window={"start": "00:00", "end": "23:59"},
+    )
     validate(db, campaign, live=True)
     add_contacts(db, campaign.id, [{"phone": us_numbers(1, seed=405)[0], "timezone": open_zone()}])
     assert dispatch(db, campaign, run_context(campaign.id)).sent == 0
@@ -72,8 +90,13 @@ def test_a_contact_added_without_consent_is_skipped_when_it_is_resolved(db, redi
 
 
 def test_without_requires_consent_a_contact_without_consent_is_dialed(db, redis_client, dial_queue):
-    campaign = campaign_with(db, us_numbers(1, seed=406), scrubbed=datetime.now(timezone.utc),
-                             dial_queue=dial_queue, calling_window={"start": "00:00", "end": "23:59"})
+    campaign = campaign_with(
+        db,
+        us_numbers(1, seed=406),
+        scrubbed=datetime.now(timezone.utc),
+        dial_queue=dial_queue,
+        calling_window={"start": "00:00", "end": "23:59"},
+    )
     validate(db, campaign, live=True)
     assert dispatch(db, campaign, run_context(campaign.id)).sent == 1
 
@@ -85,8 +108,9 @@ def test_a_dnc_extract_is_loaded_with_its_source_and_date(db, redis_client):
     # A later extract takes over the provenance of the numbers it lists again; it adds the new ones.
     report = import_numbers(db, phones[:1] + us_numbers(1, seed=408), source="Vendor X", as_of=date(2026, 11, 27))
     assert (report.imported, report.already_present) == (1, 1)
-    rows = dict(db.execute("SELECT phone, source || '@' || source_as_of FROM blacklist WHERE campaign_id IS NULL"
-                           ).fetchall())
+    rows = dict(
+        db.execute("SELECT phone, source || '@' || source_as_of FROM blacklist WHERE campaign_id IS NULL").fetchall()
+    )
     assert rows[phones[0]] == "Vendor X@2026-11-27"
     assert rows[phones[1]] == "National DNC Registry@2026-11-20"
     # An older extract never takes it back.
@@ -97,8 +121,13 @@ def test_a_dnc_extract_is_loaded_with_its_source_and_date(db, redis_client):
 def test_a_dnc_import_keeps_a_permanent_entry_permanent(db, redis_client):
     phone = us_numbers(1, seed=409)[0]
     import_numbers(db, [phone])
-    import_numbers(db, [phone], source="Vendor", as_of=date(2026, 11, 1),
-                   expires_at=datetime.now(timezone.utc) + timedelta(days=10))
+    import_numbers(
+        db,
+        [phone],
+        source="Vendor",
+        as_of=date(2026, 11, 1),
+        expires_at=datetime.now(timezone.utc) + timedelta(days=10),
+    )
     assert db.execute("SELECT expires_at, source FROM blacklist").fetchone() == (None, "Vendor")
 
 

@@ -27,15 +27,25 @@ def campaign_dag(dag_id: str):
     return bag.get_dag(dag_id)
 
 
-def test_campaign_run_dials_each_eligible_contact_once_and_reports(db, redis_client, dial_queue, topic_inbox, dialer, sqs):
+def test_campaign_run_dials_each_eligible_contact_once_and_reports(
+    db, redis_client, dial_queue, topic_inbox, dialer, sqs
+):
     zone = open_zone()
     phones = us_numbers(26, seed=11)
     eligible, pg_blocked, redis_blocked = phones[:20], phones[20:23], phones[23:26]
     invalid = ["+1555", "1212555012"]
-    campaign_id = create_campaign(db, "e2e_basic", poke_interval_s=1, max_in_flight=8, config={
-        "dial_queue": dial_queue, "skip_public_holidays": False, "max_attempts": 1,
-        "calling_window": {"start": "08:00", "end": "21:00"},
-    })
+    campaign_id = create_campaign(
+        db,
+        "e2e_basic",
+        poke_interval_s=1,
+        max_in_flight=8,
+        config={
+            "dial_queue": dial_queue,
+            "skip_public_holidays": False,
+            "max_attempts": 1,
+            "calling_window": {"start": "08:00", "end": "21:00"},
+        },
+    )
     add_contacts(db, campaign_id, [{"phone": p, "timezone": zone} for p in phones + invalid])
     add_blacklist(db, pg_blocked)
     redis_client.sadd("campaigns:blacklist", *redis_blocked)
@@ -62,13 +72,14 @@ def test_campaign_run_dials_each_eligible_contact_once_and_reports(db, redis_cli
 
     outcome, s3_uri, report = db.execute(
         "SELECT outcome, s3_uri, report FROM campaign_reports WHERE campaign_id = %s AND run_id = %s",
-        (campaign_id, run.run_id)).fetchone()
+        (campaign_id, run.run_id),
+    ).fetchone()
     assert outcome == "completed"
     assert report["funnel"]["dispatched"] == len(eligible)
     from airflow.providers.amazon.aws.hooks.s3 import S3Hook
 
     def read(uri):
-        bucket, key = uri[len("s3://"):].split("/", 1)
+        bucket, key = uri[len("s3://") :].split("/", 1)
         return S3Hook(aws_conn_id="campaigns_aws").read_key(key, bucket)
 
     stored = json.loads(read(report["files"]["report.json"]))

@@ -18,7 +18,7 @@ from tests.helpers import closed_zone, open_zone, us_numbers
 from tests.integration.conftest import drain
 
 pytestmark = pytest.mark.integration
-DAG_FILE = Path(__file__).resolve().parents[2] / "dags"   # the campaign DAGs are split over files
+DAG_FILE = Path(__file__).resolve().parents[2] / "dags"  # the campaign DAGs are split over files
 
 
 def campaign_dag(slug: str):
@@ -43,8 +43,9 @@ def campaign_status(db, campaign_id) -> str:
 
 
 def report_of(db, campaign_id, run_id) -> dict:
-    row = db.execute("SELECT report FROM campaign_reports WHERE campaign_id = %s AND run_id = %s",
-                     (campaign_id, run_id)).fetchone()
+    row = db.execute(
+        "SELECT report FROM campaign_reports WHERE campaign_id = %s AND run_id = %s", (campaign_id, run_id)
+    ).fetchone()
     return row[0] if row else None
 
 
@@ -79,13 +80,27 @@ def later(seconds: float, action) -> threading.Thread:
 @pytest.fixture
 def make(db, dial_queue):
     def build(slug, phones, zone=None, end_in=timedelta(hours=2), status="scheduled", max_in_flight=50, **config):
-        config = {"dial_queue": dial_queue, "skip_public_holidays": False, "max_attempts": 1,
-                  "calling_window": {"start": "08:00", "end": "21:00"}, **config}
+        config = {
+            "dial_queue": dial_queue,
+            "skip_public_holidays": False,
+            "max_attempts": 1,
+            "calling_window": {"start": "08:00", "end": "21:00"},
+            **config,
+        }
         now = datetime.now(timezone.utc)
-        campaign_id = create_campaign(db, slug, status=status, poke_interval_s=1, max_in_flight=max_in_flight,
-                                      start_at=now - timedelta(minutes=5), end_at=now + end_in, config=config)
+        campaign_id = create_campaign(
+            db,
+            slug,
+            status=status,
+            poke_interval_s=1,
+            max_in_flight=max_in_flight,
+            start_at=now - timedelta(minutes=5),
+            end_at=now + end_in,
+            config=config,
+        )
         add_contacts(db, campaign_id, [{"phone": p, "timezone": zone or open_zone()} for p in phones])
         return campaign_id
+
     return build
 
 
@@ -104,12 +119,16 @@ def test_completed_when_nothing_is_pending_or_in_flight(db, redis_client, make, 
     assert report["s3_uri"] in message["Message"]
 
 
-def test_completed_at_end_time_counts_unreached_contacts_as_expired(db, redis_client, make, dialer, dial_queue,
-                                                                    topic_inbox, sqs):
+def test_completed_at_end_time_counts_unreached_contacts_as_expired(
+    db, redis_client, make, dialer, dial_queue, topic_inbox, sqs
+):
     day, night = us_numbers(4, seed=61)[:2], us_numbers(4, seed=61)[2:]
     campaign_id = make("exit_end_time", [], end_in=timedelta(seconds=12))
-    add_contacts(db, campaign_id, [{"phone": p, "timezone": open_zone()} for p in day]
-                 + [{"phone": p, "timezone": closed_zone()} for p in night])
+    add_contacts(
+        db,
+        campaign_id,
+        [{"phone": p, "timezone": open_zone()} for p in day] + [{"phone": p, "timezone": closed_zone()} for p in night],
+    )
     dialer(dial_queue, {"answered": 1.0})
     run = campaign_dag("exit_end_time").test()
     assert run.state == "success"
@@ -122,28 +141,38 @@ def test_completed_at_end_time_counts_unreached_contacts_as_expired(db, redis_cl
     assert campaign_status(db, campaign_id) == "completed"
 
 
-def test_paused_campaign_waits_then_resumes_in_the_same_run(db, redis_client, make, dialer, dial_queue, topic_inbox, sqs):
+def test_paused_campaign_waits_then_resumes_in_the_same_run(
+    db, redis_client, make, dialer, dial_queue, topic_inbox, sqs
+):
     campaign_id = make("exit_paused", us_numbers(4, seed=62), status="paused")
     dialer(dial_queue, {"answered": 1.0})
     later(5, lambda: db.execute("UPDATE campaigns SET status = 'active' WHERE id = %s", (campaign_id,)))
     run = campaign_dag("exit_paused").test()
     assert run.state == "success"
-    snapshots = db.execute("SELECT counts, dispatched FROM campaign_progress WHERE campaign_id = %s ORDER BY id",
-                           (campaign_id,)).fetchall()
+    snapshots = db.execute(
+        "SELECT counts, dispatched FROM campaign_progress WHERE campaign_id = %s ORDER BY id", (campaign_id,)
+    ).fetchall()
     assert snapshots[0] == ({"pending": 4}, 0), "while paused, nothing is sent"
     assert {r[0] for r in db.execute("SELECT DISTINCT run_id FROM dial_tasks").fetchall()} == {run.run_id}
     assert report_of(db, campaign_id, run.run_id)["funnel"]["answered"] == 4
     assert outcomes(notifications(sqs, topic_inbox, campaign_id)) == ["completed"]
 
 
-def test_cancelled_campaign_counts_in_flight_work_and_sends_nothing_new(db, redis_client, make, dial_queue,
-                                                                        topic_inbox, sqs):
+def test_cancelled_campaign_counts_in_flight_work_and_sends_nothing_new(
+    db, redis_client, make, dial_queue, topic_inbox, sqs
+):
     campaign_id = make("exit_cancelled", us_numbers(6, seed=63), max_in_flight=2)
     # No dialer: the first two dial tasks stay in flight until the operator cancels, which they do
     # once the run has sent them (a fixed delay loses the race on a busy machine).
-    when(lambda conn: conn.execute("SELECT count(*) FROM dial_tasks WHERE campaign_id = %s AND status = 'sent'",
-                                   (campaign_id,)).fetchone()[0] == 2,
-         lambda conn: conn.execute("UPDATE campaigns SET status = 'cancelled' WHERE id = %s", (campaign_id,)))
+    when(
+        lambda conn: (
+            conn.execute(
+                "SELECT count(*) FROM dial_tasks WHERE campaign_id = %s AND status = 'sent'", (campaign_id,)
+            ).fetchone()[0]
+            == 2
+        ),
+        lambda conn: conn.execute("UPDATE campaigns SET status = 'cancelled' WHERE id = %s", (campaign_id,)),
+    )
     run = campaign_dag("exit_cancelled").test()
     assert run.state == "success"
     report = report_of(db, campaign_id, run.run_id)
@@ -156,9 +185,13 @@ def test_cancelled_campaign_counts_in_flight_work_and_sends_nothing_new(db, redi
 
 
 def test_validation_failure_names_every_problem_and_does_not_retry(db, redis_client, make, topic_inbox, sqs):
-    campaign_id = make("exit_invalid", us_numbers(2, seed=64), calling_window={"start": "22:00", "end": "23:00"},
-                       ivr_flow={"entry": "a", "nodes": {"a": {"next": ["b"]}, "b": {"next": ["a"]}}},
-                       audio=["prompts/missing.wav"])
+    campaign_id = make(
+        "exit_invalid",
+        us_numbers(2, seed=64),
+        calling_window={"start": "22:00", "end": "23:00"},
+        ivr_flow={"entry": "a", "nodes": {"a": {"next": ["b"]}, "b": {"next": ["a"]}}},
+        audio=["prompts/missing.wav"],
+    )
     run = campaign_dag("exit_invalid").test()
     assert run.state == "failed"
     states = task_states(run)
@@ -177,8 +210,9 @@ def test_validation_failure_names_every_problem_and_does_not_retry(db, redis_cli
 
 def test_a_task_that_exhausts_its_retries_fails_the_run_and_the_campaign(db, redis_client, make, topic_inbox, sqs):
     campaign_id = make("exit_failed", us_numbers(2, seed=65))
-    db.execute("UPDATE campaigns SET config = config || '{\"dial_queue\": \"no-such-queue\"}' WHERE id = %s",
-               (campaign_id,))
+    db.execute(
+        'UPDATE campaigns SET config = config || \'{"dial_queue": "no-such-queue"}\' WHERE id = %s', (campaign_id,)
+    )
     run = campaign_dag("exit_failed").test()
     assert run.state == "failed"
     dispatch_ti = next(ti for ti in run.get_task_instances() if ti.task_id == "dispatch_contacts")
@@ -190,8 +224,9 @@ def test_a_task_that_exhausts_its_retries_fails_the_run_and_the_campaign(db, red
     assert run.run_id in message["Message"]
 
 
-def test_report_failure_still_notifies_and_says_the_report_is_missing(db, redis_client, make, dialer, dial_queue,
-                                                                     topic_inbox, sqs, monkeypatch):
+def test_report_failure_still_notifies_and_says_the_report_is_missing(
+    db, redis_client, make, dialer, dial_queue, topic_inbox, sqs, monkeypatch
+):
     campaign_id = make("exit_no_report", us_numbers(2, seed=66))
     dialer(dial_queue, {"answered": 1.0})
     monkeypatch.setenv("AIRFLOW_VAR_CAMPAIGN_REPORT_BUCKET", "no-such-bucket")
@@ -206,8 +241,7 @@ def test_report_failure_still_notifies_and_says_the_report_is_missing(db, redis_
     assert run.run_id in message["Message"]
 
 
-def test_too_slow_alert_names_the_run_and_its_expected_duration(db, redis_client, make, topic_inbox, sqs,
-                                                                  monkeypatch):
+def test_too_slow_alert_names_the_run_and_its_expected_duration(db, redis_client, make, topic_inbox, sqs, monkeypatch):
     import asyncio
 
     from include.campaigns.callbacks import on_run_too_slow
@@ -239,8 +273,9 @@ def test_dry_run_selects_and_reports_but_sends_nothing(db, redis_client, make, d
     assert outcomes(notifications(sqs, topic_inbox, campaign_id)) == ["dry_run"]
 
 
-def test_a_sharded_campaign_dispatches_from_mapped_tasks_and_dials_everyone_once(db, redis_client, make, dialer,
-                                                                                 dial_queue, topic_inbox, sqs):
+def test_a_sharded_campaign_dispatches_from_mapped_tasks_and_dials_everyone_once(
+    db, redis_client, make, dialer, dial_queue, topic_inbox, sqs
+):
     phones = us_numbers(12, seed=71)
     campaign_id = make("exit_sharded", phones, dispatch_shards=3)
     simulator = dialer(dial_queue, {"answered": 1.0})
@@ -249,7 +284,7 @@ def test_a_sharded_campaign_dispatches_from_mapped_tasks_and_dials_everyone_once
     shards = sorted(ti.map_index for ti in run.get_task_instances() if ti.task_id == "dispatch_contacts")
     assert shards == [0, 1, 2]
     dialed = [task["phone"] for task in simulator.received]
-    assert sorted(dialed) == sorted(phones)                       # everyone, exactly once
+    assert sorted(dialed) == sorted(phones)  # everyone, exactly once
     report = report_of(db, campaign_id, run.run_id)
     assert report["outcome"] == "completed" and report["funnel"]["dispatched"] == 12
 
@@ -264,8 +299,10 @@ def test_a_sharded_dry_run_reports_the_campaign_once(db, redis_client, make, dia
 
 def test_a_past_interval_dials_no_one_and_regenerates_its_report(db, redis_client, make, dial_queue, topic_inbox, sqs):
     campaign_id = make("exit_backfill", us_numbers(3, seed=69))
-    db.execute("UPDATE campaigns SET schedule = '0 9 * * *', start_at = now() - interval '10 days' WHERE id = %s",
-               (campaign_id,))
+    db.execute(
+        "UPDATE campaigns SET schedule = '0 9 * * *', start_at = now() - interval '10 days' WHERE id = %s",
+        (campaign_id,),
+    )
     three_days_ago = (datetime.now(timezone.utc) - timedelta(days=3)).replace(hour=9, minute=0, second=0, microsecond=0)
     dag = campaign_dag("exit_backfill")
     first = dag.test(run_after=three_days_ago, logical_date=three_days_ago)
@@ -277,16 +314,22 @@ def test_a_past_interval_dials_no_one_and_regenerates_its_report(db, redis_clien
 
     again = dag.test(run_after=three_days_ago, logical_date=three_days_ago)
     assert again.run_id == first.run_id
-    rows = db.execute("SELECT run_id, updated_at FROM campaign_reports WHERE campaign_id = %s", (campaign_id,)).fetchall()
+    rows = db.execute(
+        "SELECT run_id, updated_at FROM campaign_reports WHERE campaign_id = %s", (campaign_id,)
+    ).fetchall()
     assert len(rows) == 1 and rows[0][1] > before, "the rerun rewrote the same report"
     assert campaign_status(db, campaign_id) == "scheduled", "a re-report never touches the campaign's state"
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "Airflow 3.3.2: DagRun.update_state() looks a DAG's DeadlineAlert up with DeadlineAlertModel.get_by_id() "
-    "using the alert's unserialized form when dag.test() runs it, so the successful run crashes "
-    "(psycopg2 'can't adapt type dict'). The scheduler is unaffected. When this passes, drop "
-    "CAMPAIGN_DEADLINE_ALERTS=off from tests/conftest.py and the dags-test guard in dag_factory."))
+@pytest.mark.xfail(
+    strict=True,
+    reason=(
+        "Airflow 3.3.2: DagRun.update_state() looks a DAG's DeadlineAlert up with DeadlineAlertModel.get_by_id() "
+        "using the alert's unserialized form when dag.test() runs it, so the successful run crashes "
+        "(psycopg2 'can't adapt type dict'). The scheduler is unaffected. When this passes, drop "
+        "CAMPAIGN_DEADLINE_ALERTS=off from tests/conftest.py and the dags-test guard in dag_factory."
+    ),
+)
 def test_dag_test_runs_a_campaign_that_has_a_deadline_alert(db, redis_client, make, dialer, dial_queue, monkeypatch):
     make("exit_deadline", us_numbers(1, seed=70))
     dialer(dial_queue, {"answered": 1.0})
@@ -295,7 +338,8 @@ def test_dag_test_runs_a_campaign_that_has_a_deadline_alert(db, redis_client, ma
 
 
 def test_a_campaign_whose_contacts_are_all_finished_completes_instead_of_failing_validation(
-        db, redis_client, make, topic_inbox, sqs):
+    db, redis_client, make, topic_inbox, sqs
+):
     campaign_id = make("exit_all_done", us_numbers(3, seed=73))
     db.execute("UPDATE contacts SET status = 'completed', attempts = 1 WHERE campaign_id = %s", (campaign_id,))
     run = campaign_dag("exit_all_done").test()
@@ -355,10 +399,11 @@ def test_the_campaigns_end_is_its_dags_end_date(db, make):
     def after(tick):
         return real.timetable.next_dagrun_info(
             last_automated_data_interval=DataInterval(tick, tick),
-            restriction=TimeRestriction(earliest=real.start_date, latest=real.end_date, catchup=True))
+            restriction=TimeRestriction(earliest=real.start_date, latest=real.end_date, catchup=True),
+        )
 
     floor = pendulum.instance(end_at.replace(second=0, microsecond=0))
-    last_tick = floor - timedelta(minutes=floor.minute % 2)      # the last even minute before the end
+    last_tick = floor - timedelta(minutes=floor.minute % 2)  # the last even minute before the end
     if last_tick > real.end_date:
         last_tick -= timedelta(minutes=2)
     assert after(last_tick - timedelta(minutes=2)).run_after == last_tick, "the last tick inside the campaign runs"
@@ -374,8 +419,14 @@ def test_a_re_report_never_has_a_negative_duration(db, redis_client, make):
 
     campaign_id = make("exit_rereport", us_numbers(1, seed=77))
     now = datetime.now(timezone.utc)
-    old_run = RunContext(campaign_id=campaign_id, run_id="scheduled__old", run_start=now,
-                         run_end=now - timedelta(hours=2), live=False, not_live_reason="its interval is over")
+    old_run = RunContext(
+        campaign_id=campaign_id,
+        run_id="scheduled__old",
+        run_start=now,
+        run_end=now - timedelta(hours=2),
+        live=False,
+        not_live_reason="its interval is over",
+    )
     report = build_report(db, campaign_id, old_run, "report_only", None)
     assert report["run"]["duration_s"] >= 0
 
@@ -387,8 +438,9 @@ def test_a_failure_alert_says_what_happened_to_a_cancelled_campaign(db, redis_cl
     from include.campaigns.validation import CampaignInvalid
 
     campaign_id = make("exit_cancel_alert", us_numbers(1, seed=78), status="cancelled")
-    ti = SimpleNamespace(dag_id="campaign_exit_cancel_alert", task_id="validate_campaign",
-                         run_id="scheduled__next", try_number=1)
+    ti = SimpleNamespace(
+        dag_id="campaign_exit_cancel_alert", task_id="validate_campaign", run_id="scheduled__next", try_number=1
+    )
     error = CampaignInvalid("exit_cancel_alert", ["status 'cancelled' does not allow a run"])
     on_task_failure({"ti": ti, "exception": error}, campaign_id=campaign_id)
     [message] = notifications(sqs, topic_inbox, campaign_id)
@@ -406,7 +458,7 @@ def test_the_readmes_re_run_request_clears_a_successful_report_task():
     from airflow.api_fastapi.core_api.datamodels.task_instances import ClearTaskInstancesBody
 
     readme = (DAG_FILE.parent / "README.md").read_text()
-    section = readme[readme.index("**Re-run a report:**"):]
+    section = readme[readme.index("**Re-run a report:**") :]
     body = json.loads(re.search(r"clearTaskInstances` with\s+`(\{.*?\})`", section, re.S).group(1))
     request = ClearTaskInstancesBody.model_validate(body)
     assert request.only_failed is False and request.only_running is False
@@ -429,8 +481,7 @@ def test_a_run_of_a_campaign_whose_status_allows_none_ends_quietly(db, redis_cli
     assert db.execute("SELECT count(*) FROM dial_tasks WHERE campaign_id = %s", (campaign_id,)).fetchone()[0] == 0
 
 
-def test_a_campaign_with_no_contacts_completes_instead_of_failing_validation(db, redis_client, make, topic_inbox,
-                                                                              sqs):
+def test_a_campaign_with_no_contacts_completes_instead_of_failing_validation(db, redis_client, make, topic_inbox, sqs):
     campaign_id = make("exit_no_contacts", [])
     run = campaign_dag("exit_no_contacts").test()
     assert run.state == "success"
@@ -439,8 +490,9 @@ def test_a_campaign_with_no_contacts_completes_instead_of_failing_validation(db,
     assert outcomes(notifications(sqs, topic_inbox, campaign_id)) == ["completed"]
 
 
-def test_a_recurring_campaign_with_every_contact_finished_lives_on_until_its_end(db, redis_client, make,
-                                                                                 topic_inbox, sqs):
+def test_a_recurring_campaign_with_every_contact_finished_lives_on_until_its_end(
+    db, redis_client, make, topic_inbox, sqs
+):
     # Recurring campaigns often gain contacts between ticks (tomorrow's reminders): a run that
     # finds everyone finished ends, and the campaign waits for its next tick, not for ever.
     campaign_id = make("exit_recurring_done", us_numbers(2, seed=91))

@@ -29,17 +29,26 @@ def test_postgres_requires_a_password_over_tcp():
     import psycopg
 
     port = stack.status()["postgres"]["port"]
-    for user, password in [("postgres", None), ("postgres", "postgres"), ("campaigns", "campaigns"),
-                           ("airflow", "airflow"), ("campaigns", None)]:
+    for user, password in [
+        ("postgres", None),
+        ("postgres", "postgres"),
+        ("campaigns", "campaigns"),
+        ("airflow", "airflow"),
+        ("campaigns", None),
+    ]:
         with pytest.raises(psycopg.OperationalError, match="password"):
-            psycopg.connect(host="127.0.0.1", port=port, user=user, password=password, dbname="postgres",
-                            connect_timeout=5).close()
+            psycopg.connect(
+                host="127.0.0.1", port=port, user=user, password=password, dbname="postgres", connect_timeout=5
+            ).close()
 
 
 def test_no_tcp_line_of_pg_hba_trusts_anyone():
     pgdata, _ = stack._pg_paths()
-    lines = [line.split() for line in (pgdata / "pg_hba.conf").read_text().splitlines()
-             if line.strip() and not line.lstrip().startswith("#")]
+    lines = [
+        line.split()
+        for line in (pgdata / "pg_hba.conf").read_text().splitlines()
+        if line.strip() and not line.lstrip().startswith("#")
+    ]
     host_lines = [line for line in lines if line[0].startswith("host")]
     assert host_lines and all(line[-1] == "scram-sha-256" for line in host_lines), host_lines
 

@@ -23,8 +23,12 @@ def test_a_subscription_filtered_on_outcome_gets_only_that_outcome(db, sqs):
     url = sqs.create_queue(QueueName=f"failures-{uuid.uuid4().hex[:8]}")["QueueUrl"]
     arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
     sns = SnsHook(aws_conn_id="campaigns_aws").get_conn()
-    subscription = sns.subscribe(TopicArn=topic_arn(), Protocol="sqs", Endpoint=arn, Attributes={
-        "FilterPolicy": json.dumps({"outcome": ["failed", "validation_failed"]})})["SubscriptionArn"]
+    subscription = sns.subscribe(
+        TopicArn=topic_arn(),
+        Protocol="sqs",
+        Endpoint=arn,
+        Attributes={"FilterPolicy": json.dumps({"outcome": ["failed", "validation_failed"]})},
+    )["SubscriptionArn"]
     try:
         campaign = load_campaign(db, create_campaign(db, "notify_filter"))
         for outcome in ("completed", "failed", "too_slow", "validation_failed"):
@@ -92,8 +96,12 @@ def test_a_subscription_filtered_on_severity_gets_every_critical_outcome_and_not
     url = sqs.create_queue(QueueName=f"pager-{uuid.uuid4().hex[:8]}")["QueueUrl"]
     arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
     sns = SnsHook(aws_conn_id="campaigns_aws").get_conn()
-    subscription = sns.subscribe(TopicArn=topic_arn(), Protocol="sqs", Endpoint=arn, Attributes={
-        "FilterPolicy": json.dumps({"severity": ["critical"]})})["SubscriptionArn"]
+    subscription = sns.subscribe(
+        TopicArn=topic_arn(),
+        Protocol="sqs",
+        Endpoint=arn,
+        Attributes={"FilterPolicy": json.dumps({"severity": ["critical"]})},
+    )["SubscriptionArn"]
     try:
         campaign = load_campaign(db, create_campaign(db, "notify_severity"))
         for outcome in Outcome:

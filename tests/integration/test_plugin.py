@@ -31,8 +31,11 @@ def _ti_key(task_id: str, run_id: str = "run_1", dag_id: str = "campaign_linked"
 
 
 def _add_report(db, campaign_id: int, run_id: str, s3_uri: str) -> None:
-    db.execute("INSERT INTO campaign_reports (campaign_id, run_id, outcome, report, s3_uri) "
-               "VALUES (%s, %s, 'completed', '{}', %s)", (campaign_id, run_id, s3_uri))
+    db.execute(
+        "INSERT INTO campaign_reports (campaign_id, run_id, outcome, report, s3_uri) "
+        "VALUES (%s, %s, 'completed', '{}', %s)",
+        (campaign_id, run_id, s3_uri),
+    )
 
 
 def test_airflow_loads_the_report_link_plugin():
@@ -41,8 +44,9 @@ def test_airflow_loads_the_report_link_plugin():
     from include.campaigns.report_operator import CampaignReportOperator
 
     assert _link().operators == [CampaignReportOperator]
-    assert not [x for x in plugins_manager.get_global_operator_extra_links()
-                if type(x).__name__ == "CampaignReportLink"], "a global link shows on every task"
+    assert not [
+        x for x in plugins_manager.get_global_operator_extra_links() if type(x).__name__ == "CampaignReportLink"
+    ], "a global link shows on every task"
 
 
 def test_only_generate_report_has_the_campaign_report_link(db, monkeypatch):
@@ -61,8 +65,13 @@ def test_only_generate_report_has_the_campaign_report_link(db, monkeypatch):
     served = DagSerialization.from_dict(DagSerialization.to_dict(dag))
 
     links = {task.task_id: list(task.extra_links) for task in served.tasks}
-    assert links == {"validate_campaign": [], "dispatch_contacts": [], "wait_for_completion": [],
-                     "generate_report": ["Campaign report"], "notify": []}
+    assert links == {
+        "validate_campaign": [],
+        "dispatch_contacts": [],
+        "wait_for_completion": [],
+        "generate_report": ["Campaign report"],
+        "notify": [],
+    }
     # Signed in the API server on each click, never frozen into an XCom by the worker.
     assert not dag.get_task("generate_report").operator_extra_links
 
@@ -96,13 +105,16 @@ def test_report_link_of_a_run_opens_that_runs_report(db):
     assert _link().get_link(None, ti_key=_ti_key("generate_report", run_id="no_report_yet")) == ""
 
 
-@pytest.mark.parametrize("where", [
-    "s3://someone-elses-bucket/reports/linked/run_1/report.html",   # another bucket
-    "s3://{bucket}/reports/other_campaign/run_1/report.html",        # another campaign's report
-    "s3://{bucket}/reports/linked/../other_campaign/run_1/report.html",
-    "s3://{bucket}/exports/contacts_full.csv",                       # not a report at all
-    "s3://{bucket}/reports/linked",
-])
+@pytest.mark.parametrize(
+    "where",
+    [
+        "s3://someone-elses-bucket/reports/linked/run_1/report.html",  # another bucket
+        "s3://{bucket}/reports/other_campaign/run_1/report.html",  # another campaign's report
+        "s3://{bucket}/reports/linked/../other_campaign/run_1/report.html",
+        "s3://{bucket}/exports/contacts_full.csv",  # not a report at all
+        "s3://{bucket}/reports/linked",
+    ],
+)
 def test_a_report_link_is_signed_only_for_the_campaigns_own_reports(db, caplog, where):
     from dev.seed import create_campaign
     from include.campaigns.resources import report_bucket

@@ -22,7 +22,9 @@ def record_history(db, campaign_id, contact_id, phone, outcomes, at):
     for i, outcome in enumerate(outcomes):
         db.execute(
             "INSERT INTO call_records (dial_attempt_id, campaign_id, contact_id, phone, outcome, started_at, ended_at) "
-            "VALUES (%s, %s, %s, %s, %s, %s, %s)", (f"hist-{contact_id}-{i}", campaign_id, contact_id, phone, outcome, at, at))
+            "VALUES (%s, %s, %s, %s, %s, %s, %s)",
+            (f"hist-{contact_id}-{i}", campaign_id, contact_id, phone, outcome, at, at),
+        )
 
 
 def test_contacts_who_answer_more_are_dialed_first(db, redis_client, sqs, dial_queue):
@@ -34,20 +36,37 @@ def test_contacts_who_answer_more_are_dialed_first(db, redis_client, sqs, dial_q
     # Two phones nearly always answer; the others almost never do.
     for contact_id, phone in zip(ids, phones):
         good = phone in phones[4:]
-        record_history(db, history, contact_id, phone, ["answered"] * 9 + ["no_answer"] if good
-                       else ["no_answer"] * 9 + ["answered"], now - timedelta(days=2))
+        record_history(
+            db,
+            history,
+            contact_id,
+            phone,
+            ["answered"] * 9 + ["no_answer"] if good else ["no_answer"] * 9 + ["answered"],
+            now - timedelta(days=2),
+        )
     db.execute("UPDATE contacts SET timezones = ARRAY[%s] WHERE campaign_id = %s", (zone, history))
 
     model = train(db)
     assert model["calls"] == 60 and model["contacts_scored"] == 6
 
     # A new campaign over the same people, with room for only two dial tasks.
-    campaign_id = create_campaign(db, "ranked", max_in_flight=2, config={
-        "dial_queue": dial_queue, "skip_public_holidays": False, "calling_window": {"start": "08:00", "end": "21:00"}})
+    campaign_id = create_campaign(
+        db,
+        "ranked",
+        max_in_flight=2,
+        config={
+            "dial_queue": dial_queue,
+            "skip_public_holidays": False,
+            "calling_window": {"start": "08:00", "end": "21:00"},
+        },
+    )
     add_contacts(db, campaign_id, [{"phone": p, "timezone": zone} for p in phones])
     # The new campaign's contacts are the same people: they carry the affinity the model learned.
-    db.execute("UPDATE contacts n SET answer_affinity = h.answer_affinity FROM contacts h "
-               "WHERE h.campaign_id = %s AND n.campaign_id = %s AND h.phone = n.phone", (history, campaign_id))
+    db.execute(
+        "UPDATE contacts n SET answer_affinity = h.answer_affinity FROM contacts h "
+        "WHERE h.campaign_id = %s AND n.campaign_id = %s AND h.phone = n.phone",
+        (history, campaign_id),
+    )
     now = datetime.now(timezone.utc)
     run = RunContext(campaign_id=campaign_id, run_id="r", run_start=now, run_end=now + timedelta(days=1), live=True)
     dispatch(db, load_campaign(db, campaign_id), run)
@@ -60,15 +79,17 @@ def test_hour_rates_are_smoothed_toward_the_global_rate(db):
     db.execute("UPDATE contacts SET timezones = ARRAY['UTC']")
     monday_10 = datetime(2026, 11, 23, 10, 15, tzinfo=timezone.utc)
     record_history(db, campaign_id, contact_id, "+12125550000", ["answered"] * 4, monday_10)
-    db.execute("INSERT INTO call_records (dial_attempt_id, campaign_id, contact_id, phone, outcome, started_at, ended_at) "
-               "SELECT 'x-' || g, %s, %s, '+12125550000', 'no_answer', %s, %s FROM generate_series(1, 4) g",
-               (campaign_id, contact_id, monday_10 + timedelta(days=1), monday_10 + timedelta(days=1)))
+    db.execute(
+        "INSERT INTO call_records (dial_attempt_id, campaign_id, contact_id, phone, outcome, started_at, ended_at) "
+        "SELECT 'x-' || g, %s, %s, '+12125550000', 'no_answer', %s, %s FROM generate_series(1, 4) g",
+        (campaign_id, contact_id, monday_10 + timedelta(days=1), monday_10 + timedelta(days=1)),
+    )
     train(db, lookback_days=3650)
     rates = dict(db.execute("SELECT hour_of_week, rate FROM answer_rate_by_hour").fetchall())
     assert len(rates) == 168
-    assert rates[10] > 0.5 > rates[24 + 10]          # Monday 10h answered, Tuesday 10h did not
-    assert rates[10] < 1 and rates[24 + 10] > 0      # but neither is taken at face value
-    assert abs(rates[50] - 0.5) < 1e-6               # an hour with no calls gets the global rate
+    assert rates[10] > 0.5 > rates[24 + 10]  # Monday 10h answered, Tuesday 10h did not
+    assert rates[10] < 1 and rates[24 + 10] > 0  # but neither is taken at face value
+    assert abs(rates[50] - 0.5) < 1e-6  # an hour with no calls gets the global rate
 
 
 def test_prior_strength_follows_the_spread_between_contacts():

@@ -17,13 +17,22 @@ pytestmark = pytest.mark.integration
 
 def run_ctx(campaign_id, run_id="run-1", **kw):
     now = datetime.now(timezone.utc)
-    return RunContext(**{"campaign_id": campaign_id, "run_id": run_id, "run_start": now,
-                         "run_end": now + timedelta(days=1), "live": True, **kw})
+    return RunContext(
+        **{
+            "campaign_id": campaign_id,
+            "run_id": run_id,
+            "run_start": now,
+            "run_end": now + timedelta(days=1),
+            "live": True,
+            **kw,
+        }
+    )
 
 
 def truth(db, campaign_id) -> dict[str, int]:
-    rows = db.execute("SELECT status, count(*) FROM contacts WHERE campaign_id = %s GROUP BY status",
-                      (campaign_id,)).fetchall()
+    rows = db.execute(
+        "SELECT status, count(*) FROM contacts WHERE campaign_id = %s GROUP BY status", (campaign_id,)
+    ).fetchall()
     return dict(rows)
 
 
@@ -35,45 +44,58 @@ def dial(db, outcome: str) -> None:
     db.execute(
         "INSERT INTO call_records (dial_attempt_id, campaign_id, contact_id, phone, outcome, started_at, ended_at) "
         "SELECT dial_attempt_id, campaign_id, contact_id, phone, %s, now(), now() FROM dial_tasks "
-        "WHERE status = 'sent'", (outcome,))
+        "WHERE status = 'sent'",
+        (outcome,),
+    )
 
 
 @pytest.fixture
 def campaign(db, dial_queue):
     def make(phones, slug="counts", zone=None, **kw):
-        campaign_id = create_campaign(db, slug, config={
-            "dial_queue": dial_queue, "skip_public_holidays": False,
-            "calling_window": {"start": "08:00", "end": "21:00"}}, **kw)
+        campaign_id = create_campaign(
+            db,
+            slug,
+            config={
+                "dial_queue": dial_queue,
+                "skip_public_holidays": False,
+                "calling_window": {"start": "08:00", "end": "21:00"},
+            },
+            **kw,
+        )
         add_contacts(db, campaign_id, [{"phone": p, "timezone": zone or open_zone()} for p in phones])
         return campaign_id
+
     return make
 
 
-def test_counts_stay_exact_across_pokes_that_change_nothing_and_pokes_that_do(db, redis_client, campaign, sqs,
-                                                                               dial_queue):
+def test_counts_stay_exact_across_pokes_that_change_nothing_and_pokes_that_do(
+    db, redis_client, campaign, sqs, dial_queue
+):
     phones = us_numbers(6, seed=70)
     campaign_id = campaign(phones, max_in_flight=3)
     run = run_ctx(campaign_id)
 
-    first = poke(db, campaign_id, run)              # resolves and dispatches three
+    first = poke(db, campaign_id, run)  # resolves and dispatches three
     assert first.counts == truth(db, campaign_id) == {"pending": 3, "in_flight": 3}
-    idle = poke(db, campaign_id, run)               # nothing changed
+    idle = poke(db, campaign_id, run)  # nothing changed
     assert idle.counts == first.counts == truth(db, campaign_id)
 
-    dial(db, "answered")                            # results in: three completed, three more sent
+    dial(db, "answered")  # results in: three completed, three more sent
     after = poke(db, campaign_id, run)
     assert after.ingested == 3
     assert after.counts == truth(db, campaign_id) == {"completed": 3, "in_flight": 3}
     assert poke(db, campaign_id, run).counts == after.counts
 
-    recorded = [r[0] for r in db.execute(
-        "SELECT counts FROM campaign_progress WHERE campaign_id = %s ORDER BY id", (campaign_id,))]
+    recorded = [
+        r[0]
+        for r in db.execute("SELECT counts FROM campaign_progress WHERE campaign_id = %s ORDER BY id", (campaign_id,))
+    ]
     assert recorded == [first.counts, idle.counts, after.counts, after.counts]
 
 
 def test_counts_follow_changes_made_outside_the_poke(db, redis_client, campaign):
     phones = us_numbers(8, seed=71)
-    campaign_id = campaign(phones[:5], zone=closed_zone())   # nothing can be sent: only others change them
+    campaign_id = campaign(phones[:5], zone=closed_zone())  # nothing can be sent: only others change them
     other = campaign(phones[5:], slug="other", zone=closed_zone())
     run = run_ctx(campaign_id)
     assert poke(db, campaign_id, run).counts == {"pending": 5}
@@ -81,13 +103,11 @@ def test_counts_follow_changes_made_outside_the_poke(db, redis_client, campaign)
     add_contacts(db, campaign_id, [{"phone": us_numbers(1, seed=72)[0], "timezone": closed_zone()}])
     assert poke(db, campaign_id, run).counts == truth(db, campaign_id) == {"pending": 6}
 
-    db.execute("UPDATE contacts SET status = 'invalid' WHERE campaign_id = %s AND phone = %s",
-               (campaign_id, phones[0]))
+    db.execute("UPDATE contacts SET status = 'invalid' WHERE campaign_id = %s AND phone = %s", (campaign_id, phones[0]))
     assert status_counts(db, campaign_id) == truth(db, campaign_id) == {"pending": 5, "invalid": 1}
 
-    add_blacklist(db, [phones[1]])                            # marked by the poke's blacklist check
-    assert poke(db, campaign_id, run).counts == truth(db, campaign_id) == {
-        "pending": 4, "invalid": 1, "blacklisted": 1}
+    add_blacklist(db, [phones[1]])  # marked by the poke's blacklist check
+    assert poke(db, campaign_id, run).counts == truth(db, campaign_id) == {"pending": 4, "invalid": 1, "blacklisted": 1}
 
     db.execute("DELETE FROM contacts WHERE campaign_id = %s AND phone = %s", (campaign_id, phones[2]))
     assert status_counts(db, campaign_id) == truth(db, campaign_id) == {"pending": 3, "invalid": 1, "blacklisted": 1}
@@ -107,8 +127,11 @@ def test_a_count_does_not_see_a_writer_until_it_commits(db, campaign):
 
     with campaign_db() as writer:
         with writer.transaction():
-            writer.execute("UPDATE contacts SET status = 'invalid' WHERE id = "
-                           "(SELECT min(id) FROM contacts WHERE campaign_id = %s)", (campaign_id,))
+            writer.execute(
+                "UPDATE contacts SET status = 'invalid' WHERE id = "
+                "(SELECT min(id) FROM contacts WHERE campaign_id = %s)",
+                (campaign_id,),
+            )
             assert status_counts(db, campaign_id) == {"pending": 4}
             assert status_counts(writer, campaign_id) == {"pending": 3, "invalid": 1}
         assert status_counts(db, campaign_id) == truth(db, campaign_id) == {"pending": 3, "invalid": 1}
@@ -128,8 +151,10 @@ def test_folding_the_count_rows_keeps_the_counts(db, campaign):
 
     campaign_id = campaign(us_numbers(2, seed=78), zone=closed_zone())
     for i in range(FOLD_COUNT_ROWS_OVER):
-        db.execute("UPDATE contacts SET status = %s WHERE campaign_id = %s",
-                   ("invalid" if i % 2 == 0 else "pending", campaign_id))
+        db.execute(
+            "UPDATE contacts SET status = %s WHERE campaign_id = %s",
+            ("invalid" if i % 2 == 0 else "pending", campaign_id),
+        )
     assert count_rows(db, campaign_id) > FOLD_COUNT_ROWS_OVER
     assert status_counts(db, campaign_id) == truth(db, campaign_id) == {"pending": 2}
     assert count_rows(db, campaign_id) == 1, "the rows are folded into one per status"
@@ -148,8 +173,9 @@ def test_run_is_not_done_while_a_retry_falls_due(db, redis_client, campaign, sqs
     """The retry-due count is read only when nothing is pending or in flight; then it decides."""
     [phone] = us_numbers(1, seed=76)
     campaign_id = campaign([phone])
-    db.execute("UPDATE campaigns SET config = config || '{\"retry_delays_s\": {\"busy\": 3600}}' WHERE id = %s",
-               (campaign_id,))
+    db.execute(
+        'UPDATE campaigns SET config = config || \'{"retry_delays_s": {"busy": 3600}}\' WHERE id = %s', (campaign_id,)
+    )
     run = run_ctx(campaign_id)
     assert poke(db, campaign_id, run).counts == {"in_flight": 1}
     dial(db, "busy")

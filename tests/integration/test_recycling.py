@@ -20,19 +20,32 @@ pytestmark = pytest.mark.integration
 
 def run_ctx(campaign_id, run_id="run-1", **kw):
     now = datetime.now(timezone.utc)
-    return RunContext(**{"campaign_id": campaign_id, "run_id": run_id, "run_start": now,
-                         "run_end": now + timedelta(days=1), "live": True, **kw})
+    return RunContext(
+        **{
+            "campaign_id": campaign_id,
+            "run_id": run_id,
+            "run_start": now,
+            "run_end": now + timedelta(days=1),
+            "live": True,
+            **kw,
+        }
+    )
 
 
 @pytest.fixture
 def campaign_with(db, dial_queue):
     def make(phones, slug="recycle", tz=None, **config):
         zone = tz or open_zone()
-        config = {"dial_queue": dial_queue, "skip_public_holidays": False,
-                  "calling_window": {"start": "08:00", "end": "21:00"}, **config}
+        config = {
+            "dial_queue": dial_queue,
+            "skip_public_holidays": False,
+            "calling_window": {"start": "08:00", "end": "21:00"},
+            **config,
+        }
         campaign_id = create_campaign(db, slug, config=config)
         add_contacts(db, campaign_id, [{"phone": p, "timezone": zone} for p in phones])
         return load_campaign(db, campaign_id)
+
     return make
 
 
@@ -41,15 +54,21 @@ def dial(db, outcome: str, phone: str | None = None) -> None:
     db.execute(
         "INSERT INTO call_records (dial_attempt_id, campaign_id, contact_id, phone, outcome, started_at, ended_at) "
         "SELECT dial_attempt_id, campaign_id, contact_id, phone, %s, now(), now() FROM dial_tasks "
-        "WHERE status = 'sent' AND (%s::text IS NULL OR phone = %s::text)", (outcome, phone, phone))
+        "WHERE status = 'sent' AND (%s::text IS NULL OR phone = %s::text)",
+        (outcome, phone, phone),
+    )
 
 
 def contact(db, phone):
-    return db.execute("SELECT status, attempts, next_attempt_at, last_outcome FROM contacts WHERE phone = %s "
-                      "ORDER BY id LIMIT 1", (phone,)).fetchone()
+    return db.execute(
+        "SELECT status, attempts, next_attempt_at, last_outcome FROM contacts WHERE phone = %s ORDER BY id LIMIT 1",
+        (phone,),
+    ).fetchone()
 
 
-def test_busy_contact_is_retried_after_its_delay_and_exhausted_at_max_attempts(db, redis_client, campaign_with, sqs, dial_queue):
+def test_busy_contact_is_retried_after_its_delay_and_exhausted_at_max_attempts(
+    db, redis_client, campaign_with, sqs, dial_queue
+):
     [phone] = us_numbers(1, seed=20)
     campaign = campaign_with([phone], max_attempts=2, retry_delays_s={"busy": 0})
     assert dispatch(db, campaign, run_ctx(campaign.id)).sent == 1
@@ -102,7 +121,10 @@ def test_opt_out_blacklists_the_number_everywhere_at_once(db, redis_client, camp
     dial(db, "opted_out", phone)
     ingest(db, campaign)
     assert contact(db, phone)[0] == "opted_out"
-    assert db.execute("SELECT reason, campaign_id FROM blacklist WHERE phone = %s", (phone,)).fetchone() == ("opted_out", None)
+    assert db.execute("SELECT reason, campaign_id FROM blacklist WHERE phone = %s", (phone,)).fetchone() == (
+        "opted_out",
+        None,
+    )
     assert redis_client.sismember("campaigns:blacklist", phone)
     assert dispatch(db, second, run_ctx(second.id)).sent == 0
     assert db.execute("SELECT status FROM contacts WHERE campaign_id = %s", (second.id,)).fetchone()[0] == "blacklisted"
@@ -144,12 +166,14 @@ def test_a_number_in_two_zones_is_called_only_when_both_are_open(db, redis_clien
     now = datetime.now(timezone.utc)
     all_open = all(policy.is_open(z, "AU", now) for z in zones)
     assert result.sent == (1 if all_open else 0)
-    assert db.execute("SELECT cardinality(window_keys) FROM contacts WHERE id = (SELECT max(id) FROM contacts)"
-                      ).fetchone()[0] == len(zones)
+    assert db.execute(
+        "SELECT cardinality(window_keys) FROM contacts WHERE id = (SELECT max(id) FROM contacts)"
+    ).fetchone()[0] == len(zones)
 
 
 def test_a_sent_task_with_no_result_by_its_deadline_expires_and_the_contact_is_eligible_again(
-        db, redis_client, campaign_with, sqs, dial_queue):
+    db, redis_client, campaign_with, sqs, dial_queue
+):
     [phone] = us_numbers(1, seed=25)
     campaign = campaign_with([phone], expiry_grace_s=0, max_attempts=1)
     dispatch(db, campaign, run_ctx(campaign.id))
@@ -192,8 +216,9 @@ def test_the_campaigns_end_finishes_the_run_and_counts_unreached_contacts_as_exp
 
 
 def recurring(db, campaign):
-    db.execute("UPDATE campaigns SET schedule = '*/2 * * * *', end_at = now() + interval '1 day' WHERE id = %s",
-               (campaign.id,))
+    db.execute(
+        "UPDATE campaigns SET schedule = '*/2 * * * *', end_at = now() + interval '1 day' WHERE id = %s", (campaign.id,)
+    )
 
 
 def test_a_runs_interval_end_leaves_waiting_contacts_for_the_next_run(db, redis_client, campaign_with):
@@ -214,7 +239,8 @@ def test_a_runs_interval_end_leaves_waiting_contacts_for_the_next_run(db, redis_
 
 
 def test_a_run_that_finds_nobody_callable_ends_nothing_to_do_and_keeps_the_campaign_scheduled(
-        db, redis_client, campaign_with):
+    db, redis_client, campaign_with
+):
     from tests.helpers import closed_zone
 
     campaign = campaign_with(us_numbers(2, seed=32), tz=closed_zone())

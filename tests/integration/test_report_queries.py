@@ -31,8 +31,17 @@ RETURNING id
 
 
 def add_contact(db, campaign_id: int, phone: str, **fields) -> int:
-    row = {"external_ref": None, "status": "pending", "attempts": 0, "last_outcome": None, "last_attempt_at": None,
-           "status_reason": None, "jurisdiction": None, "window_keys": None, **fields}
+    row = {
+        "external_ref": None,
+        "status": "pending",
+        "attempts": 0,
+        "last_outcome": None,
+        "last_attempt_at": None,
+        "status_reason": None,
+        "jurisdiction": None,
+        "window_keys": None,
+        **fields,
+    }
     return db.execute(INSERT_CONTACT, {"campaign_id": campaign_id, "phone": phone, **row}).fetchone()[0]
 
 
@@ -41,8 +50,11 @@ def python_rendered(db, campaign_id: int) -> str:
     from psycopg.rows import dict_row
 
     with db.cursor(row_factory=dict_row) as cur:
-        cur.execute("SELECT id AS contact_id, external_ref, phone, status, attempts, last_outcome, last_attempt_at, "
-                    "status_reason FROM contacts WHERE campaign_id = %s ORDER BY id", (campaign_id,))
+        cur.execute(
+            "SELECT id AS contact_id, external_ref, phone, status, attempts, last_outcome, last_attempt_at, "
+            "status_reason FROM contacts WHERE campaign_id = %s ORDER BY id",
+            (campaign_id,),
+        )
         return render_csv({**row, "phone_masked": mask(row.pop("phone"))} for row in cur.fetchall())
 
 
@@ -58,15 +70,43 @@ def test_the_copied_csv_reads_exactly_as_the_python_renderer_writes_it(db):
     campaign_id = create_campaign(db, "csv_copy")
     other = create_campaign(db, "csv_other")
     at = datetime(2026, 7, 1, 12, 30, 5, 120000, tzinfo=timezone.utc)
-    add_contact(db, campaign_id, "+12125550123", external_ref="CRM-1", status="completed", attempts=1,
-                last_outcome="answered", last_attempt_at=at)
-    add_contact(db, campaign_id, "+44 20 7946 0958", external_ref='ref, with "quotes"\nand a newline\r\n',
-                status="failed", attempts=2, last_outcome="no_answer", last_attempt_at=at.replace(microsecond=0))
-    add_contact(db, campaign_id, "12", external_ref="", status="invalid",
-                status_reason="not a valid number: too short; ünïcode ✓ 日本", last_outcome="")
+    add_contact(
+        db,
+        campaign_id,
+        "+12125550123",
+        external_ref="CRM-1",
+        status="completed",
+        attempts=1,
+        last_outcome="answered",
+        last_attempt_at=at,
+    )
+    add_contact(
+        db,
+        campaign_id,
+        "+44 20 7946 0958",
+        external_ref='ref, with "quotes"\nand a newline\r\n',
+        status="failed",
+        attempts=2,
+        last_outcome="no_answer",
+        last_attempt_at=at.replace(microsecond=0),
+    )
+    add_contact(
+        db,
+        campaign_id,
+        "12",
+        external_ref="",
+        status="invalid",
+        status_reason="not a valid number: too short; ünïcode ✓ 日本",
+        last_outcome="",
+    )
     add_contact(db, campaign_id, "", status="invalid", status_reason="")
-    add_contact(db, campaign_id, "+1 (305) 555-7788 ext. 12", status="pending",
-                last_attempt_at=datetime(1999, 12, 31, 23, 59, 59, 1, tzinfo=timezone.utc))
+    add_contact(
+        db,
+        campaign_id,
+        "+1 (305) 555-7788 ext. 12",
+        status="pending",
+        last_attempt_at=datetime(1999, 12, 31, 23, 59, 59, 1, tzinfo=timezone.utc),
+    )
     add_contact(db, campaign_id, "5551234", external_ref="\\.", status="pending")
     add_contact(db, other, "+12125550999", external_ref="not this campaign")
 
@@ -92,19 +132,27 @@ def test_a_csv_larger_than_one_upload_part_reaches_s3_whole(db):
     from airflow.providers.amazon.aws.hooks.s3 import S3Hook
 
     campaign_id = create_campaign(db, "csv_big")
-    db.execute("""
+    db.execute(
+        """
         INSERT INTO contacts (campaign_id, phone, external_ref, status, attempts, last_outcome, last_attempt_at)
         SELECT %s, '+1212' || lpad(g::text, 7, '0'), 'ref-' || g || '-' || repeat('x', 20), 'completed', 1,
                'answered', %s::timestamptz + make_interval(secs => g)
-        FROM generate_series(1, 150000) AS g""", (campaign_id, NOW))
-    run = RunContext(campaign_id=campaign_id, run_id="manual__csv_big", run_start=NOW - timedelta(hours=1),
-                     run_end=NOW + timedelta(hours=1), live=True)
+        FROM generate_series(1, 150000) AS g""",
+        (campaign_id, NOW),
+    )
+    run = RunContext(
+        campaign_id=campaign_id,
+        run_id="manual__csv_big",
+        run_start=NOW - timedelta(hours=1),
+        run_end=NOW + timedelta(hours=1),
+        live=True,
+    )
     report = build_report(db, campaign_id, run, "completed", None)
     store_report(db, report)
 
-    bucket, key = report["files"]["contacts.csv"][len("s3://"):].split("/", 1)
+    bucket, key = report["files"]["contacts.csv"][len("s3://") :].split("/", 1)
     body = S3Hook(aws_conn_id="campaigns_aws").get_key(key, bucket).get()["Body"].read()
-    assert len(body) > 8 * 2 ** 20
+    assert len(body) > 8 * 2**20
     assert body.decode() == python_rendered(db, campaign_id)
 
 
@@ -113,14 +161,17 @@ OPEN_FL, CLOSED_NY, LEGAL_CA = "America/New_York|US-FL", "America/New_York|US-NY
 REASONS = {CLOSED_NY: "outside_window", LEGAL_CA: "legal_hours"}
 
 
-def add_tasks(db, campaign_id: int, contact_id: int, phone: str, count: int, *, hours_ago: float = 1,
-              status: str = "completed") -> None:
+def add_tasks(
+    db, campaign_id: int, contact_id: int, phone: str, count: int, *, hours_ago: float = 1, status: str = "completed"
+) -> None:
     claimed = NOW - timedelta(hours=hours_ago)
     for _ in range(count):
         n = db.execute("SELECT count(*) FROM dial_tasks").fetchone()[0]
-        db.execute("INSERT INTO dial_tasks (dial_attempt_id, campaign_id, contact_id, phone, attempt, run_id, status, "
-                   "not_after, claimed_at) VALUES (%s, %s, %s, %s, 1, 'r', %s, %s, %s)",
-                   (f"t{n}", campaign_id, contact_id, phone, status, claimed + timedelta(hours=1), claimed))
+        db.execute(
+            "INSERT INTO dial_tasks (dial_attempt_id, campaign_id, contact_id, phone, attempt, run_id, status, "
+            "not_after, claimed_at) VALUES (%s, %s, %s, %s, 1, 'r', %s, %s, %s)",
+            (f"t{n}", campaign_id, contact_id, phone, status, claimed + timedelta(hours=1), claimed),
+        )
 
 
 @pytest.fixture
@@ -147,10 +198,10 @@ def blocked_campaign(db):
     add_tasks(db, campaign_id, under, "+13055550003", 2, hours_ago=25)
     ny = contact("+12125550004", status="failed", keys=[CLOSED_NY], jurisdiction="US-NY")
     add_tasks(db, campaign_id, ny, "+12125550004", 3)
-    contact("+12125550005", keys=[CLOSED_NY, LEGAL_CA], jurisdiction="US-NY")   # the law's reason comes first
+    contact("+12125550005", keys=[CLOSED_NY, LEGAL_CA], jurisdiction="US-NY")  # the law's reason comes first
     contact("+12125550006", keys=[CLOSED_NY], jurisdiction="US-NY")
     contact("+12125550007", status="expired", keys=[CLOSED_NY], jurisdiction="US-NY")
-    contact("+12125550008", status="expired")                                   # never resolved: no window
+    contact("+12125550008", status="expired")  # never resolved: no window
     contact("+12125550009", status="blacklisted", keys=[CLOSED_NY], jurisdiction="US-NY")
     contact("12", status="invalid")
     done = contact("+13055550010", status="completed", **fl)
@@ -160,20 +211,32 @@ def blocked_campaign(db):
 
 
 def blocked(db, campaign_id: int, *, cap_24h=None, legal_caps=None) -> dict:
-    row = fetch_one(db, "report_blocked", {"campaign_id": campaign_id, "reasons": json.dumps(REASONS), "at": NOW,
-                                           "cap_24h": cap_24h, "legal_caps": json.dumps(legal_caps or {})})
+    row = fetch_one(
+        db,
+        "report_blocked",
+        {
+            "campaign_id": campaign_id,
+            "reasons": json.dumps(REASONS),
+            "at": NOW,
+            "cap_24h": cap_24h,
+            "legal_caps": json.dumps(legal_caps or {}),
+        },
+    )
     return {k: int(v) for k, v in row.items()}
 
 
 STATES = {"blacklist": 1, "no_consent": 0, "invalid_number": 1, "expired": 2, "outside_window": 3, "legal_hours": 1}
 
 
-@pytest.mark.parametrize("cap_24h, legal_caps, capped", [
-    (None, {"US-FL": 3}, 2),        # the two Florida numbers with 3 dial tasks in 24 h
-    (2, {"US-FL": 3}, 4),           # the campaign's own cap is lower: 2 tasks are enough, in any state
-    (0, {}, 7),                     # a zero cap keeps every waiting contact, even those never dialed
-    (None, {}, 0),                  # no cap at all
-])
+@pytest.mark.parametrize(
+    "cap_24h, legal_caps, capped",
+    [
+        (None, {"US-FL": 3}, 2),  # the two Florida numbers with 3 dial tasks in 24 h
+        (2, {"US-FL": 3}, 4),  # the campaign's own cap is lower: 2 tasks are enough, in any state
+        (0, {}, 7),  # a zero cap keeps every waiting contact, even those never dialed
+        (None, {}, 0),  # no cap at all
+    ],
+)
 def test_blocked_counts_each_reason(db, blocked_campaign, cap_24h, legal_caps, capped):
     assert blocked(db, blocked_campaign, cap_24h=cap_24h, legal_caps=legal_caps) == {**STATES, "cap": capped}
 
@@ -184,11 +247,18 @@ def test_blocked_counts_of_a_campaign_with_no_contacts_are_zero(db):
 
 
 def _stored(db, slug: str, run_id: str) -> dict:
-    campaign_id = create_campaign(db, slug) if not db.execute(
-        "SELECT 1 FROM campaigns WHERE slug = %s", (slug,)).fetchone() else db.execute(
-        "SELECT id FROM campaigns WHERE slug = %s", (slug,)).fetchone()[0]
-    run = RunContext(campaign_id=campaign_id, run_id=run_id, run_start=NOW - timedelta(hours=1),
-                     run_end=NOW + timedelta(hours=1), live=True)
+    campaign_id = (
+        create_campaign(db, slug)
+        if not db.execute("SELECT 1 FROM campaigns WHERE slug = %s", (slug,)).fetchone()
+        else db.execute("SELECT id FROM campaigns WHERE slug = %s", (slug,)).fetchone()[0]
+    )
+    run = RunContext(
+        campaign_id=campaign_id,
+        run_id=run_id,
+        run_start=NOW - timedelta(hours=1),
+        run_end=NOW + timedelta(hours=1),
+        live=True,
+    )
     report = build_report(db, campaign_id, run, "completed", None)
     store_report(db, report)
     return report
@@ -197,7 +267,7 @@ def _stored(db, slug: str, run_id: str) -> dict:
 def _s3_object(uri: str) -> dict:
     from airflow.providers.amazon.aws.hooks.s3 import S3Hook
 
-    bucket, key = uri[len("s3://"):].split("/", 1)
+    bucket, key = uri[len("s3://") :].split("/", 1)
     return S3Hook(aws_conn_id="campaigns_aws").get_conn().get_object(Bucket=bucket, Key=key)
 
 
@@ -212,9 +282,10 @@ def test_every_report_file_is_served_with_its_content_type(db):
     assert _s3_object(report["files"]["report.json"])["ContentType"] == "application/json; charset=utf-8"
     assert _s3_object(report["files"]["contacts.csv"])["ContentType"] == "text/csv; charset=utf-8"
     # What a browser gets from the link: a page to show, not a file to download.
-    bucket, key = report["s3_uri"][len("s3://"):].split("/", 1)
+    bucket, key = report["s3_uri"][len("s3://") :].split("/", 1)
     url = S3Hook(aws_conn_id="campaigns_aws").generate_presigned_url(
-        "get_object", params={"Bucket": bucket, "Key": key})
+        "get_object", params={"Bucket": bucket, "Key": key}
+    )
     with urllib.request.urlopen(url) as response:
         assert response.headers["Content-Type"] == "text/html; charset=utf-8"
         assert response.read().decode().startswith("<!DOCTYPE html>")

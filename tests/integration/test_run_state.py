@@ -22,5 +22,10 @@ def test_notify_is_the_only_task_whose_success_cannot_hide_a_failure(db):
     assert dag.get_task("notify").is_teardown
     assert not dag.get_task("notify").on_failure_fail_dagrun
     assert [t.task_id for t in dag.tasks if t.is_teardown] == ["notify"]
-    assert {t.task_id for t in dag.tasks} == {"validate_campaign", "dispatch_contacts", "wait_for_completion",
-                                               "generate_report", "notify"}
+    assert {t.task_id for t in dag.tasks} == {
+        "validate_campaign",
+        "dispatch_contacts",
+        "wait_for_completion",
+        "generate_report",
+        "notify",
+    }

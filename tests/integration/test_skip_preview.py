@@ -24,9 +24,16 @@ pytestmark = pytest.mark.integration
 def mixed_campaign(db, dial_queue):
     """Contacts in New York (212) and Texas (512), each kept back for a different reason."""
     now = datetime.now(timezone.utc)
-    campaign_id = create_campaign(db, "preview", config={
-        "dial_queue": dial_queue, "skip_public_holidays": False, "requires_consent": True,
-        "calling_window": {"start": "00:00", "end": "23:59"}})
+    campaign_id = create_campaign(
+        db,
+        "preview",
+        config={
+            "dial_queue": dial_queue,
+            "skip_public_holidays": False,
+            "requires_consent": True,
+            "calling_window": {"start": "00:00", "end": "23:59"},
+        },
+    )
     ny, tx = us_numbers(8, seed=601), us_numbers(3, seed=602, area="512")
     zone, night = open_zone(now), closed_zone(now)
     rows = [{"phone": p, "timezone": zone} for p in ny[:6]] + [{"phone": ny[6], "timezone": night}]
@@ -36,16 +43,29 @@ def mixed_campaign(db, dial_queue):
     add_blacklist(db, [ny[4]])
     resolve_contacts(db, load_campaign(db, campaign_id))
     # An abandoned call locked one out; a busy one waits its retry delay.
-    db.execute("UPDATE contacts SET status = 'failed', last_outcome = 'abandoned', next_attempt_at = now() + "
-               "interval '3 days' WHERE phone = %s", (ny[3],))
-    db.execute("UPDATE contacts SET status = 'failed', last_outcome = 'busy', next_attempt_at = now() + "
-               "interval '1 hour' WHERE phone = %s", (ny[2],))
+    db.execute(
+        "UPDATE contacts SET status = 'failed', last_outcome = 'abandoned', next_attempt_at = now() + "
+        "interval '3 days' WHERE phone = %s",
+        (ny[3],),
+    )
+    db.execute(
+        "UPDATE contacts SET status = 'failed', last_outcome = 'busy', next_attempt_at = now() + "
+        "interval '1 hour' WHERE phone = %s",
+        (ny[2],),
+    )
     declare(db, "US-TX", now - timedelta(hours=1), now + timedelta(hours=1), "hurricane")
     return campaign_id
 
 
-EXPECTED_BY_REASON = {"blacklist": 1, "blackout": 3, "invalid_number": 1, "legal_hours": 1, "lockout": 1,
-                      "no_consent": 1, "retry_later": 1}
+EXPECTED_BY_REASON = {
+    "blacklist": 1,
+    "blackout": 3,
+    "invalid_number": 1,
+    "legal_hours": 1,
+    "lockout": 1,
+    "no_consent": 1,
+    "retry_later": 1,
+}
 
 
 def test_the_skips_say_who_could_be_dialed_now_and_why_the_others_cannot(db, mixed_campaign):
@@ -54,11 +74,14 @@ def test_the_skips_say_who_could_be_dialed_now_and_why_the_others_cannot(db, mix
     assert preview["skipped_by_reason"] == EXPECTED_BY_REASON
     assert preview["skipped_by_jurisdiction"] == {
         "US-NY": {"blacklist": 1, "legal_hours": 1, "lockout": 1, "no_consent": 1, "retry_later": 1},
-        "US-TX": {"blackout": 3}, "unknown": {"invalid_number": 1}}
+        "US-TX": {"blackout": 3},
+        "unknown": {"invalid_number": 1},
+    }
 
 
 def test_a_dry_run_reports_what_would_be_sent_and_the_skips_by_reason_and_jurisdiction(
-        db, redis_client, mixed_campaign):
+    db, redis_client, mixed_campaign
+):
     campaign = load_campaign(db, mixed_campaign)
     run = run_context(mixed_campaign, dry_run=True)
     result = dispatch(db, campaign, run)

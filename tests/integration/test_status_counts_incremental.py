@@ -18,14 +18,19 @@ pytestmark = pytest.mark.integration
 
 
 def truth(conn, campaign_id) -> dict[str, int]:
-    return dict(conn.execute("SELECT status, count(*) FROM contacts WHERE campaign_id = %s GROUP BY status",
-                             (campaign_id,)).fetchall())
+    return dict(
+        conn.execute(
+            "SELECT status, count(*) FROM contacts WHERE campaign_id = %s GROUP BY status", (campaign_id,)
+        ).fetchall()
+    )
 
 
 def contact_rows_read(conn) -> int:
     """Rows of contacts this transaction has read so far, by any scan."""
-    row = conn.execute("SELECT coalesce(seq_tup_read, 0) + coalesce(idx_tup_fetch, 0) "
-                       "FROM pg_stat_xact_user_tables WHERE relname = 'contacts'").fetchone()
+    row = conn.execute(
+        "SELECT coalesce(seq_tup_read, 0) + coalesce(idx_tup_fetch, 0) "
+        "FROM pg_stat_xact_user_tables WHERE relname = 'contacts'"
+    ).fetchone()
     return row[0] if row else 0
 
 
@@ -53,7 +58,7 @@ def test_a_writer_never_waits_for_a_count(db):
         with campaign_db() as writer:
             writer.execute("SET lock_timeout = '2s'")
             writer.execute("UPDATE contacts SET status = 'invalid' WHERE campaign_id = %s", (campaign_id,))
-        assert status_counts(db, campaign_id) == {"invalid": 3}   # read committed: the writer's commit is seen
+        assert status_counts(db, campaign_id) == {"invalid": 3}  # read committed: the writer's commit is seen
     assert status_counts(db, campaign_id) == truth(db, campaign_id) == {"invalid": 3}
 
 
@@ -65,10 +70,18 @@ def test_counts_equal_a_full_recount_under_concurrent_claims_and_results(db, red
     """Pokes claiming and ingesting in two sessions, a dialer writing results, expiries, an operator
     adding, invalidating and deleting contacts: in every snapshot the kept counts are the recount."""
     rng = random.Random(seed)
-    campaign_id = create_campaign(db, f"churn_{seed}", max_in_flight=25, config={
-        "dial_queue": dial_queue, "skip_public_holidays": False, "max_attempts": 5,
-        "calling_window": {"start": "00:00", "end": "23:30"},
-        "retry_delays_s": {"busy": 0, "no_answer": 0, "voicemail": 0, "failed": 0}})
+    campaign_id = create_campaign(
+        db,
+        f"churn_{seed}",
+        max_in_flight=25,
+        config={
+            "dial_queue": dial_queue,
+            "skip_public_holidays": False,
+            "max_attempts": 5,
+            "calling_window": {"start": "00:00", "end": "23:30"},
+            "retry_delays_s": {"busy": 0, "no_answer": 0, "voicemail": 0, "failed": 0},
+        },
+    )
     pool = us_numbers(400, seed=100 + seed)
     add_contacts(db, campaign_id, [{"phone": p, "timezone": open_zone()} for p in pool[:120]])
     spare = pool[120:]
@@ -85,6 +98,7 @@ def test_counts_equal_a_full_recount_under_concurrent_claims_and_results(db, red
             except BaseException as exc:  # surfaced in the test's thread
                 errors.append(exc)
                 stop.set()
+
         return threading.Thread(target=body)
 
     def poker(conn):
@@ -96,27 +110,40 @@ def test_counts_equal_a_full_recount_under_concurrent_claims_and_results(db, red
             "SELECT dial_attempt_id, campaign_id, contact_id, phone, (%s::text[])[1 + floor(random() * %s)::int], "
             "now(), now() FROM dial_tasks t WHERE campaign_id = %s AND status = 'sent' AND random() < 0.5 "
             "AND NOT EXISTS (SELECT 1 FROM call_records r WHERE r.dial_attempt_id = t.dial_attempt_id) "
-            "ON CONFLICT DO NOTHING", (DIAL_OUTCOMES, len(DIAL_OUTCOMES), campaign_id))
+            "ON CONFLICT DO NOTHING",
+            (DIAL_OUTCOMES, len(DIAL_OUTCOMES), campaign_id),
+        )
         time.sleep(0.01)
 
     def operator(conn):
         what = rng.random()
         if what < 0.3 and spare:
-            add_contacts(conn, campaign_id, [{"phone": spare.pop(), "timezone": open_zone()} for _ in range(3)
-                                             if spare])
+            add_contacts(
+                conn, campaign_id, [{"phone": spare.pop(), "timezone": open_zone()} for _ in range(3) if spare]
+            )
         elif what < 0.5:
-            conn.execute("UPDATE contacts SET status = 'invalid' WHERE id = (SELECT id FROM contacts "
-                         "WHERE campaign_id = %s AND status = 'pending' ORDER BY random() LIMIT 1)", (campaign_id,))
+            conn.execute(
+                "UPDATE contacts SET status = 'invalid' WHERE id = (SELECT id FROM contacts "
+                "WHERE campaign_id = %s AND status = 'pending' ORDER BY random() LIMIT 1)",
+                (campaign_id,),
+            )
         elif what < 0.65:
-            conn.execute("DELETE FROM contacts WHERE id = (SELECT id FROM contacts WHERE campaign_id = %s "
-                         "ORDER BY random() LIMIT 1)", (campaign_id,))
-        elif what < 0.8:   # a dial task the dialer dropped: the next poke expires it
-            conn.execute("UPDATE dial_tasks SET not_after = now() - interval '1 day' WHERE dial_attempt_id = "
-                         "(SELECT dial_attempt_id FROM dial_tasks WHERE campaign_id = %s AND status = 'sent' "
-                         "ORDER BY random() LIMIT 1)", (campaign_id,))
-        else:   # an update that moves no contact between statuses
-            conn.execute("UPDATE contacts SET priority = priority + 1 WHERE campaign_id = %s AND id %% 7 = 0",
-                         (campaign_id,))
+            conn.execute(
+                "DELETE FROM contacts WHERE id = (SELECT id FROM contacts WHERE campaign_id = %s "
+                "ORDER BY random() LIMIT 1)",
+                (campaign_id,),
+            )
+        elif what < 0.8:  # a dial task the dialer dropped: the next poke expires it
+            conn.execute(
+                "UPDATE dial_tasks SET not_after = now() - interval '1 day' WHERE dial_attempt_id = "
+                "(SELECT dial_attempt_id FROM dial_tasks WHERE campaign_id = %s AND status = 'sent' "
+                "ORDER BY random() LIMIT 1)",
+                (campaign_id,),
+            )
+        else:  # an update that moves no contact between statuses
+            conn.execute(
+                "UPDATE contacts SET priority = priority + 1 WHERE campaign_id = %s AND id %% 7 = 0", (campaign_id,)
+            )
         time.sleep(0.005)
 
     threads = [loop(poker), loop(poker), loop(dialer), loop(operator)]

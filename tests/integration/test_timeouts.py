@@ -74,9 +74,12 @@ def test_a_poke_meeting_an_open_transaction_gives_up_in_time_and_a_later_poke_fi
     add_contacts(db, campaign_id, [{"phone": p} for p in us_numbers(3, seed=5)])
     # Nothing is left to call, so this poke finishes the run: it writes the campaign row.
     db.execute("UPDATE contacts SET status = 'completed' WHERE campaign_id = %s", (campaign_id,))
-    context = {"dag_run": SimpleNamespace(run_id="manual__locked_out", run_type="manual",
-                                          run_after=datetime.now(timezone.utc), clear_number=0),
-               "params": {"dry_run": False, "max_contacts": None, "dispatch": True, "notify": True}}
+    context = {
+        "dag_run": SimpleNamespace(
+            run_id="manual__locked_out", run_type="manual", run_after=datetime.now(timezone.utc), clear_number=0
+        ),
+        "params": {"dry_run": False, "max_contacts": None, "dispatch": True, "notify": True},
+    }
     poke = poke_callable(campaign_id)
 
     operator = OperatorTransaction(campaign_id, hold_s=15)
@@ -99,9 +102,12 @@ def test_a_poke_that_fails_for_another_reason_still_fails(db, monkeypatch):
     campaign_id = create_campaign(db, "broken", status="active")
     poke = poke_callable(campaign_id)
     db.execute("DELETE FROM campaigns WHERE id = %s", (campaign_id,))
-    context = {"dag_run": SimpleNamespace(run_id="manual__broken", run_type="manual",
-                                          run_after=datetime.now(timezone.utc), clear_number=0),
-               "params": {"dry_run": False, "max_contacts": None, "dispatch": True, "notify": True}}
+    context = {
+        "dag_run": SimpleNamespace(
+            run_id="manual__broken", run_type="manual", run_after=datetime.now(timezone.utc), clear_number=0
+        ),
+        "params": {"dry_run": False, "max_contacts": None, "dispatch": True, "notify": True},
+    }
     with pytest.raises(Exception) as caught:
         poke(**context)
     assert "gave up" not in str(caught.value)

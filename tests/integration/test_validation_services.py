@@ -24,9 +24,14 @@ def audio_bucket():
 
 
 def test_audio_that_exists_in_s3_passes_and_missing_audio_is_named(db, audio_bucket):
-    campaign_id = create_campaign(db, "audio", config={
-        "audio": ["prompts/greeting.wav", f"s3://{audio_bucket}/prompts/missing.wav"],
-        "ivr_flow": {"entry": "a", "nodes": {"a": {"audio": "prompts/also-missing.wav", "next": []}}}})
+    campaign_id = create_campaign(
+        db,
+        "audio",
+        config={
+            "audio": ["prompts/greeting.wav", f"s3://{audio_bucket}/prompts/missing.wav"],
+            "ivr_flow": {"entry": "a", "nodes": {"a": {"audio": "prompts/also-missing.wav", "next": []}}},
+        },
+    )
     add_contacts(db, campaign_id, [{"phone": us_numbers(1, seed=80)[0]}])
     with pytest.raises(CampaignInvalid) as caught:
         validate(db, load_campaign(db, campaign_id), live=True)

@@ -53,11 +53,17 @@ def test_a_task_uses_the_connection_its_worker_parse_opened(db):
     campaign_id = create_campaign(db, "alpha")
     path = DAGS / f"campaigns_{campaign_id % CATALOG_PARTS}.py"
     env = {**os.environ, "_AIRFLOW_PARSING_CONTEXT_DAG_ID": "campaign_alpha"}
-    proc = subprocess.run([sys.executable, "-c", WORKER_TASK, str(path), str(DAGS)], env=env,
-                          capture_output=True, text=True, timeout=120, cwd=str(DAGS.parent))
+    proc = subprocess.run(
+        [sys.executable, "-c", WORKER_TASK, str(path), str(DAGS)],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        cwd=str(DAGS.parent),
+    )
     lines = [line for line in proc.stdout.splitlines() if line.startswith("RESULT ")]
     assert lines, proc.stderr[-3000:]
-    result = json.loads(lines[0][len("RESULT "):])
+    result = json.loads(lines[0][len("RESULT ") :])
     assert result["dags"] == ["campaign_alpha"], result
     parse_pid, *others = result["opened"]
     first, second = result["tasks"]

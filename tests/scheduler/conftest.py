@@ -31,8 +31,10 @@ class RealAirflow:
     def check_alive(self) -> None:
         dead = self.children.dead()
         if dead:
-            pytest.fail("Airflow component(s) stopped: " + "; ".join(
-                f"{c.name} (exit {c.proc.returncode}):\n{c.tail()}" for c in dead))
+            pytest.fail(
+                "Airflow component(s) stopped: "
+                + "; ".join(f"{c.name} (exit {c.proc.returncode}):\n{c.tail()}" for c in dead)
+            )
 
 
 def _pause_earlier_campaign_dags() -> None:
@@ -42,9 +44,11 @@ def _pause_earlier_campaign_dags() -> None:
     from airflow.utils.session import create_session
 
     with create_session() as session:
-        session.execute(update(DagModel)
-                        .where(DagModel.dag_id.like("campaign\\_%"), DagModel.dag_id.not_in(MAINTENANCE))
-                        .values(is_paused=True))
+        session.execute(
+            update(DagModel)
+            .where(DagModel.dag_id.like("campaign\\_%"), DagModel.dag_id.not_in(MAINTENANCE))
+            .values(is_paused=True)
+        )
 
 
 @pytest.fixture
@@ -65,8 +69,8 @@ def real_airflow():
         port = airflow_local.free_port()
         password = airflow_local.ensure_password()
         extra, env = env or {}, airflow_local.airflow_env({}, port, executor)
-        env[DEADLINE_ALERTS_ENV] = "on"                  # the production default
-        env[MIN_POKE_ENV] = str(DEFAULT_MIN_POKE_S)      # the production floor (apache/airflow#71172)
+        env[DEADLINE_ALERTS_ENV] = "on"  # the production default
+        env[MIN_POKE_ENV] = str(DEFAULT_MIN_POKE_S)  # the production floor (apache/airflow#71172)
         env.update(extra)
         airflow_local.log_dir().mkdir(parents=True, exist_ok=True)
         airflow = str(Path(sys.executable).parent / "airflow")

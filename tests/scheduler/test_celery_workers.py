@@ -61,9 +61,11 @@ def _tis(dag_id: str, task_id: str) -> list:
     from airflow.utils.session import create_session
 
     with create_session() as session:
-        rows = session.execute(select(TaskInstance.map_index, TaskInstance.try_number, TaskInstance.state,
-                                      TaskInstance.hostname)
-                               .where(TaskInstance.dag_id == dag_id, TaskInstance.task_id == task_id)).all()
+        rows = session.execute(
+            select(TaskInstance.map_index, TaskInstance.try_number, TaskInstance.state, TaskInstance.hostname).where(
+                TaskInstance.dag_id == dag_id, TaskInstance.task_id == task_id
+            )
+        ).all()
     return [tuple(r) for r in rows]
 
 
@@ -74,21 +76,33 @@ def _earlier_tries(dag_id: str, task_id: str) -> list:
     from airflow.utils.session import create_session
 
     with create_session() as session:
-        rows = session.execute(select(TaskInstanceHistory.map_index, TaskInstanceHistory.try_number,
-                                      TaskInstanceHistory.state, TaskInstanceHistory.hostname)
-                               .where(TaskInstanceHistory.dag_id == dag_id,
-                                      TaskInstanceHistory.task_id == task_id)).all()
+        rows = session.execute(
+            select(
+                TaskInstanceHistory.map_index,
+                TaskInstanceHistory.try_number,
+                TaskInstanceHistory.state,
+                TaskInstanceHistory.hostname,
+            ).where(TaskInstanceHistory.dag_id == dag_id, TaskInstanceHistory.task_id == task_id)
+        ).all()
     return [tuple(r) for r in rows]
 
 
 def _ledger(db, campaign_id: int) -> dict:
-    rows = db.execute("SELECT dial_attempt_id, contact_id, status FROM dial_tasks WHERE campaign_id = %s",
-                      (campaign_id,)).fetchall()
+    rows = db.execute(
+        "SELECT dial_attempt_id, contact_id, status FROM dial_tasks WHERE campaign_id = %s", (campaign_id,)
+    ).fetchall()
     return {r[0]: (r[1], r[2]) for r in rows}
 
 
 def test_two_celery_workers_share_a_run_and_a_worker_killed_mid_dispatch_loses_no_contact(
-        db, redis_client, dial_queue, topic_inbox, sqs, dialer, real_airflow):  # noqa: F811 - the imported fixture
+    db,
+    redis_client,
+    dial_queue,
+    topic_inbox,
+    sqs,
+    dialer,  # noqa: F811 - the imported fixture
+    real_airflow,
+):
     from dev import celery_local
 
     began = time.monotonic()
@@ -97,10 +111,20 @@ def test_two_celery_workers_share_a_run_and_a_worker_killed_mid_dispatch_loses_n
     dag_id = f"campaign_{slug}"
     phones = us_numbers(PER_SHARD * SHARDS, seed=130)
     campaign_id = create_campaign(
-        db, slug, start_at=now - timedelta(minutes=1), end_at=now + timedelta(hours=2), poke_interval_s=15,
+        db,
+        slug,
+        start_at=now - timedelta(minutes=1),
+        end_at=now + timedelta(hours=2),
+        poke_interval_s=15,
         max_in_flight=PER_SHARD * SHARDS * 2,
-        config={"dial_queue": dial_queue, "skip_public_holidays": False, "max_attempts": 1,
-                "calling_window": {"start": "08:00", "end": "21:00"}, "dispatch_shards": SHARDS})
+        config={
+            "dial_queue": dial_queue,
+            "skip_public_holidays": False,
+            "max_attempts": 1,
+            "calling_window": {"start": "08:00", "end": "21:00"},
+            "dispatch_shards": SHARDS,
+        },
+    )
     zone = open_zone()
     add_contacts(db, campaign_id, [{"phone": p, "timezone": zone} for p in phones])
 
@@ -116,10 +140,13 @@ def test_two_celery_workers_share_a_run_and_a_worker_killed_mid_dispatch_loses_n
         deadline = time.monotonic() + 240
         while killed is None:
             if time.monotonic() > deadline:
-                pytest.fail(f"no shard was seen between its first send and its first mark: {_tis(dag_id, 'dispatch_contacts')}")
+                pytest.fail(
+                    f"no shard was seen between its first send and its first mark: {_tis(dag_id, 'dispatch_contacts')}"
+                )
             airflow.check_alive()
-            reply = sqs.receive_message(QueueUrl=dial_queue, MaxNumberOfMessages=10, VisibilityTimeout=0,
-                                        WaitTimeSeconds=0)
+            reply = sqs.receive_message(
+                QueueUrl=dial_queue, MaxNumberOfMessages=10, VisibilityTimeout=0, WaitTimeSeconds=0
+            )
             bodies = [json.loads(m["Body"]) for m in reply.get("Messages", [])]
             if not bodies:
                 time.sleep(0.05)
@@ -129,8 +156,10 @@ def test_two_celery_workers_share_a_run_and_a_worker_killed_mid_dispatch_loses_n
             marked = [i for i, (contact, status) in ledger.items() if contact % SHARDS == shard and status != "claimed"]
             running = {m: host for m, _, state, host in _tis(dag_id, "dispatch_contacts") if state == "running"}
             if marked:
-                pytest.fail(f"the kill came too late: shard {shard} had {len(marked)} rows marked sent; "
-                            f"running shards {running}")
+                pytest.fail(
+                    f"the kill came too late: shard {shard} had {len(marked)} rows marked sent; "
+                    f"running shards {running}"
+                )
             if sorted(running.values()) != sorted(celery_local.WORKERS):
                 # The other shard's task instance may not say `running` yet although its worker has
                 # it: look again while this shard is still between its first send and its first mark.
@@ -140,19 +169,25 @@ def test_two_celery_workers_share_a_run_and_a_worker_killed_mid_dispatch_loses_n
             killed, survivor = running[shard], running[1 - shard]
             seen_on_queue = {b["dial_attempt_id"] for b in bodies if b["contact_id"] % SHARDS == shard}
         after_kill = _ledger(db, campaign_id)
-        unmarked = {i for i, (contact, status) in after_kill.items() if contact % SHARDS == shard and status == "claimed"}
+        unmarked = {
+            i for i, (contact, status) in after_kill.items() if contact % SHARDS == shard and status == "claimed"
+        }
         assert seen_on_queue and seen_on_queue <= unmarked, "the dispatcher died with dial tasks sent but unmarked"
 
         # The scheduler retries the lost shard; the survivor runs it.
         def retried():
             done = {(m, t): (s, h) for m, t, s, h in _tis(dag_id, "dispatch_contacts")}
             return done.get((shard, 2)) == ("success", survivor) and done.get((1 - shard, 1)) == ("success", survivor)
+
         wait_for(retried, HEARTBEAT_TIMEOUT_S + 150, airflow, "the lost shard retried on the other worker", every=2)
 
         # 3. Pokes on the survivor; then the killed worker is back and the survivor stops between pokes.
         def poked_on(host):
-            return lambda: any(s in ("up_for_reschedule", "running", "success") and h == host
-                               for _, _, s, h in _tis(dag_id, "wait_for_completion"))
+            return lambda: any(
+                s in ("up_for_reschedule", "running", "success") and h == host
+                for _, _, s, h in _tis(dag_id, "wait_for_completion")
+            )
+
         wait_for(poked_on(survivor), 120, airflow, f"a poke on {survivor}", every=1)
         airflow_bin = airflow.airflow
         celery_local.start_worker(children, airflow_bin, killed)
@@ -168,6 +203,7 @@ def test_two_celery_workers_share_a_run_and_a_worker_killed_mid_dispatch_loses_n
 
             runs = DagRun.find(dag_id=dag_id)
             return runs if runs and all(r.state in ("success", "failed") for r in runs) else None
+
         runs = wait_for(finished, 240, airflow, f"the run of {dag_id} to finish", every=3)
     finally:
         _set_paused(MAINTENANCE, False)
@@ -189,19 +225,24 @@ def test_two_celery_workers_share_a_run_and_a_worker_killed_mid_dispatch_loses_n
         assert status != "claimed", (attempt_id, status)
     assert len(contacts_of) == len(phones) and all(len(ids) == 1 for ids in contacts_of.values())
     assert unmarked <= set(ledger), "the resend kept the ids the lost dispatcher had claimed"
-    calls = db.execute("SELECT dial_attempt_id, count(*) FROM call_records WHERE campaign_id = %s GROUP BY 1",
-                       (campaign_id,)).fetchall()
+    calls = db.execute(
+        "SELECT dial_attempt_id, count(*) FROM call_records WHERE campaign_id = %s GROUP BY 1", (campaign_id,)
+    ).fetchall()
     assert {i for i, _ in calls} == set(ledger) and all(n == 1 for _, n in calls)
-    states = db.execute("SELECT status, attempts, count(*) FROM contacts WHERE campaign_id = %s GROUP BY 1, 2",
-                        (campaign_id,)).fetchall()
+    states = db.execute(
+        "SELECT status, attempts, count(*) FROM contacts WHERE campaign_id = %s GROUP BY 1, 2", (campaign_id,)
+    ).fetchall()
     assert states == [("completed", 1, len(phones))]
 
-    report = db.execute("SELECT report FROM campaign_reports WHERE campaign_id = %s AND run_id = %s",
-                        (campaign_id, run.run_id)).fetchone()[0]
+    report = db.execute(
+        "SELECT report FROM campaign_reports WHERE campaign_id = %s AND run_id = %s", (campaign_id, run.run_id)
+    ).fetchone()[0]
     assert report["outcome"] == "completed"
     assert report["funnel"]["dispatched"] == report["funnel"]["dialed"] == len(phones)
     messages = [json.loads(m["Body"]) for m in drain(sqs, topic_inbox)]
     mine = [m for m in messages if m["MessageAttributes"]["campaign_id"]["Value"] == str(campaign_id)]
     assert [m["MessageAttributes"]["outcome"]["Value"] for m in mine] == ["completed"]
-    print(f"\ncelery test: {time.monotonic() - began:.0f} s wall; shard {shard} killed on {killed}, "
-          f"{len(unmarked)} dial tasks claimed but unmarked at the kill ({len(seen_on_queue)} seen on the queue)")
+    print(
+        f"\ncelery test: {time.monotonic() - began:.0f} s wall; shard {shard} killed on {killed}, "
+        f"{len(unmarked)} dial tasks claimed but unmarked at the kill ({len(seen_on_queue)} seen on the queue)"
+    )

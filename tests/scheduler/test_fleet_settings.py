@@ -39,15 +39,18 @@ print(json.dumps(sorted(set(sys.modules) - before)))
 """
 
 
-@pytest.mark.parametrize("argv, forks", [
-    (["airflow", "scheduler"], True),
-    (["airflow", "celery", "worker", "--celery-hostname", "worker-1@host"], True),
-    (["airflow", "dag-processor"], True),
-    (["airflow", "api-server", "--port", "8080"], False),
-    (["airflow", "triggerer"], False),
-    (["airflow", "dags", "test", "campaign_x"], False),
-    (["pytest"], False),
-])
+@pytest.mark.parametrize(
+    "argv, forks",
+    [
+        (["airflow", "scheduler"], True),
+        (["airflow", "celery", "worker", "--celery-hostname", "worker-1@host"], True),
+        (["airflow", "dag-processor"], True),
+        (["airflow", "api-server", "--port", "8080"], False),
+        (["airflow", "triggerer"], False),
+        (["airflow", "dags", "test", "campaign_x"], False),
+        (["pytest"], False),
+    ],
+)
 def test_only_the_processes_that_fork_tasks_or_parses_preload(argv, forks):
     import airflow_local_settings
 
@@ -60,14 +63,27 @@ def test_a_poke_and_its_dag_parse_import_nothing_heavy_that_the_executor_did_not
     from include.campaigns.dispatch import dispatch
     from tests.helpers import open_zone, run_context, us_numbers
 
-    campaign_id = create_campaign(db, "preloaded", poke_interval_s=60, config={
-        "dial_queue": dial_queue, "skip_public_holidays": False, "calling_window": {"start": "00:00", "end": "23:59"}})
+    campaign_id = create_campaign(
+        db,
+        "preloaded",
+        poke_interval_s=60,
+        config={
+            "dial_queue": dial_queue,
+            "skip_public_holidays": False,
+            "calling_window": {"start": "00:00", "end": "23:59"},
+        },
+    )
     add_contacts(db, campaign_id, [{"phone": p, "timezone": open_zone()} for p in us_numbers(5, seed=3)])
     assert dispatch(db, load_campaign(db, campaign_id), run_context(campaign_id)).sent == 5  # a poke with work
 
-    done = subprocess.run([sys.executable, "-c", POKE_IN_A_TASK_PROCESS, str(campaign_id), "campaign_preloaded"],
-                          env={**os.environ, "PYTHONPATH": str(ROOT)}, cwd=ROOT, capture_output=True, text=True,
-                          timeout=300)
+    done = subprocess.run(
+        [sys.executable, "-c", POKE_IN_A_TASK_PROCESS, str(campaign_id), "campaign_preloaded"],
+        env={**os.environ, "PYTHONPATH": str(ROOT)},
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert done.returncode == 0, done.stderr[-3000:]
     imported = json.loads(done.stdout.strip().splitlines()[-1])
     heavy = sorted(m for m in imported if m.split(".")[0] in HEAVY or m.startswith("airflow.providers."))

@@ -11,7 +11,9 @@ def test_two_local_stacks_put_their_log_servers_on_free_ports_not_the_fixed_defa
     from dev.airflow_local import airflow_env
 
     first, second = airflow_env({}, 8080), airflow_env({}, 8081)
-    ports = [env[f"AIRFLOW__LOGGING__{key}_LOG_SERVER_PORT"] for env in (first, second) for key in ("WORKER", "TRIGGER")]
+    ports = [
+        env[f"AIRFLOW__LOGGING__{key}_LOG_SERVER_PORT"] for env in (first, second) for key in ("WORKER", "TRIGGER")
+    ]
     assert len(set(ports)) == 4 and not {"8793", "8794"} & set(ports)
 
 

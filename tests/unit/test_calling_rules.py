@@ -15,7 +15,7 @@ from include.campaigns import calling_window as cw
 from include.campaigns.compliance_doc import DOC_PATH, render
 from include.campaigns.rules import DAYS, ENTRIES, RULES_DIR, RulesError, load_rules
 
-US_PLACES = sorted(set(holidays.US.subdivisions) - {"UM"})   # 50 states, DC, PR, GU, VI, AS, MP
+US_PLACES = sorted(set(holidays.US.subdivisions) - {"UM"})  # 50 states, DC, PR, GU, VI, AS, MP
 
 
 def test_every_rule_has_its_shape_dates_kind_and_a_source_with_a_link():
@@ -70,20 +70,37 @@ def test_every_jurisdiction_in_the_data_is_open_some_time_every_week():
 
 
 def _write(directory: Path, country: str, entries: list[dict], extra: dict | None = None) -> None:
-    world = {"country": "*", "title": "floor", "entries": [{
-        "jurisdiction": "*", "effective_from": None, "kind": "conservative", "summary": "the floor",
-        "hours": {d: {"start": "08:00", "end": "21:00"} for d in DAYS},
-        "source": {"citation": "policy", "url": "https://example.org/floor"}, "verified": True}]}
+    world = {
+        "country": "*",
+        "title": "floor",
+        "entries": [
+            {
+                "jurisdiction": "*",
+                "effective_from": None,
+                "kind": "conservative",
+                "summary": "the floor",
+                "hours": {d: {"start": "08:00", "end": "21:00"} for d in DAYS},
+                "source": {"citation": "policy", "url": "https://example.org/floor"},
+                "verified": True,
+            }
+        ],
+    }
     (directory / "world.json").write_text(json.dumps(world))
     (directory / f"{country.lower()}.json").write_text(
-        json.dumps({"country": country, "title": "test", "entries": entries, **(extra or {})}))
+        json.dumps({"country": country, "title": "test", "entries": entries, **(extra or {})})
+    )
 
 
 def _entry(**overrides) -> dict:
-    entry = {"jurisdiction": "US-TX", "effective_from": "2025-09-01", "kind": "statute", "summary": "a rule",
-             "hours": {"sun": {"start": "12:00", "end": "21:00"}},
-             "source": {"citation": "Tex. Bus. & Com. Code § 301.051", "url": "https://example.org/301.051"},
-             "verified": True}
+    entry = {
+        "jurisdiction": "US-TX",
+        "effective_from": "2025-09-01",
+        "kind": "statute",
+        "summary": "a rule",
+        "hours": {"sun": {"start": "12:00", "end": "21:00"}},
+        "source": {"citation": "Tex. Bus. & Com. Code § 301.051", "url": "https://example.org/301.051"},
+        "verified": True,
+    }
     entry.update(overrides)
     return entry
 
@@ -93,23 +110,26 @@ def test_a_well_formed_rules_file_loads(tmp_path):
     assert [e.jurisdiction for e in load_rules(tmp_path)] == ["US-TX", "*"]
 
 
-@pytest.mark.parametrize("bad, named", [
-    ({"sunday_hours": "12:00"}, "sunday_hours"),                                    # unknown key
-    ({"jurisdiction": "Texas"}, "Texas"),                                           # malformed code
-    ({"jurisdiction": "us-tx"}, "us-tx"),
-    ({"hours": {"sun": {"start": "12:00", "end": "24:00"}}}, "24:00"),              # malformed time
-    ({"hours": {"sun": {"start": "9:00", "end": "21:00"}}}, "9:00"),
-    ({"hours": {"sun": {"start": "21:00", "end": "12:00"}}}, "not after start"),
-    ({"hours": {"sunday": {"start": "12:00", "end": "21:00"}}}, "sunday"),          # unknown day
-    ({"effective_from": "2025-13-01"}, "effective_from"),                           # malformed date
-    ({"effective_from": "2025-09-01", "until": "2025-01-01"}, "until"),
-    ({"kind": "guess"}, "kind"),
-    ({"holiday_ban": True}, "holiday_calendar"),
-    ({"verified": False}, "note"),
-    ({"source": {"citation": "x", "url": "nowhere"}}, "url"),
-    ({"cap": {"attempts": 3, "per": "campaign", "window": "rolling_24h", "counts": "calls"}}, "per"),
-    ({"jurisdiction": "CA-ON"}, "not in US"),
-])
+@pytest.mark.parametrize(
+    "bad, named",
+    [
+        ({"sunday_hours": "12:00"}, "sunday_hours"),  # unknown key
+        ({"jurisdiction": "Texas"}, "Texas"),  # malformed code
+        ({"jurisdiction": "us-tx"}, "us-tx"),
+        ({"hours": {"sun": {"start": "12:00", "end": "24:00"}}}, "24:00"),  # malformed time
+        ({"hours": {"sun": {"start": "9:00", "end": "21:00"}}}, "9:00"),
+        ({"hours": {"sun": {"start": "21:00", "end": "12:00"}}}, "not after start"),
+        ({"hours": {"sunday": {"start": "12:00", "end": "21:00"}}}, "sunday"),  # unknown day
+        ({"effective_from": "2025-13-01"}, "effective_from"),  # malformed date
+        ({"effective_from": "2025-09-01", "until": "2025-01-01"}, "until"),
+        ({"kind": "guess"}, "kind"),
+        ({"holiday_ban": True}, "holiday_calendar"),
+        ({"verified": False}, "note"),
+        ({"source": {"citation": "x", "url": "nowhere"}}, "url"),
+        ({"cap": {"attempts": 3, "per": "campaign", "window": "rolling_24h", "counts": "calls"}}, "per"),
+        ({"jurisdiction": "CA-ON"}, "not in US"),
+    ],
+)
 def test_the_loader_refuses_a_malformed_rule_naming_the_file_and_the_problem(tmp_path, bad, named):
     _write(tmp_path, "US", [_entry(**bad)])
     with pytest.raises(RulesError, match=r"us\.json") as raised:
@@ -118,13 +138,17 @@ def test_the_loader_refuses_a_malformed_rule_naming_the_file_and_the_problem(tmp
 
 
 def test_the_loader_refuses_two_versions_of_one_law_in_force_on_the_same_day(tmp_path):
-    _write(tmp_path, "US", [_entry(effective_from="2020-01-01", until="2026-01-01"), _entry(effective_from="2025-09-01")])
+    _write(
+        tmp_path, "US", [_entry(effective_from="2020-01-01", until="2026-01-01"), _entry(effective_from="2025-09-01")]
+    )
     with pytest.raises(RulesError, match="same day"):
         load_rules(tmp_path)
 
 
 def test_a_law_that_changes_on_a_date_is_two_entries_one_ending_where_the_next_begins(tmp_path):
-    _write(tmp_path, "US", [_entry(effective_from="2020-01-01", until="2025-09-01"), _entry(effective_from="2025-09-01")])
+    _write(
+        tmp_path, "US", [_entry(effective_from="2020-01-01", until="2025-09-01"), _entry(effective_from="2025-09-01")]
+    )
     assert len(load_rules(tmp_path)) == 3
 
 
@@ -137,10 +161,12 @@ def test_the_loader_refuses_a_rules_file_with_an_unknown_top_level_key(tmp_path)
 @pytest.fixture
 def rules_from(monkeypatch):
     """Swap the loaded rules for a test's own; the caches are cleared on the way in and out."""
+
     def use(entries):
         monkeypatch.setattr(cw, "ENTRIES", entries)
         cw._entries_by_code.cache_clear()
         cw._legal_rule.cache_clear()
+
     yield use
     monkeypatch.undo()
     cw._entries_by_code.cache_clear()
@@ -148,12 +174,23 @@ def rules_from(monkeypatch):
 
 
 def test_a_law_loaded_ahead_of_its_effective_date_applies_only_from_that_date(tmp_path, rules_from):
-    _write(tmp_path, "US", [_entry(jurisdiction="US-NV", effective_from="2030-01-01",
-                                   hours={d: {"start": "10:00", "end": "18:00"} for d in DAYS})])
+    _write(
+        tmp_path,
+        "US",
+        [
+            _entry(
+                jurisdiction="US-NV",
+                effective_from="2030-01-01",
+                hours={d: {"start": "10:00", "end": "18:00"} for d in DAYS},
+            )
+        ],
+    )
     rules_from(load_rules(tmp_path))
     assert cw.legal_rule("US-NV", date(2029, 12, 31)).hours_on(0) == cw.legal_rule("US", date(2029, 12, 31)).hours_on(0)
     assert (cw.legal_rule("US-NV", date(2030, 1, 1)).start, cw.legal_rule("US-NV", date(2030, 1, 1)).end) == (
-        cw.time(10), cw.time(18))
+        cw.time(10),
+        cw.time(18),
+    )
 
 
 def test_the_rules_directory_holds_only_rules_files_and_their_loader():

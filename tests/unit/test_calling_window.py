@@ -39,22 +39,69 @@ UTC = timezone.utc
 SUNDAY = 6
 
 ZONES = [
-    "America/New_York", "America/Chicago", "America/Denver", "America/Phoenix",
-    "America/Los_Angeles", "America/Anchorage", "Pacific/Honolulu", "America/St_Johns",
-    "America/Santiago", "America/Sao_Paulo", "Europe/London", "Europe/Berlin",
-    "Africa/Casablanca", "Asia/Tehran", "Asia/Kolkata", "Asia/Kathmandu", "Asia/Tokyo",
-    "Australia/Lord_Howe", "Australia/Adelaide", "Pacific/Chatham", "Pacific/Kiritimati",
+    "America/New_York",
+    "America/Chicago",
+    "America/Denver",
+    "America/Phoenix",
+    "America/Los_Angeles",
+    "America/Anchorage",
+    "Pacific/Honolulu",
+    "America/St_Johns",
+    "America/Santiago",
+    "America/Sao_Paulo",
+    "Europe/London",
+    "Europe/Berlin",
+    "Africa/Casablanca",
+    "Asia/Tehran",
+    "Asia/Kolkata",
+    "Asia/Kathmandu",
+    "Asia/Tokyo",
+    "Australia/Lord_Howe",
+    "Australia/Adelaide",
+    "Pacific/Chatham",
+    "Pacific/Kiritimati",
     "Etc/UTC",
 ]
 DST_ZONES = [
-    "America/New_York", "America/Chicago", "Europe/London", "Australia/Lord_Howe",
-    "America/Santiago", "Asia/Tehran", "Pacific/Chatham", "America/St_Johns", "Africa/Casablanca",
+    "America/New_York",
+    "America/Chicago",
+    "Europe/London",
+    "Australia/Lord_Howe",
+    "America/Santiago",
+    "Asia/Tehran",
+    "Pacific/Chatham",
+    "America/St_Johns",
+    "Africa/Casablanca",
 ]
-SINGLE_JURISDICTIONS = ["US", "US-FL", "US-OK", "US-MD", "US-AL", "US-LA", "US-MS", "US-TX", "US-WA", "US-UT",
-                        "US-RI", "US-NY", "US-VA", "US-ME", "CA", "GB", "JP", "ZZ"]
+SINGLE_JURISDICTIONS = [
+    "US",
+    "US-FL",
+    "US-OK",
+    "US-MD",
+    "US-AL",
+    "US-LA",
+    "US-MS",
+    "US-TX",
+    "US-WA",
+    "US-UT",
+    "US-RI",
+    "US-NY",
+    "US-VA",
+    "US-ME",
+    "CA",
+    "GB",
+    "JP",
+    "ZZ",
+]
 # Several jurisdictions at once: an address state beside the number's state or country.
-JURISDICTIONS = SINGLE_JURISDICTIONS + ["US-FL+US-GA", "US-TX+US-WA", "CA+US-FL", "GB+US-AL", "US-MS+US-OK",
-                                        "US-NY+US-ME"]
+JURISDICTIONS = SINGLE_JURISDICTIONS + [
+    "US-FL+US-GA",
+    "US-TX+US-WA",
+    "CA+US-FL",
+    "GB+US-AL",
+    "US-MS+US-OK",
+    "US-NY+US-ME",
+]
 
 FIRST_DAY, LAST_DAY = date(2020, 1, 1), date(2035, 12, 31)
 HORIZON_DAYS = 14
@@ -65,6 +112,7 @@ PROPERTY = settings(max_examples=250, deadline=None, suppress_health_check=[Heal
 # --------------------------------------------------------------------------------------------
 # The oracle: the law as the statutes state it
 # --------------------------------------------------------------------------------------------
+
 
 def _t(hhmm: str) -> time:
     return time(*map(int, hhmm.split(":")))  # type: ignore[arg-type]
@@ -82,10 +130,10 @@ def _every(start: str, end: str):
 
 @dataclass(frozen=True)
 class Law:
-    hours: tuple                       # Monday..Sunday (start, end) local, None for a closed day
-    holidays: str | None = None        # the calendar whose holidays it bans
-    since: date | None = None          # in force from this day on (None: long in force)
-    cap: int | None = None             # attempts per number in a rolling 24 h
+    hours: tuple  # Monday..Sunday (start, end) local, None for a closed day
+    holidays: str | None = None  # the calendar whose holidays it bans
+    since: date | None = None  # in force from this day on (None: long in force)
+    cap: int | None = None  # attempts per number in a rolling 24 h
 
 
 H = lambda a, b: (_t(a), _t(b))  # noqa: E731
@@ -106,8 +154,10 @@ LAW = {
     "US-LA": [Law(_days(H("08:00", "20:00"), H("08:00", "20:00"), None), holidays="US-LA")],
     # Miss. Code 77-3-723(1), 77-3-603(a): 08:00-21:00 'Central Standard Time' Monday to Saturday, no Sundays;
     # read in daylight time and with two summaries' 20:00 end: 09:00-20:00.
-    "US-MS": [Law(_days(H("08:00", "21:00"), H("08:00", "21:00"), None)),
-              Law(_days(H("09:00", "20:00"), H("09:00", "20:00"), None))],
+    "US-MS": [
+        Law(_days(H("08:00", "21:00"), H("08:00", "21:00"), None)),
+        Law(_days(H("09:00", "20:00"), H("09:00", "20:00"), None)),
+    ],
     # Tex. Bus. & Com. Code 301.051: 09:00-21:00 Monday to Saturday, 12:00-21:00 on Sunday.
     "US-TX": [Law(_days(H("09:00", "21:00"), H("09:00", "21:00"), H("12:00", "21:00")))],
     # RCW 19.158.040(2): 08:00-20:00.
@@ -197,8 +247,7 @@ def day_allowed(policy: WindowPolicy, jurisdiction: str, day: date) -> bool:
         return False
     if law_hours(jurisdiction, day) is None or law_bans_holiday(jurisdiction, day):
         return False
-    if (policy.skip_public_holidays and day not in policy.holiday_overrides
-            and is_any_public_holiday(jurisdiction, day)):
+    if policy.skip_public_holidays and day not in policy.holiday_overrides and is_any_public_holiday(jurisdiction, day):
         return False
     return True
 
@@ -223,6 +272,7 @@ def law_edges(jurisdiction: str) -> list[time]:
 # --------------------------------------------------------------------------------------------
 # Strategies
 # --------------------------------------------------------------------------------------------
+
 
 def _transitions(zone: str) -> list[datetime]:
     """Every UTC instant in 2020-2035 at which ``zone`` changes its offset, to the second."""
@@ -254,7 +304,8 @@ SMALL_OFFSETS = st.integers(-3 * 3600, 3 * 3600).map(lambda s: timedelta(seconds
 DAY_OFFSETS = st.integers(-48 * 60, 48 * 60).map(lambda m: timedelta(minutes=m))
 
 random_instants = st.datetimes(
-    min_value=datetime(2020, 1, 1), max_value=datetime(2035, 12, 31, 23, 59, 59),
+    min_value=datetime(2020, 1, 1),
+    max_value=datetime(2035, 12, 31, 23, 59, 59),
     timezones=st.just(UTC),
 )
 random_days = st.dates(min_value=FIRST_DAY, max_value=LAST_DAY)
@@ -275,8 +326,7 @@ def campaign_windows(draw) -> CallingWindow:
     else:
         start = draw(st.integers(0, 23 * 60 + 58))
         end = draw(st.integers(start + 1, 23 * 60 + 59))
-    days = draw(st.one_of(st.just(frozenset(range(7))),
-                          st.frozensets(st.integers(0, 6), min_size=1)))
+    days = draw(st.one_of(st.just(frozenset(range(7))), st.frozensets(st.integers(0, 6), min_size=1)))
     return CallingWindow(_hhmm(start), _hhmm(end), days)
 
 
@@ -291,11 +341,15 @@ def zoned_instants(draw, jurisdiction: str, window: CallingWindow) -> tuple[str,
     if kind == "random":
         return zone, draw(random_instants)
     if kind == "effective_date":  # the days around a law coming into force, at its edges
-        since = draw(st.sampled_from([date(2011, 1, 13), date(2021, 7, 1), date(2022, 11, 1), date(2024, 1, 1),
-                                      date(2025, 9, 1)]))
+        since = draw(
+            st.sampled_from(
+                [date(2011, 1, 13), date(2021, 7, 1), date(2022, 11, 1), date(2024, 1, 1), date(2025, 9, 1)]
+            )
+        )
         day = since + timedelta(days=draw(st.integers(-2, 1)))
-        wall = draw(st.sampled_from([time(19, 59), time(20), time(20, 30), time(8, 30), time(9), time(16, 59),
-                                     time(17)]))
+        wall = draw(
+            st.sampled_from([time(19, 59), time(20), time(20, 30), time(8, 30), time(9), time(16, 59), time(17)])
+        )
         return zone, at_local(zone, day, wall)
     day = draw(random_days)
     if kind == "holiday":
@@ -328,8 +382,9 @@ def scenarios(draw, windows=campaign_windows()) -> Scenario:  # noqa: B008 - a s
         window=window,
         blackout_dates=draw(st.frozensets(st.sampled_from(nearby), max_size=2)),
         skip_public_holidays=draw(st.booleans()),
-        holiday_overrides=draw(st.frozensets(
-            st.sampled_from(nearby + public_holidays(jurisdiction, today.year)), max_size=3)),
+        holiday_overrides=draw(
+            st.frozensets(st.sampled_from(nearby + public_holidays(jurisdiction, today.year)), max_size=3)
+        ),
     )
     return Scenario(policy, zone, jurisdiction, instant)
 
@@ -338,11 +393,13 @@ def scenarios(draw, windows=campaign_windows()) -> Scenario:  # noqa: B008 - a s
 # Properties
 # --------------------------------------------------------------------------------------------
 
+
 @PROPERTY
 @given(scenarios())
 def test_a_contact_is_callable_exactly_when_local_day_and_wall_time_satisfy_campaign_and_law(s):
     assert s.policy.is_open(s.zone, s.jurisdiction, s.instant) == expected_open(
-        s.policy, s.zone, s.jurisdiction, s.instant)
+        s.policy, s.zone, s.jurisdiction, s.instant
+    )
 
 
 @PROPERTY
@@ -380,6 +437,8 @@ WIDE_WINDOWS = st.one_of(
     st.just(CallingWindow(time(0, 0), time(23, 59), frozenset(range(7)))),
     campaign_windows(),
 )
+
+
 @PROPERTY
 @given(scenarios(windows=WIDE_WINDOWS))
 def test_no_campaign_config_widens_the_legal_floor(s):
@@ -476,8 +535,7 @@ def blackout_covers(code: str, jurisdiction: str) -> bool:
     instant=st.one_of(random_instants, st.sampled_from(TRANSITIONS).map(lambda zt: zt[1])),
     data=st.data(),
 )
-def test_open_keys_are_exactly_the_keys_open_now_and_not_blacked_out_each_with_its_close(policy, pairs, instant,
-                                                                                         data):
+def test_open_keys_are_exactly_the_keys_open_now_and_not_blacked_out_each_with_its_close(policy, pairs, instant, data):
     blackouts = data.draw(blackouts_around(instant))
     keys = [window_key(zone, jurisdiction) for zone, jurisdiction in pairs]
     opened = open_keys(policy, keys, instant, blackouts=blackouts)
@@ -485,13 +543,17 @@ def test_open_keys_are_exactly_the_keys_open_now_and_not_blacked_out_each_with_i
     def blacked_out(jurisdiction, at):
         return any(b.starts_at <= at < b.ends_at and blackout_covers(b.jurisdiction, jurisdiction) for b in blackouts)
 
-    assert set(opened) == {k for k in keys if expected_open(policy, *split_key(k), instant)
-                           and not blacked_out(split_key(k)[1], instant)}
+    assert set(opened) == {
+        k for k in keys if expected_open(policy, *split_key(k), instant) and not blacked_out(split_key(k)[1], instant)
+    }
     for key, closes in opened.items():
         zone, jurisdiction = split_key(key)
         window_close = policy.closes_at(zone, jurisdiction, instant)
-        starts = [b.starts_at for b in blackouts
-                  if blackout_covers(b.jurisdiction, jurisdiction) and instant < b.starts_at < window_close]
+        starts = [
+            b.starts_at
+            for b in blackouts
+            if blackout_covers(b.jurisdiction, jurisdiction) and instant < b.starts_at < window_close
+        ]
         assert closes == min([window_close, *starts])
 
 
@@ -518,7 +580,12 @@ def test_the_us_federal_floor_is_08_00_to_21_00_every_day_with_no_day_bans():
     rule = legal_rule("US", WEDNESDAY_2026_06_10)
     assert rule == LegalRule(hours=((time(8), time(21)),) * 7)
     assert (rule.start, rule.end, rule.no_sunday, rule.no_holidays, rule.max_attempts_24h) == (
-        time(8), time(21), False, False, None)
+        time(8),
+        time(21),
+        False,
+        False,
+        None,
+    )
 
 
 def test_texas_hours_by_weekday_are_09_to_21_monday_to_saturday_and_noon_to_21_on_sunday():
@@ -526,23 +593,28 @@ def test_texas_hours_by_weekday_are_09_to_21_monday_to_saturday_and_noon_to_21_o
     assert not WHOLE_DAY.is_open(CHICAGO, "US-TX", at_local(CHICAGO, WEDNESDAY_2026_06_10, time(8, 30)))
     assert not WHOLE_DAY.is_open(CHICAGO, "US-TX", at_local(CHICAGO, SUNDAY_2026_06_14, time(10)))
     assert WHOLE_DAY.next_opening(CHICAGO, "US-TX", at_local(CHICAGO, SUNDAY_2026_06_14, time(10))) == at_local(
-        CHICAGO, SUNDAY_2026_06_14, time(12))
+        CHICAGO, SUNDAY_2026_06_14, time(12)
+    )
     assert WHOLE_DAY.closes_at(CHICAGO, "US-TX", at_local(CHICAGO, SUNDAY_2026_06_14, time(12))) == at_local(
-        CHICAGO, SUNDAY_2026_06_14, time(21))
+        CHICAGO, SUNDAY_2026_06_14, time(21)
+    )
 
 
 def test_washington_calls_end_at_20_00():
-    assert WHOLE_DAY.closes_at(LOS_ANGELES, "US-WA", at_local(LOS_ANGELES, WEDNESDAY_2026_06_10, time(19))) == \
-        at_local(LOS_ANGELES, WEDNESDAY_2026_06_10, time(20))
+    assert WHOLE_DAY.closes_at(LOS_ANGELES, "US-WA", at_local(LOS_ANGELES, WEDNESDAY_2026_06_10, time(19))) == at_local(
+        LOS_ANGELES, WEDNESDAY_2026_06_10, time(20)
+    )
 
 
 def test_canada_calls_run_09_00_to_21_00_on_weekdays_and_10_00_to_18_00_at_weekends():
     # The CRTC allows weekdays until 21:30; the product's own floor ends every day at 21:00.
     assert WHOLE_DAY.closes_at(TORONTO, "CA", at_local(TORONTO, WEDNESDAY_2026_06_10, time(9))) == at_local(
-        TORONTO, WEDNESDAY_2026_06_10, time(21))
+        TORONTO, WEDNESDAY_2026_06_10, time(21)
+    )
     assert not WHOLE_DAY.is_open(TORONTO, "CA", at_local(TORONTO, SATURDAY_2026_06_13, time(9, 30)))
     assert WHOLE_DAY.closes_at(TORONTO, "CA", at_local(TORONTO, SATURDAY_2026_06_13, time(10))) == at_local(
-        TORONTO, SATURDAY_2026_06_13, time(18))
+        TORONTO, SATURDAY_2026_06_13, time(18)
+    )
 
 
 def test_a_sunday_ban_closes_utah_all_sunday_and_it_reopens_monday_at_08_00():
@@ -618,21 +690,26 @@ def test_maine_is_called_on_weekdays_from_09_00_until_17_00_and_never_at_weekend
     # 10 M.R.S. 1498(3): automated calling devices only on weekdays between 9 a.m. and 5 p.m.
     assert WHOLE_DAY.is_open(NY, "US-ME", at_local(NY, WEDNESDAY_2026_06_10, time(9)))
     assert WHOLE_DAY.closes_at(NY, "US-ME", at_local(NY, WEDNESDAY_2026_06_10, time(16))) == at_local(
-        NY, WEDNESDAY_2026_06_10, time(17))
+        NY, WEDNESDAY_2026_06_10, time(17)
+    )
     for day in (SATURDAY_2026_06_13, SUNDAY_2026_06_14):
         assert not WHOLE_DAY.is_open(NY, "US-ME", at_local(NY, day, time(12)))
     assert WHOLE_DAY.next_opening(NY, "US-ME", at_local(NY, SATURDAY_2026_06_13, time(12))) == at_local(
-        NY, date(2026, 6, 15), time(9))
+        NY, date(2026, 6, 15), time(9)
+    )
     assert legal_rule("US-ME", WEDNESDAY_2026_06_10).max_attempts_24h == 1
 
 
 def test_texas_sb_140_is_dated_1_september_2025_and_keeps_the_hours_of_section_301_051():
     texas = [e for e in cw.ENTRIES if e.jurisdiction == "US-TX"]
     assert sorted(((e.effective_from, e.until) for e in texas), key=lambda span: span[0] or date.min) == [
-        (None, date(2025, 9, 1)), (date(2025, 9, 1), None)]
+        (None, date(2025, 9, 1)),
+        (date(2025, 9, 1), None),
+    ]
     for day in (date(2025, 8, 31), date(2025, 9, 1)):
         assert [e.until for e in cw.entries_in_force("US-TX", day) if e.jurisdiction == "US-TX"] == (
-            [date(2025, 9, 1)] if day < date(2025, 9, 1) else [None])
+            [date(2025, 9, 1)] if day < date(2025, 9, 1) else [None]
+        )
     assert legal_rule("US-TX", date(2025, 8, 31)).hours == legal_rule("US-TX", date(2025, 9, 7)).hours
 
 
@@ -687,6 +764,7 @@ def test_louisiana_records_that_its_law_bans_calls_during_a_declared_emergency()
 # --------------------------------------------------------------------------------------------
 # Named examples
 # --------------------------------------------------------------------------------------------
+
 
 def test_florida_contact_is_not_callable_at_20_30_local_while_a_federal_only_number_is():
     at_20_30_edt = at_local(NY, WEDNESDAY_2026_06_10, time(20, 30))
@@ -761,18 +839,21 @@ def test_new_york_fall_back_day_window_runs_09_00_to_20_00_est():
     assert policy.closes_at(NY, "US-NY", nine_est) == datetime(2026, 11, 2, 1, 0, tzinfo=UTC)
 
 
-@pytest.mark.parametrize("zone, day, opens, closes", [
-    # Lord Howe springs forward half an hour (+10:30 -> +11) at 02:00 on 2026-10-04...
-    ("Australia/Lord_Howe", date(2026, 10, 4), datetime(2026, 10, 3, 22, 0), datetime(2026, 10, 4, 9, 0)),
-    # ...and falls back half an hour on 2026-04-05.
-    ("Australia/Lord_Howe", date(2026, 4, 5), datetime(2026, 4, 4, 22, 30), datetime(2026, 4, 5, 9, 30)),
-    # Santiago changes at midnight: -04 -> -03 on 2026-09-06.
-    ("America/Santiago", date(2026, 9, 6), datetime(2026, 9, 6, 12, 0), datetime(2026, 9, 6, 23, 0)),
-    # London springs forward on 2026-03-29.
-    ("Europe/London", date(2026, 3, 29), datetime(2026, 3, 29, 8, 0), datetime(2026, 3, 29, 19, 0)),
-    # Tehran still had DST in 2022 (+03:30 -> +04:30 on 2022-03-22).
-    ("Asia/Tehran", date(2022, 3, 22), datetime(2022, 3, 22, 4, 30), datetime(2022, 3, 22, 15, 30)),
-])
+@pytest.mark.parametrize(
+    "zone, day, opens, closes",
+    [
+        # Lord Howe springs forward half an hour (+10:30 -> +11) at 02:00 on 2026-10-04...
+        ("Australia/Lord_Howe", date(2026, 10, 4), datetime(2026, 10, 3, 22, 0), datetime(2026, 10, 4, 9, 0)),
+        # ...and falls back half an hour on 2026-04-05.
+        ("Australia/Lord_Howe", date(2026, 4, 5), datetime(2026, 4, 4, 22, 30), datetime(2026, 4, 5, 9, 30)),
+        # Santiago changes at midnight: -04 -> -03 on 2026-09-06.
+        ("America/Santiago", date(2026, 9, 6), datetime(2026, 9, 6, 12, 0), datetime(2026, 9, 6, 23, 0)),
+        # London springs forward on 2026-03-29.
+        ("Europe/London", date(2026, 3, 29), datetime(2026, 3, 29, 8, 0), datetime(2026, 3, 29, 19, 0)),
+        # Tehran still had DST in 2022 (+03:30 -> +04:30 on 2022-03-22).
+        ("Asia/Tehran", date(2022, 3, 22), datetime(2022, 3, 22, 4, 30), datetime(2022, 3, 22, 15, 30)),
+    ],
+)
 def test_on_a_dst_change_day_the_window_is_09_00_to_20_00_on_the_local_clock(zone, day, opens, closes):
     policy = WindowPolicy(skip_public_holidays=False)
     opens, closes = opens.replace(tzinfo=UTC), closes.replace(tzinfo=UTC)
@@ -787,16 +868,18 @@ def test_on_a_dst_change_day_the_window_is_09_00_to_20_00_on_the_local_clock(zon
 # legal floor a window never meets a gap or a repeated hour. These tests lift the floor for a
 # made-up jurisdiction to pin down the DST logic on its own.
 
+
 @pytest.fixture
 def no_legal_floor(monkeypatch):
     real = cw.legal_rule
-    monkeypatch.setattr(cw, "legal_rule",
-                        lambda j, on=None: LegalRule(hours=(ALL_DAY,) * 7) if j == "XX-NIGHT" else real(j, on))
+    monkeypatch.setattr(
+        cw, "legal_rule", lambda j, on=None: LegalRule(hours=(ALL_DAY,) * 7) if j == "XX-NIGHT" else real(j, on)
+    )
     return "XX-NIGHT"
 
 
-SPRING_FORWARD = date(2026, 3, 8)   # New York: 02:00 EST (07:00Z) -> 03:00 EDT
-FALL_BACK = date(2026, 11, 1)       # New York: 02:00 EDT (06:00Z) -> 01:00 EST; 01:xx happens twice
+SPRING_FORWARD = date(2026, 3, 8)  # New York: 02:00 EST (07:00Z) -> 03:00 EDT
+FALL_BACK = date(2026, 11, 1)  # New York: 02:00 EDT (06:00Z) -> 01:00 EST; 01:xx happens twice
 GAP_STARTS = datetime(2026, 3, 8, 7, 0, tzinfo=UTC)
 
 
@@ -847,6 +930,7 @@ def test_is_open_and_next_opening_agree_on_a_window_starting_in_the_repeated_hou
 
 # --- The same rules as properties, around every DST transition of 2020-2035 -----------------
 
+
 @st.composite
 def night_scenarios(draw) -> tuple[WindowPolicy, str, datetime]:
     """A zone near one of its transitions, and a window whose edges sit near the transition's wall
@@ -855,8 +939,7 @@ def night_scenarios(draw) -> tuple[WindowPolicy, str, datetime]:
     tz = ZoneInfo(zone)
     walls = [(transition + timedelta(microseconds=d)).astimezone(tz) for d in (-1, 0)]
     near = [w.hour * 60 + w.minute + delta for w in walls for delta in (-60, -30, -1, 0, 1, 30, 60)]
-    edge = st.one_of(st.sampled_from([m for m in near if 0 <= m <= 23 * 60 + 59]),
-                     st.integers(0, 23 * 60 + 59))
+    edge = st.one_of(st.sampled_from([m for m in near if 0 <= m <= 23 * 60 + 59]), st.integers(0, 23 * 60 + 59))
     start, end = sorted(draw(st.lists(edge, min_size=2, max_size=2, unique=True)))
     policy = WindowPolicy(window=CallingWindow(_hhmm(start), _hhmm(end)), skip_public_holidays=False)
     return policy, zone, transition + draw(SMALL_OFFSETS)
@@ -866,8 +949,10 @@ def _first_reading(instant: datetime, zone: str, wall: time) -> bool:
     """``instant`` is when the clock first reads ``wall``, or jumps past it over a gap."""
     now = local(zone, instant).replace(tzinfo=None)
     before = local(zone, instant - timedelta(microseconds=1)).replace(tzinfo=None)
-    return any(now == datetime.combine(day, wall) or before < datetime.combine(day, wall) < now
-               for day in {now.date(), before.date()})
+    return any(
+        now == datetime.combine(day, wall) or before < datetime.combine(day, wall) < now
+        for day in {now.date(), before.date()}
+    )
 
 
 @PROPERTY
@@ -876,8 +961,9 @@ def test_without_a_floor_an_open_window_stays_open_until_a_future_close_and_neve
     policy, zone, instant = case
     with pytest.MonkeyPatch.context() as patch:
         real = cw.legal_rule
-        patch.setattr(cw, "legal_rule",
-                      lambda j, on=None: LegalRule(hours=(ALL_DAY,) * 7) if j == "XX-NIGHT" else real(j, on))
+        patch.setattr(
+            cw, "legal_rule", lambda j, on=None: LegalRule(hours=(ALL_DAY,) * 7) if j == "XX-NIGHT" else real(j, on)
+        )
         closes = policy.closes_at(zone, "XX-NIGHT", instant)
         if closes is None:
             return
@@ -899,8 +985,9 @@ def test_without_a_floor_next_opening_is_the_first_instant_the_window_is_open(ca
     policy, zone, after = case
     with pytest.MonkeyPatch.context() as patch:
         real = cw.legal_rule
-        patch.setattr(cw, "legal_rule",
-                      lambda j, on=None: LegalRule(hours=(ALL_DAY,) * 7) if j == "XX-NIGHT" else real(j, on))
+        patch.setattr(
+            cw, "legal_rule", lambda j, on=None: LegalRule(hours=(ALL_DAY,) * 7) if j == "XX-NIGHT" else real(j, on)
+        )
         opening = policy.next_opening(zone, "XX-NIGHT", after)
         assert opening is not None  # every day is a calling day here
         assert opening >= after

@@ -29,16 +29,26 @@ def problems_of(raw) -> list[str]:
 # Defaults
 # --------------------------------------------------------------------------------------------
 
+
 @pytest.mark.parametrize("raw", [None, {}])
 def test_an_empty_config_gives_the_defaults(raw):
     config = parse_config(raw)
     assert config == CampaignConfig()
-    assert config.policy == WindowPolicy(window=CallingWindow(time(9), time(20), frozenset(range(7))),
-                                         blackout_dates=frozenset(), skip_public_holidays=True,
-                                         holiday_overrides=frozenset())
+    assert config.policy == WindowPolicy(
+        window=CallingWindow(time(9), time(20), frozenset(range(7))),
+        blackout_dates=frozenset(),
+        skip_public_holidays=True,
+        holiday_overrides=frozenset(),
+    )
     assert config.max_attempts == 3
-    assert config.retry_delays_s == {"busy": 1800, "no_answer": 7200, "failed": 3600, "voicemail": 14400,
-                                     "abandoned": 14400, "machine": 14400}
+    assert config.retry_delays_s == {
+        "busy": 1800,
+        "no_answer": 7200,
+        "failed": 3600,
+        "voicemail": 14400,
+        "abandoned": 14400,
+        "machine": 14400,
+    }
     assert config.lockouts == {} and config.requires_consent is False
     assert config.max_attempts_per_24h is None
     assert config.expiry_grace_s == 300
@@ -54,22 +64,24 @@ def test_defaults_are_not_shared_between_configs():
 
 
 def test_a_full_valid_config_is_parsed():
-    config = parse_config({
-        "calling_window": {"start": "10:00", "end": "18:30", "days": ["Monday", "tue", "WED"]},
-        "max_attempts": 5,
-        "retry_delays_s": {"busy": 60, "voicemail": 0},
-        "max_attempts_per_24h": 2,
-        "blackout_dates": ["2026-12-24", "2026-12-31"],
-        "skip_public_holidays": False,
-        "holiday_overrides": ["2026-11-26"],
-        "caller_id": "+15555550100",
-        "ivr_flow": {"entry": "hello", "nodes": {"hello": {}}},
-        "audio": ["prompts/hello.wav", "s3://bucket/bye.wav"],
-        "dial_queue": "dial-tasks.fifo",
-        "notification_topic": "campaign-events",
-        "expiry_grace_s": 0,
-        "expected_duration_s": 90,
-    })
+    config = parse_config(
+        {
+            "calling_window": {"start": "10:00", "end": "18:30", "days": ["Monday", "tue", "WED"]},
+            "max_attempts": 5,
+            "retry_delays_s": {"busy": 60, "voicemail": 0},
+            "max_attempts_per_24h": 2,
+            "blackout_dates": ["2026-12-24", "2026-12-31"],
+            "skip_public_holidays": False,
+            "holiday_overrides": ["2026-11-26"],
+            "caller_id": "+15555550100",
+            "ivr_flow": {"entry": "hello", "nodes": {"hello": {}}},
+            "audio": ["prompts/hello.wav", "s3://bucket/bye.wav"],
+            "dial_queue": "dial-tasks.fifo",
+            "notification_topic": "campaign-events",
+            "expiry_grace_s": 0,
+            "expected_duration_s": 90,
+        }
+    )
     assert config.policy == WindowPolicy(
         window=CallingWindow(time(10), time(18, 30), frozenset({0, 1, 2})),
         blackout_dates=frozenset({date(2026, 12, 24), date(2026, 12, 31)}),
@@ -81,13 +93,17 @@ def test_a_full_valid_config_is_parsed():
     assert config.max_attempts_per_24h == 2
     assert config.audio == ("prompts/hello.wav", "s3://bucket/bye.wav")
     assert (config.caller_id, config.dial_queue, config.notification_topic) == (
-        "+15555550100", "dial-tasks.fifo", "campaign-events")
+        "+15555550100",
+        "dial-tasks.fifo",
+        "campaign-events",
+    )
     assert (config.expiry_grace_s, config.expected_duration_s) == (0, 90)
 
 
 # --------------------------------------------------------------------------------------------
 # Every problem at once
 # --------------------------------------------------------------------------------------------
+
 
 @pytest.mark.parametrize("raw", [[], "config", 3, True])
 def test_a_config_that_is_not_an_object_is_one_problem(raw):
@@ -140,8 +156,9 @@ def test_several_bad_settings_give_one_problem_each_in_a_single_error():
 
 
 @settings(max_examples=200, deadline=None)
-@given(bad=st.sets(st.sampled_from(sorted(BAD_SETTINGS)), min_size=1),
-       good=st.sets(st.sampled_from(sorted(GOOD_SETTINGS))))
+@given(
+    bad=st.sets(st.sampled_from(sorted(BAD_SETTINGS)), min_size=1), good=st.sets(st.sampled_from(sorted(GOOD_SETTINGS)))
+)
 def test_each_bad_setting_is_reported_once_whatever_else_the_config_holds(bad, good):
     raw = {key: GOOD_SETTINGS[key] for key in good}
     raw.update({key: BAD_SETTINGS[key][0] for key in bad})
@@ -181,8 +198,15 @@ def test_every_number_is_accepted_at_the_ends_of_its_range_and_refused_past_them
         assert problems_of({key: value}) == [f"config.{key} must be an integer from {low} to {high}, got {value}"]
 
 
-@pytest.mark.parametrize("key, value", [("retry_delays_s", {"busy": 3_000_000_000}), ("expiry_grace_s", 10 ** 20),
-                                        ("max_attempts_per_24h", 3_000_000_000), ("max_attempts", 10 ** 9)])
+@pytest.mark.parametrize(
+    "key, value",
+    [
+        ("retry_delays_s", {"busy": 3_000_000_000}),
+        ("expiry_grace_s", 10**20),
+        ("max_attempts_per_24h", 3_000_000_000),
+        ("max_attempts", 10**9),
+    ],
+)
 def test_huge_numbers_that_would_fail_every_try_are_refused_at_validation(key, value):
     [problem] = problems_of({key: value})
     assert "must be an integer from" in problem
@@ -198,7 +222,8 @@ def test_the_longest_call_is_bounded():
     assert parse_config({"max_call_duration_s": 14400}).max_call_duration_s == 14400
     for bad in (14401, 0):
         assert problems_of({"max_call_duration_s": bad}) == [
-            f"config.max_call_duration_s must be an integer from 1 to 14400, got {bad}"]
+            f"config.max_call_duration_s must be an integer from 1 to 14400, got {bad}"
+        ]
 
 
 def test_all_unknown_keys_are_named_in_one_problem_in_sorted_order():
@@ -213,6 +238,7 @@ def test_every_documented_key_is_known():
 # Retry delays
 # --------------------------------------------------------------------------------------------
 
+
 def test_retry_delays_override_only_the_outcomes_they_name():
     config = parse_config({"retry_delays_s": {"failed": 10}})
     assert config.retry_delays_s == {**DEFAULT_RETRY_DELAYS_S, "failed": 10}
@@ -225,7 +251,8 @@ def test_a_zero_retry_delay_means_retry_at_once():
 @pytest.mark.parametrize("seconds", [-1, 1.5, "60", True, None, [60], 30 * 86400 + 1])
 def test_a_retry_delay_must_be_an_integer_from_zero_to_thirty_days(seconds):
     assert problems_of({"retry_delays_s": {"no_answer": seconds}}) == [
-        f"config.retry_delays_s.no_answer must be an integer from 0 to 2592000 (seconds), got {seconds!r}"]
+        f"config.retry_delays_s.no_answer must be an integer from 0 to 2592000 (seconds), got {seconds!r}"
+    ]
 
 
 @pytest.mark.parametrize("outcome", ["answered", "converted", "opted_out", "hung_up"])
@@ -248,18 +275,22 @@ def test_retry_delays_must_be_an_object(raw):
 # Calling window
 # --------------------------------------------------------------------------------------------
 
-@pytest.mark.parametrize("window, words", [
-    ({"start": "18:00", "end": "09:00"}, "end 09:00 is not after its start 18:00"),
-    ({"start": "09:00", "end": "09:00"}, "is not after its start"),
-    ({"start": "9am"}, "'9am' is not a HH:MM time"),
-    ({"end": "24:00"}, "'24:00' is not a HH:MM time"),
-    ({"start": "09:00:00"}, "is not a HH:MM time"),
-    ({"start": None}, "None is not a HH:MM time"),
-    ({"start": 900}, "900 is not a HH:MM time"),
-    ({"days": []}, "non-empty subset"),
-    ({"days": ["mon", "funday"]}, "non-empty subset"),
-    ({"days": "mon"}, "days must be"),
-])
+
+@pytest.mark.parametrize(
+    "window, words",
+    [
+        ({"start": "18:00", "end": "09:00"}, "end 09:00 is not after its start 18:00"),
+        ({"start": "09:00", "end": "09:00"}, "is not after its start"),
+        ({"start": "9am"}, "'9am' is not a HH:MM time"),
+        ({"end": "24:00"}, "'24:00' is not a HH:MM time"),
+        ({"start": "09:00:00"}, "is not a HH:MM time"),
+        ({"start": None}, "None is not a HH:MM time"),
+        ({"start": 900}, "900 is not a HH:MM time"),
+        ({"days": []}, "non-empty subset"),
+        ({"days": ["mon", "funday"]}, "non-empty subset"),
+        ({"days": "mon"}, "days must be"),
+    ],
+)
 def test_a_bad_calling_window_is_a_problem_naming_the_window(window, words):
     [problem] = problems_of({"calling_window": window})
     assert problem.startswith("config.calling_window: ")
@@ -268,22 +299,25 @@ def test_a_bad_calling_window_is_a_problem_naming_the_window(window, words):
 
 @pytest.mark.parametrize("raw", ["09:00-20:00", ["09:00", "20:00"], 9])
 def test_a_calling_window_must_be_an_object(raw):
-    assert problems_of({"calling_window": raw}) == [
-        "config.calling_window must be an object with start, end and days"]
+    assert problems_of({"calling_window": raw}) == ["config.calling_window must be an object with start, end and days"]
 
 
-@pytest.mark.parametrize("days, expected", [
-    (["mon", "fri"], {0, 4}),
-    (["Monday", "FRIDAY", "sun"], {0, 4, 6}),
-    (["sat", "sat"], {5}),
-])
+@pytest.mark.parametrize(
+    "days, expected",
+    [
+        (["mon", "fri"], {0, 4}),
+        (["Monday", "FRIDAY", "sun"], {0, 4, 6}),
+        (["sat", "sat"], {5}),
+    ],
+)
 def test_calling_window_days_are_case_insensitive_names_or_abbreviations(days, expected):
     assert parse_config({"calling_window": {"days": days}}).policy.window.days == frozenset(expected)
 
 
 def test_a_calling_window_with_only_a_start_keeps_the_default_end_and_days():
     assert parse_config({"calling_window": {"start": "10:15"}}).policy.window == CallingWindow(
-        time(10, 15), time(20), frozenset(range(7)))
+        time(10, 15), time(20), frozenset(range(7))
+    )
 
 
 @pytest.mark.parametrize("days", [None, 5])
@@ -295,6 +329,7 @@ def test_calling_window_days_that_are_not_a_list_are_a_problem_not_a_crash(days)
 # --------------------------------------------------------------------------------------------
 # Dates
 # --------------------------------------------------------------------------------------------
+
 
 @pytest.mark.parametrize("key", ["blackout_dates", "holiday_overrides"])
 def test_every_bad_date_is_named(key):
@@ -313,8 +348,7 @@ def test_dates_must_be_a_list(key, raw):
 
 
 def test_dates_are_parsed_into_sets_of_dates():
-    policy = parse_config({"blackout_dates": ["2026-12-24", "2026-12-24"],
-                           "holiday_overrides": ["2026-07-04"]}).policy
+    policy = parse_config({"blackout_dates": ["2026-12-24", "2026-12-24"], "holiday_overrides": ["2026-07-04"]}).policy
     assert policy.blackout_dates == frozenset({date(2026, 12, 24)})
     assert policy.holiday_overrides == frozenset({date(2026, 7, 4)})
 
@@ -322,6 +356,7 @@ def test_dates_are_parsed_into_sets_of_dates():
 # --------------------------------------------------------------------------------------------
 # Counts and flags
 # --------------------------------------------------------------------------------------------
+
 
 @pytest.mark.parametrize("key", ["max_attempts", "max_attempts_per_24h", "expected_duration_s"])
 @pytest.mark.parametrize("value", [0, -3, True, False, 2.0, "3"])
@@ -333,7 +368,8 @@ def test_attempt_counts_and_durations_must_be_positive_integers(key, value):
 @pytest.mark.parametrize("value", [-1, True, 1.5, "300"])
 def test_expiry_grace_must_be_an_integer_up_to_a_day(value):
     assert problems_of({"expiry_grace_s": value}) == [
-        f"config.expiry_grace_s must be an integer from 0 to 86400, got {value!r}"]
+        f"config.expiry_grace_s must be an integer from 0 to 86400, got {value!r}"
+    ]
 
 
 @pytest.mark.parametrize("key", ["max_attempts_per_24h", "expected_duration_s"])
@@ -353,14 +389,14 @@ def test_a_null_required_limit_is_either_the_default_or_a_problem(key, default):
 
 @pytest.mark.parametrize("value", ["yes", 1, 0, None, "true"])
 def test_skip_public_holidays_must_be_true_or_false(value):
-    assert problems_of({"skip_public_holidays": value}) == [
-        "config.skip_public_holidays must be true or false"]
+    assert problems_of({"skip_public_holidays": value}) == ["config.skip_public_holidays must be true or false"]
 
 
 @pytest.mark.parametrize("audio", ["hello.wav", ["hello.wav", ""], ["hello.wav", 3], {"a": "b"}])
 def test_audio_must_be_a_list_of_non_empty_keys(audio):
     assert problems_of({"audio": audio}) == [
-        "config.audio must be a list of at most 100 S3 keys or s3:// URIs of 1 to 1024 characters"]
+        "config.audio must be a list of at most 100 S3 keys or s3:// URIs of 1 to 1024 characters"
+    ]
 
 
 @pytest.mark.parametrize("audio", [["a.wav"] * 101, ["k" * 1025]])
@@ -375,8 +411,13 @@ def test_a_destination_must_be_a_non_empty_bounded_string(key, value):
     assert problem.startswith(f"config.{key} must be ") and "of 1 to 1024 characters" in problem
 
 
-@pytest.mark.parametrize("key, value", [("dial_queue", "campaign-dial-tasks"),
-                                        ("notification_topic", "arn:aws:sns:us-east-1:000000000000:campaign-events")])
+@pytest.mark.parametrize(
+    "key, value",
+    [
+        ("dial_queue", "campaign-dial-tasks"),
+        ("notification_topic", "arn:aws:sns:us-east-1:000000000000:campaign-events"),
+    ],
+)
 def test_a_destination_override_is_kept_for_the_tasks(key, value):
     assert getattr(parse_config({key: value}), key) == value
 
@@ -415,23 +456,30 @@ def test_retry_delays_of_the_wrong_type_are_a_problem_even_when_empty(value):
 @pytest.mark.parametrize("value", ["20261224", 20261224, "2026W521", "2026-12-24T00:00"])
 def test_dates_must_be_written_yyyy_mm_dd(value):
     assert problems_of({"blackout_dates": [value]}) == [
-        f"config.blackout_dates has {value!r}, which is not a YYYY-MM-DD date"]
+        f"config.blackout_dates has {value!r}, which is not a YYYY-MM-DD date"
+    ]
 
 
 # --------------------------------------------------------------------------------------------
 # Lockouts and consent
 # --------------------------------------------------------------------------------------------
 
+
 def test_a_campaign_lockout_names_an_outcome_with_a_lockout_and_its_hours_or_day():
-    config = parse_config({"lockouts": {"abandoned": {"hours": 96}, "machine": {"hours": 2, "rest_of_local_day": True}}})
+    config = parse_config(
+        {"lockouts": {"abandoned": {"hours": 96}, "machine": {"hours": 2, "rest_of_local_day": True}}}
+    )
     assert config.lockouts == {"abandoned": LockoutRule(96, False), "machine": LockoutRule(2, True)}
     assert problems_of({"lockouts": {"busy": {"hours": 1}}}) == [
-        "config.lockouts: 'busy' is not an outcome with a lockout ('abandoned', 'machine')"]
+        "config.lockouts: 'busy' is not an outcome with a lockout ('abandoned', 'machine')"
+    ]
     assert problems_of({"lockouts": {"abandoned": {"days": 1}}})[0].startswith("config.lockouts.abandoned must be")
     assert problems_of({"lockouts": {"abandoned": {"hours": 8785}}}) == [
-        "config.lockouts.abandoned.hours must be an integer from 0 to 8784, got 8785"]
+        "config.lockouts.abandoned.hours must be an integer from 0 to 8784, got 8785"
+    ]
     assert problems_of({"lockouts": {"machine": {"rest_of_local_day": 1}}}) == [
-        "config.lockouts.machine.rest_of_local_day must be true or false"]
+        "config.lockouts.machine.rest_of_local_day must be true or false"
+    ]
     assert problems_of({"lockouts": []})[0].startswith("config.lockouts must be")
 
 
@@ -443,6 +491,7 @@ def test_requires_consent_is_true_or_false():
 # --------------------------------------------------------------------------------------------
 # The model: strict, one source for the checks, the JSON Schema and the docs
 # --------------------------------------------------------------------------------------------
+
 
 def test_the_config_document_is_a_strict_pydantic_model_that_forbids_unknown_keys():
     from pydantic import BaseModel
@@ -477,8 +526,9 @@ def test_every_good_config_is_valid_against_the_published_json_schema(keys):
 
     from include.campaigns.config import json_schema
 
-    jsonschema.validate({key: GOOD_SETTINGS[key] for key in keys}, json_schema(),
-                        format_checker=jsonschema.FormatChecker())
+    jsonschema.validate(
+        {key: GOOD_SETTINGS[key] for key in keys}, json_schema(), format_checker=jsonschema.FormatChecker()
+    )
 
 
 @pytest.mark.parametrize("key", sorted(BAD_SETTINGS))
@@ -530,4 +580,5 @@ def test_the_published_json_schema_reads_day_names_as_the_model_does(days):
 
 def test_a_calling_window_names_only_start_end_and_days():
     assert problems_of({"calling_window": {"start": "09:00", "timezone": "Europe/Paris"}}) == [
-        "config.calling_window has unknown keys: timezone (it has start, end and days)"]
+        "config.calling_window has unknown keys: timezone (it has start, end and days)"
+    ]

@@ -12,9 +12,19 @@ START = datetime(2026, 11, 1, tzinfo=timezone.utc)
 
 
 def spec(**overrides) -> CampaignSpec:
-    fields: dict[str, Any] = dict(id=7, slug="renewals", name="Renewals", schedule=None, timezone="UTC", start_at=START,
-                  end_at=START + timedelta(days=30), status="scheduled", owner="campaign-ops", tags=("sales",),
-                  poke_interval_s=60)
+    fields: dict[str, Any] = dict(
+        id=7,
+        slug="renewals",
+        name="Renewals",
+        schedule=None,
+        timezone="UTC",
+        start_at=START,
+        end_at=START + timedelta(days=30),
+        status="scheduled",
+        owner="campaign-ops",
+        tags=("sales",),
+        poke_interval_s=60,
+    )
     fields.update(overrides)
     return CampaignSpec(**fields)
 

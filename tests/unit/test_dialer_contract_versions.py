@@ -18,8 +18,14 @@ class Recorder:
 
 def task(version: int) -> dict:
     later = (datetime.now(timezone.utc) + timedelta(hours=1)).isoformat()
-    return {"version": version, "dial_attempt_id": f"c1-1-{version}", "campaign_id": 1, "contact_id": 1,
-            "phone": "+12125550123", "not_after": later}
+    return {
+        "version": version,
+        "dial_attempt_id": f"c1-1-{version}",
+        "campaign_id": 1,
+        "contact_id": 1,
+        "phone": "+12125550123",
+        "not_after": later,
+    }
 
 
 def test_the_orchestrator_sends_version_2():

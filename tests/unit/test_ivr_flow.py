@@ -19,10 +19,14 @@ def test_no_flow_has_no_problems():
 
 
 def test_a_valid_flow_has_no_problems():
-    menu = flow("greeting",
-                greeting=["menu"],
-                menu=["sales", "support", "menu"],   # "repeat the menu" loops back, with exits
-                sales=["goodbye"], support=["goodbye"], goodbye=[])
+    menu = flow(
+        "greeting",
+        greeting=["menu"],
+        menu=["sales", "support", "menu"],  # "repeat the menu" loops back, with exits
+        sales=["goodbye"],
+        support=["goodbye"],
+        goodbye=[],
+    )
     assert ivr_flow_problems(menu) == []
 
 
@@ -42,8 +46,7 @@ def test_the_entry_must_be_a_node(entry):
 
 
 def test_an_edge_to_a_missing_node_is_a_problem():
-    assert ivr_flow_problems(flow("a", a=["b", "ghost"], b=[])) == [
-        "ivr_flow node 'a' points to missing node 'ghost'"]
+    assert ivr_flow_problems(flow("a", a=["b", "ghost"], b=[])) == ["ivr_flow node 'a' points to missing node 'ghost'"]
 
 
 def test_every_dangling_edge_is_reported():
@@ -60,7 +63,8 @@ def test_next_must_be_a_list(nexts):
 
 def test_a_node_unreachable_from_the_entry_is_a_problem():
     assert ivr_flow_problems(flow("a", a=["b"], b=[], orphan=["b"])) == [
-        "ivr_flow nodes unreachable from the entry: orphan"]
+        "ivr_flow nodes unreachable from the entry: orphan"
+    ]
 
 
 def test_a_flow_with_no_terminal_node_is_a_problem():
@@ -74,7 +78,8 @@ def test_a_cycle_with_no_exit_is_a_problem_even_when_another_branch_ends():
 
 def test_a_node_that_only_loops_to_itself_is_a_cycle_with_no_exit():
     assert ivr_flow_problems(flow("a", a=["stuck", "end"], stuck=["stuck"], end=[])) == [
-        "ivr_flow nodes in a cycle with no exit: stuck"]
+        "ivr_flow nodes in a cycle with no exit: stuck"
+    ]
 
 
 def test_a_cycle_that_has_an_exit_is_fine():
@@ -90,11 +95,14 @@ def test_all_problems_are_reported_together():
     assert any("cycle with no exit: trap" in p for p in problems)
 
 
-@pytest.mark.parametrize("bad_flow", [
-    {"entry": "a", "nodes": {"a": {"next": [["b"]]}, "b": {}}},
-    {"entry": ["a"], "nodes": {"a": {}}},
-    {"entry": "a", "nodes": {"a": {"next": [{"id": "b"}]}, "b": {}}},
-])
+@pytest.mark.parametrize(
+    "bad_flow",
+    [
+        {"entry": "a", "nodes": {"a": {"next": [["b"]]}, "b": {}}},
+        {"entry": ["a"], "nodes": {"a": {}}},
+        {"entry": "a", "nodes": {"a": {"next": [{"id": "b"}]}, "b": {}}},
+    ],
+)
 def test_a_malformed_edge_or_entry_is_reported_not_a_crash(bad_flow):
     assert ivr_flow_problems(bad_flow)
 

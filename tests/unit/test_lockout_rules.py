@@ -16,8 +16,9 @@ from tests.unit.test_calling_rules import _entry, _write
 
 SOURCE = {"citation": "Ofcom persistent misuse statement", "url": "https://example.org/ofcom"}
 ZONES = ["Europe/London", "America/New_York", "America/Chicago", "Etc/GMT-14", "Etc/GMT+12"]
-instants = st.datetimes(min_value=datetime(2024, 1, 1), max_value=datetime(2030, 12, 31),
-                        timezones=st.just(timezone.utc))
+instants = st.datetimes(
+    min_value=datetime(2024, 1, 1), max_value=datetime(2030, 12, 31), timezones=st.just(timezone.utc)
+)
 
 
 def test_every_lockout_and_rate_limit_in_the_data_has_a_source_with_a_link():
@@ -28,18 +29,43 @@ def test_every_lockout_and_rate_limit_in_the_data_has_a_source_with_a_link():
             assert entry.abandon_rate.source.url.startswith("https://")
 
 
-@pytest.mark.parametrize("bad, named", [
-    ({"lockouts": {"busy": {"hours": 1, "source": SOURCE, "verified": True}}}, "busy"),
-    ({"lockouts": {"abandoned": {"source": SOURCE, "verified": True}}}, "hours or rest_of_local_day"),
-    ({"lockouts": {"abandoned": {"hours": 72, "verified": True}}}, "source"),
-    ({"lockouts": {"abandoned": {"hours": 72, "source": SOURCE, "verified": False}}}, "note"),
-    ({"lockouts": {"abandoned": {"hours": 72, "days": 3, "source": SOURCE, "verified": True}}}, "days"),
-    ({"lockouts": {"abandoned": {"hours": -1, "source": SOURCE, "verified": True}}}, "hours"),
-    ({"abandon_rate": {"max_rate": 3, "window_days": 30, "per": "campaign", "counts": "x", "source": SOURCE,
-                       "verified": True}}, "max_rate"),
-    ({"abandon_rate": {"max_rate": 0.03, "window_days": 30, "per": "day", "counts": "x", "source": SOURCE,
-                       "verified": True}}, "per"),
-])
+@pytest.mark.parametrize(
+    "bad, named",
+    [
+        ({"lockouts": {"busy": {"hours": 1, "source": SOURCE, "verified": True}}}, "busy"),
+        ({"lockouts": {"abandoned": {"source": SOURCE, "verified": True}}}, "hours or rest_of_local_day"),
+        ({"lockouts": {"abandoned": {"hours": 72, "verified": True}}}, "source"),
+        ({"lockouts": {"abandoned": {"hours": 72, "source": SOURCE, "verified": False}}}, "note"),
+        ({"lockouts": {"abandoned": {"hours": 72, "days": 3, "source": SOURCE, "verified": True}}}, "days"),
+        ({"lockouts": {"abandoned": {"hours": -1, "source": SOURCE, "verified": True}}}, "hours"),
+        (
+            {
+                "abandon_rate": {
+                    "max_rate": 3,
+                    "window_days": 30,
+                    "per": "campaign",
+                    "counts": "x",
+                    "source": SOURCE,
+                    "verified": True,
+                }
+            },
+            "max_rate",
+        ),
+        (
+            {
+                "abandon_rate": {
+                    "max_rate": 0.03,
+                    "window_days": 30,
+                    "per": "day",
+                    "counts": "x",
+                    "source": SOURCE,
+                    "verified": True,
+                }
+            },
+            "per",
+        ),
+    ],
+)
 def test_the_loader_refuses_a_malformed_lockout_or_rate_limit(tmp_path, bad, named):
     _write(tmp_path, "US", [_entry(**bad)])
     with pytest.raises(RulesError) as raised:
@@ -64,12 +90,20 @@ def test_no_redial_the_same_local_day_after_a_machine_on_a_uk_number(at, zone):
 
 
 def test_a_machine_on_a_us_number_has_no_lockout_of_its_own():
-    assert lockout_until("America/New_York", "US-NY", "machine", datetime(2026, 11, 30, 15, tzinfo=timezone.utc)) is None
+    assert (
+        lockout_until("America/New_York", "US-NY", "machine", datetime(2026, 11, 30, 15, tzinfo=timezone.utc)) is None
+    )
 
 
 @settings(max_examples=200, deadline=None)
-@given(instants, st.sampled_from(["US-NY", "GB"]), st.sampled_from(ZONES), st.sampled_from(["abandoned", "machine"]),
-       st.integers(0, 24 * 366), st.booleans())
+@given(
+    instants,
+    st.sampled_from(["US-NY", "GB"]),
+    st.sampled_from(ZONES),
+    st.sampled_from(["abandoned", "machine"]),
+    st.integers(0, 24 * 366),
+    st.booleans(),
+)
 def test_a_campaign_lockout_is_stricter_never_looser(at, jurisdiction, zone, outcome, hours, rest):
     law = lockout_until(zone, jurisdiction, outcome, at)
     own = LockoutRule(hours, rest)

@@ -11,8 +11,8 @@ from include.campaigns.phones import InvalidPhone, PhoneInfo, mask, resolve, val
 
 PROPERTY = settings(max_examples=300, deadline=None)
 
-MIAMI = "+13055550123"          # geocoder: "Florida"
-BALTIMORE = "+14102345678"      # geocoder: "Baltimore, MD"
+MIAMI = "+13055550123"  # geocoder: "Florida"
+BALTIMORE = "+14102345678"  # geocoder: "Baltimore, MD"
 AUSTRALIAN_MOBILE = "+61412345678"  # rings in any of Australia's zones
 INTERNATIONAL_FREEPHONE = "+80012345678"  # valid, but no time zone at all
 
@@ -20,6 +20,7 @@ INTERNATIONAL_FREEPHONE = "+80012345678"  # valid, but no time zone at all
 # --------------------------------------------------------------------------------------------
 # mask
 # --------------------------------------------------------------------------------------------
+
 
 def _digits(text: str) -> str:
     return "".join(ch for ch in text if ch.isdigit())
@@ -65,8 +66,12 @@ def test_mask_of_any_text_never_contains_more_than_4_digits(text):
     assert len(masked) <= 7
 
 
-ALL_FORMATS = [phonenumbers.PhoneNumberFormat.E164, phonenumbers.PhoneNumberFormat.INTERNATIONAL,
-               phonenumbers.PhoneNumberFormat.NATIONAL, phonenumbers.PhoneNumberFormat.RFC3966]
+ALL_FORMATS = [
+    phonenumbers.PhoneNumberFormat.E164,
+    phonenumbers.PhoneNumberFormat.INTERNATIONAL,
+    phonenumbers.PhoneNumberFormat.NATIONAL,
+    phonenumbers.PhoneNumberFormat.RFC3966,
+]
 
 
 @pytest.mark.parametrize("fmt", ALL_FORMATS)
@@ -89,23 +94,26 @@ def test_mask_of_a_number_with_4_digits_or_fewer_reveals_nothing(short):
 # resolve: jurisdiction
 # --------------------------------------------------------------------------------------------
 
+
 def test_a_miami_number_is_in_florida_jurisdiction_and_new_york_time():
-    assert resolve(MIAMI) == PhoneInfo(e164=MIAMI, country="US", timezones=("America/New_York",),
-                                       jurisdiction="US-FL")
+    assert resolve(MIAMI) == PhoneInfo(e164=MIAMI, country="US", timezones=("America/New_York",), jurisdiction="US-FL")
 
 
 def test_a_baltimore_number_is_in_maryland_jurisdiction():
     assert resolve(BALTIMORE).jurisdiction == "US-MD"
 
 
-@pytest.mark.parametrize("phone, jurisdiction, zone", [
-    ("+12055550123", "US-AL", "America/Chicago"),     # "Alabama"
-    ("+14052345678", "US-OK", "America/Chicago"),     # "Oklahoma City, OK"
-    ("+15045550123", "US-LA", "America/Chicago"),     # "Louisiana"
-    ("+16012345678", "US-MS", "America/Chicago"),     # "Mississippi"
-    ("+12125550123", "US-NY", "America/New_York"),    # "New York, NY"
-    ("+18082345678", "US-HI", "Pacific/Honolulu"),    # "Kaneohe, HI"
-])
+@pytest.mark.parametrize(
+    "phone, jurisdiction, zone",
+    [
+        ("+12055550123", "US-AL", "America/Chicago"),  # "Alabama"
+        ("+14052345678", "US-OK", "America/Chicago"),  # "Oklahoma City, OK"
+        ("+15045550123", "US-LA", "America/Chicago"),  # "Louisiana"
+        ("+16012345678", "US-MS", "America/Chicago"),  # "Mississippi"
+        ("+12125550123", "US-NY", "America/New_York"),  # "New York, NY"
+        ("+18082345678", "US-HI", "Pacific/Honolulu"),  # "Kaneohe, HI"
+    ],
+)
 def test_a_us_numbers_state_comes_from_its_geography(phone, jurisdiction, zone):
     info = resolve(phone)
     assert (info.jurisdiction, info.timezones) == (jurisdiction, (zone,))
@@ -134,7 +142,7 @@ def test_a_region_that_names_no_state_falls_back_to_the_numbers_geography(region
 
 def test_a_us_address_state_applies_to_a_non_us_number_as_well_as_its_country():
     assert resolve("+447400123456", region="FL").jurisdiction == "GB+US-FL"
-    assert resolve("+14165550123", region="FL").jurisdiction == "CA+US-FL"   # a Toronto number
+    assert resolve("+14165550123", region="FL").jurisdiction == "CA+US-FL"  # a Toronto number
 
 
 def test_a_toll_free_number_with_an_address_state_gets_that_states_rules():
@@ -154,6 +162,7 @@ def test_a_region_spelled_as_a_state_name_or_iso_code_still_names_the_state(regi
 # --------------------------------------------------------------------------------------------
 # resolve: time zones
 # --------------------------------------------------------------------------------------------
+
 
 def test_a_number_that_rings_in_several_zones_resolves_to_all_of_them():
     info = resolve(AUSTRALIAN_MOBILE)
@@ -198,20 +207,24 @@ def test_a_contact_time_zone_that_is_not_an_iana_zone_makes_the_contact_invalid(
 # resolve: invalid input
 # --------------------------------------------------------------------------------------------
 
-@pytest.mark.parametrize("phone, reason", [
-    (None, "unparseable"),
-    ("", "unparseable"),
-    ("call me", "unparseable"),
-    ("3055550123", "unparseable"),           # no country code
-    ("+999123", "unparseable"),              # no such country code
-    ("+1305555012", "not a valid number"),   # one digit short
-    ("+441632960000", "not a valid number"),  # UK drama number
-    ("+1 305-555-0123", "not in E.164 form"),
-    ("+1 (305) 555-0123", "not in E.164 form"),
-    ("+13055550123 ", "not in E.164 form"),
-    ("++13055550123", "not in E.164 form"),
-    ("tel:+1-305-555-0123", "not in E.164 form"),
-])
+
+@pytest.mark.parametrize(
+    "phone, reason",
+    [
+        (None, "unparseable"),
+        ("", "unparseable"),
+        ("call me", "unparseable"),
+        ("3055550123", "unparseable"),  # no country code
+        ("+999123", "unparseable"),  # no such country code
+        ("+1305555012", "not a valid number"),  # one digit short
+        ("+441632960000", "not a valid number"),  # UK drama number
+        ("+1 305-555-0123", "not in E.164 form"),
+        ("+1 (305) 555-0123", "not in E.164 form"),
+        ("+13055550123 ", "not in E.164 form"),
+        ("++13055550123", "not in E.164 form"),
+        ("tel:+1-305-555-0123", "not in E.164 form"),
+    ],
+)
 def test_a_number_that_must_never_be_dialed_raises_invalid_phone_with_the_reason(phone, reason):
     with pytest.raises(InvalidPhone, match=reason) as caught:
         resolve(phone)
@@ -219,9 +232,14 @@ def test_a_number_that_must_never_be_dialed_raises_invalid_phone_with_the_reason
 
 
 @pytest.mark.parametrize("phone", [MIAMI, BALTIMORE, AUSTRALIAN_MOBILE, "+447400123456", "+33612345678"])
-@pytest.mark.parametrize("fmt", [phonenumbers.PhoneNumberFormat.INTERNATIONAL,
-                                 phonenumbers.PhoneNumberFormat.NATIONAL,
-                                 phonenumbers.PhoneNumberFormat.RFC3966])
+@pytest.mark.parametrize(
+    "fmt",
+    [
+        phonenumbers.PhoneNumberFormat.INTERNATIONAL,
+        phonenumbers.PhoneNumberFormat.NATIONAL,
+        phonenumbers.PhoneNumberFormat.RFC3966,
+    ],
+)
 def test_only_the_e164_form_of_a_valid_number_is_accepted(phone, fmt):
     assert resolve(phone).e164 == phone
     with pytest.raises(InvalidPhone):
@@ -229,11 +247,13 @@ def test_only_the_e164_form_of_a_valid_number_is_accepted(phone, fmt):
 
 
 @PROPERTY
-@given(st.one_of(
-    st.from_regex(r"\A\+[0-9]{1,15}\Z"),
-    st.from_regex(r"\A\+1[2-9][0-9]{2}[2-9][0-9]{6}\Z"),  # NANP-shaped
-    st.text(max_size=20),
-))
+@given(
+    st.one_of(
+        st.from_regex(r"\A\+[0-9]{1,15}\Z"),
+        st.from_regex(r"\A\+1[2-9][0-9]{2}[2-9][0-9]{6}\Z"),  # NANP-shaped
+        st.text(max_size=20),
+    )
+)
 def test_resolve_either_rejects_a_number_or_gives_its_e164_form_and_valid_zones(phone):
     try:
         info = resolve(phone, fallback_timezone="Etc/UTC")
@@ -250,38 +270,45 @@ def test_resolve_either_rejects_a_number_or_gives_its_e164_form_and_valid_zones(
 # normalize: one identity for a number, whatever way it was written
 # --------------------------------------------------------------------------------------------
 
-@pytest.mark.parametrize("raw, e164", [
-    ("2122301289", "+12122301289"),              # national, the default region (US)
-    ("12123060672", "+12123060672"),             # national with the trunk prefix 1
-    ("+1 212-587-9158", "+12125879158"),
-    ("(212) 795-4220", "+12127954220"),
-    ("212.795.4220", "+12127954220"),
-    ("  +12127954220  ", "+12127954220"),
-    ("tel:+1-212-795-4220", "+12127954220"),
-    ("011 44 20 7946 0958", "+442079460958"),    # the US international prefix
-    ("00 44 20 7946 0958", "+442079460958"),     # the international prefix almost everywhere else
-    ("0044 (0)20 7946 0958", "+442079460958"),
-    ("+44 (0)20 7946 0958", "+442079460958"),
-    ("212-795-4220 ext. 12", "+12127954220"),    # the extension's line is the number
-])
+
+@pytest.mark.parametrize(
+    "raw, e164",
+    [
+        ("2122301289", "+12122301289"),  # national, the default region (US)
+        ("12123060672", "+12123060672"),  # national with the trunk prefix 1
+        ("+1 212-587-9158", "+12125879158"),
+        ("(212) 795-4220", "+12127954220"),
+        ("212.795.4220", "+12127954220"),
+        ("  +12127954220  ", "+12127954220"),
+        ("tel:+1-212-795-4220", "+12127954220"),
+        ("011 44 20 7946 0958", "+442079460958"),  # the US international prefix
+        ("00 44 20 7946 0958", "+442079460958"),  # the international prefix almost everywhere else
+        ("0044 (0)20 7946 0958", "+442079460958"),
+        ("+44 (0)20 7946 0958", "+442079460958"),
+        ("212-795-4220 ext. 12", "+12127954220"),  # the extension's line is the number
+    ],
+)
 def test_a_number_written_the_ways_people_paste_it_normalizes_to_its_e164(raw, e164):
     from include.campaigns.phones import normalize
 
     assert normalize(raw) == e164
 
 
-@pytest.mark.parametrize("raw, reason", [
-    (None, "empty"),
-    ("", "empty"),
-    ("   ", "empty"),
-    ("call me", "unparseable"),
-    ("N/A", "unparseable"),
-    ("1212555012", "not_a_valid_number"),        # a NANP area code never starts with 1
-    ("+1305555012", "too_short"),
-    ("+999123456789", "unknown_country_code"),
-    ("+441632960000", "not_a_valid_number"),     # UK drama number
-    ("2" * 80, "too_long"),
-])
+@pytest.mark.parametrize(
+    "raw, reason",
+    [
+        (None, "empty"),
+        ("", "empty"),
+        ("   ", "empty"),
+        ("call me", "unparseable"),
+        ("N/A", "unparseable"),
+        ("1212555012", "not_a_valid_number"),  # a NANP area code never starts with 1
+        ("+1305555012", "too_short"),
+        ("+999123456789", "unknown_country_code"),
+        ("+441632960000", "not_a_valid_number"),  # UK drama number
+        ("2" * 80, "too_long"),
+    ],
+)
 def test_a_number_that_is_not_one_is_refused_with_a_named_reason(raw, reason):
     from include.campaigns.phones import normalize
 
@@ -305,7 +332,7 @@ def test_a_national_number_is_read_in_the_default_region_given():
 
     assert normalize("020 7946 0958", default_region="GB") == "+442079460958"
     with pytest.raises(InvalidPhone):
-        normalize("020 7946 0958")   # not a US number
+        normalize("020 7946 0958")  # not a US number
 
 
 REGIONS = ["US", "CA", "GB", "FR", "DE", "AU", "JP", "BR", "IN", "MX", "ES", "IT", "NL", "ZA"]
@@ -355,9 +382,12 @@ def test_every_way_of_writing_a_valid_number_normalizes_to_the_same_e164(data):
 
 
 @PROPERTY
-@given(st.one_of(st.text(max_size=40), st.from_regex(r"\A[+0-9 ()\-.]{0,24}\Z"), st.none(),
-                 st.integers(), st.binary(max_size=10)),
-       st.sampled_from(["US", "GB", None]))
+@given(
+    st.one_of(
+        st.text(max_size=40), st.from_regex(r"\A[+0-9 ()\-.]{0,24}\Z"), st.none(), st.integers(), st.binary(max_size=10)
+    ),
+    st.sampled_from(["US", "GB", None]),
+)
 def test_normalize_gives_a_valid_e164_or_refuses_with_a_named_reason_and_never_crashes(raw, region):
     from include.campaigns.phones import E164_SHAPE, REASONS, normalize
 
@@ -368,13 +398,18 @@ def test_normalize_gives_a_valid_e164_or_refuses_with_a_named_reason_and_never_c
         return
     assert E164_SHAPE.fullmatch(e164)
     assert phonenumbers.is_valid_number(phonenumbers.parse(e164, None))
-    assert normalize(e164, default_region=None) == e164   # idempotent
+    assert normalize(e164, default_region=None) == e164  # idempotent
 
 
 @PROPERTY
-@given(st.one_of(st.from_regex(r"\A(\+1|1)?[0-9]{10}\Z"), st.from_regex(r"\A[+1]?[ (]?[0-9]{3}[) .-]*[0-9]{3}[ .-]?[0-9]{4}\Z"),
-                 st.from_regex(r"\A\s*[0-9 ().+\-\t]{8,16}\s*\Z")),
-       st.sampled_from(["US", "CA", "GB", None]))
+@given(
+    st.one_of(
+        st.from_regex(r"\A(\+1|1)?[0-9]{10}\Z"),
+        st.from_regex(r"\A[+1]?[ (]?[0-9]{3}[) .-]*[0-9]{3}[ .-]?[0-9]{4}\Z"),
+        st.from_regex(r"\A\s*[0-9 ().+\-\t]{8,16}\s*\Z"),
+    ),
+    st.sampled_from(["US", "CA", "GB", None]),
+)
 def test_the_imports_fast_path_for_north_american_numbers_agrees_with_normalize(raw, region):
     from include.campaigns.blacklist_import import _normalizer
     from include.campaigns.phones import normalize

@@ -26,5 +26,6 @@ def test_a_report_prefix_is_plain_and_under_its_campaign(run_id):
 
 
 def test_punctuation_variants_of_one_run_id_get_different_prefixes():
-    assert (report_prefix("c", "scheduled__2026-11-28T00:00:00+00:00")
-            != report_prefix("c", "scheduled__2026-11-28T00_00_00_00_00"))
+    assert report_prefix("c", "scheduled__2026-11-28T00:00:00+00:00") != report_prefix(
+        "c", "scheduled__2026-11-28T00_00_00_00_00"
+    )

@@ -51,34 +51,88 @@ def duration(s):
 def realistic_report() -> dict:
     """A finished 2,400-contact day across US time zones, shaped like reporting.build_report's output."""
     # Answered share by local hour: nobody is called before 08:00 or after 21:00.
-    hourly = {8: (96, 31), 9: (188, 71), 10: (231, 97), 11: (240, 104), 12: (210, 79),
-              13: (198, 83), 14: (187, 82), 15: (176, 73), 16: (169, 70), 17: (181, 85),
-              18: (142, 60), 19: (49, 20), 20: (21, 6)}
-    hours = [{"hour": h, "dialed": hourly.get(h, (0, 0))[0], "answered": hourly.get(h, (0, 0))[1],
-              "rate": round(hourly[h][1] / hourly[h][0], 4) if h in hourly else None} for h in range(24)]
+    hourly = {
+        8: (96, 31),
+        9: (188, 71),
+        10: (231, 97),
+        11: (240, 104),
+        12: (210, 79),
+        13: (198, 83),
+        14: (187, 82),
+        15: (176, 73),
+        16: (169, 70),
+        17: (181, 85),
+        18: (142, 60),
+        19: (49, 20),
+        20: (21, 6),
+    }
+    hours = [
+        {
+            "hour": h,
+            "dialed": hourly.get(h, (0, 0))[0],
+            "answered": hourly.get(h, (0, 0))[1],
+            "rate": round(hourly[h][1] / hourly[h][0], 4) if h in hourly else None,
+        }
+        for h in range(24)
+    ]
     return {
         "campaign": {"id": 12, "slug": "renewals-q4", "name": "Policy renewals — Q4 reminder"},
         "run_id": "scheduled__2026-11-28T14:00:00+00:00",
         "outcome": "completed",
         "generated_at": "2026-11-28T22:00:04.512391+00:00",
         "s3_uri": "s3://campaign-reports/reports/renewals-q4/scheduled__2026-11-28T14_00_00_00_00/report.html",
-        "run": {"start": "2026-11-28T14:00:00+00:00", "end": "2026-11-28T22:00:00+00:00",
-                "duration_s": 28804.5, "live": True, "dry_run": False, "note": None},
-        "funnel": {"contacts": 2400, "eligible": 2310, "dispatched": 2152, "dialed": 2088,
-                   "answered": 861, "converted": 161},
-        "blocked": {"blacklist": 40, "outside_window": 96, "legal_hours": 58, "cap": 7,
-                    "invalid_number": 4, "expired": 212},
+        "run": {
+            "start": "2026-11-28T14:00:00+00:00",
+            "end": "2026-11-28T22:00:00+00:00",
+            "duration_s": 28804.5,
+            "live": True,
+            "dry_run": False,
+            "note": None,
+        },
+        "funnel": {
+            "contacts": 2400,
+            "eligible": 2310,
+            "dispatched": 2152,
+            "dialed": 2088,
+            "answered": 861,
+            "converted": 161,
+        },
+        "blocked": {
+            "blacklist": 40,
+            "outside_window": 96,
+            "legal_hours": 58,
+            "cap": 7,
+            "invalid_number": 4,
+            "expired": 212,
+        },
         "rates": {"asr": 0.4124, "acd_s": 48.3, "conversion_rate": 0.187, "opt_outs": 12},
         "attempts_distribution": {"0": 248, "1": 1310, "2": 602, "3": 240},
         "answer_rate_by_local_hour": hours,
-        "calls": {"dialed": 2088, "answered": 861, "by_outcome": {
-            "answered": {"calls": 688, "talk_s": 33810}, "converted": {"calls": 161, "talk_s": 8412},
-            "opted_out": {"calls": 12, "talk_s": 96}, "voicemail": {"calls": 402, "talk_s": 0},
-            "busy": {"calls": 211, "talk_s": 0}, "no_answer": {"calls": 559, "talk_s": 0},
-            "failed": {"calls": 55, "talk_s": 0}}},
-        "contacts": {"total": 2400, "by_status": {"completed": 849, "failed": 631, "pending": 248,
-                                                  "expired": 212, "blacklisted": 52, "invalid": 4,
-                                                  "exhausted": 404}},
+        "calls": {
+            "dialed": 2088,
+            "answered": 861,
+            "by_outcome": {
+                "answered": {"calls": 688, "talk_s": 33810},
+                "converted": {"calls": 161, "talk_s": 8412},
+                "opted_out": {"calls": 12, "talk_s": 96},
+                "voicemail": {"calls": 402, "talk_s": 0},
+                "busy": {"calls": 211, "talk_s": 0},
+                "no_answer": {"calls": 559, "talk_s": 0},
+                "failed": {"calls": 55, "talk_s": 0},
+            },
+        },
+        "contacts": {
+            "total": 2400,
+            "by_status": {
+                "completed": 849,
+                "failed": 631,
+                "pending": 248,
+                "expired": 212,
+                "blacklisted": 52,
+                "invalid": 4,
+                "exhausted": 404,
+            },
+        },
     }
 
 
@@ -86,11 +140,17 @@ def empty_report() -> dict:
     """A run that dialed nobody: zeros everywhere, rates undefined, no outcomes, no attempts yet."""
     return {
         "campaign": {"id": 3, "slug": "empty", "name": "Nobody to call"},
-        "run_id": "manual__2026-01-02T00:00:00+00:00", "outcome": "completed",
+        "run_id": "manual__2026-01-02T00:00:00+00:00",
+        "outcome": "completed",
         "generated_at": "2026-01-02T00:00:01+00:00",
-        "run": {"start": "2026-01-02T00:00:00+00:00", "end": "2026-01-02T00:00:01+00:00",
-                "duration_s": None, "live": False, "dry_run": False,
-                "note": "the run's interval is over: report only"},
+        "run": {
+            "start": "2026-01-02T00:00:00+00:00",
+            "end": "2026-01-02T00:00:01+00:00",
+            "duration_s": None,
+            "live": False,
+            "dry_run": False,
+            "note": "the run's interval is over: report only",
+        },
         "funnel": dict.fromkeys(FUNNEL_KEYS, 0),
         "blocked": dict.fromkeys(BLOCK_KEYS, 0),
         "rates": {"asr": None, "acd_s": None, "conversion_rate": None, "opt_outs": 0},
@@ -176,11 +236,16 @@ def assert_figures_match(report: dict, figures: PageFigures) -> None:
     """Every tagged figure on the page equals the report's, and is shown as the rules say."""
     funnel, rates = report["funnel"], report["rates"]
     assert figures.kpis == {
-        "contacts": count(funnel["contacts"]), "dispatched": count(funnel["dispatched"]),
-        "dialed": count(funnel["dialed"]), "answered": count(funnel["answered"]),
-        "asr": pct(rates["asr"]), "acd_s": seconds(rates["acd_s"]),
-        "conversion_rate": pct(rates["conversion_rate"]), "opt_outs": count(rates["opt_outs"]),
-        "calls_dialed": count(report["calls"]["dialed"]), "calls_answered": count(report["calls"]["answered"]),
+        "contacts": count(funnel["contacts"]),
+        "dispatched": count(funnel["dispatched"]),
+        "dialed": count(funnel["dialed"]),
+        "answered": count(funnel["answered"]),
+        "asr": pct(rates["asr"]),
+        "acd_s": seconds(rates["acd_s"]),
+        "conversion_rate": pct(rates["conversion_rate"]),
+        "opt_outs": count(rates["opt_outs"]),
+        "calls_dialed": count(report["calls"]["dialed"]),
+        "calls_answered": count(report["calls"]["answered"]),
         "contacts_total": count(report["contacts"]["total"]),
         **({"would_dispatch": count(report["dry_run"]["would_dispatch"])} if report.get("dry_run") else {}),
     }
@@ -217,10 +282,15 @@ def assert_figures_match(report: dict, figures: PageFigures) -> None:
 
     run = report["run"]
     expected_meta = {
-        "name": [report["campaign"]["name"]], "slug": [report["campaign"]["slug"]],
-        "campaign_id": [str(report["campaign"]["id"])], "outcome": [report["outcome"]],
-        "run_id": [report["run_id"]], "start": [run["start"]], "end": [run["end"]],
-        "duration": [duration(run["duration_s"])], "generated_at": [report["generated_at"]],
+        "name": [report["campaign"]["name"]],
+        "slug": [report["campaign"]["slug"]],
+        "campaign_id": [str(report["campaign"]["id"])],
+        "outcome": [report["outcome"]],
+        "run_id": [report["run_id"]],
+        "start": [run["start"]],
+        "end": [run["end"]],
+        "duration": [duration(run["duration_s"])],
+        "generated_at": [report["generated_at"]],
     }
     if report.get("s3_uri"):
         expected_meta["s3_uri"] = [report["s3_uri"]]
@@ -252,8 +322,19 @@ def assert_bar_sizes_follow_values(figures: PageFigures) -> None:
 def assert_self_contained(figures: PageFigures) -> None:
     """Nothing to fetch and nothing to run: the page works from a mail attachment, offline."""
     tags = {tag for tag, _ in figures.elements}
-    assert not tags & {"script", "link", "img", "iframe", "object", "embed", "image", "use", "a", "base",
-                       "foreignobject"}
+    assert not tags & {
+        "script",
+        "link",
+        "img",
+        "iframe",
+        "object",
+        "embed",
+        "image",
+        "use",
+        "a",
+        "base",
+        "foreignobject",
+    }
     for tag, attrs in figures.elements:
         for name in attrs:
             assert name not in {"src", "href", "xlink:href", "srcset", "action", "style"}, (tag, name)
@@ -387,14 +468,26 @@ def test_hostile_text_in_a_campaign_name_a_contact_field_or_a_reason_stays_text(
     report["campaign"]["name"] = report["campaign"]["slug"] = HOSTILE
     report["run"]["dry_run"] = True
     report["run"]["note"] = HOSTILE
-    report["dry_run"] = {"would_dispatch": 1, "eligible": 1, "skipped": 2, "at": HOSTILE,
-                         "sample": [HOSTILE],                          # a contact's (masked) number
-                         "skipped_by_reason": {HOSTILE: 2},            # a reason
-                         "skipped_by_jurisdiction": {HOSTILE: {HOSTILE: 2}}}   # a contact's region
+    report["dry_run"] = {
+        "would_dispatch": 1,
+        "eligible": 1,
+        "skipped": 2,
+        "at": HOSTILE,
+        "sample": [HOSTILE],  # a contact's (masked) number
+        "skipped_by_reason": {HOSTILE: 2},  # a reason
+        "skipped_by_jurisdiction": {HOSTILE: {HOSTILE: 2}},
+    }  # a contact's region
     report["blocked"][HOSTILE] = 4
     report["blocked_by_jurisdiction"] = {HOSTILE: {HOSTILE: 4}}
-    report["abandonment"] = {"rate": 0.5, "limit": 0.03, "window_days": 30, "abandoned": 1, "live_answers": 2,
-                             "exceeded": True, "source": HOSTILE}
+    report["abandonment"] = {
+        "rate": 0.5,
+        "limit": 0.03,
+        "window_days": 30,
+        "abandoned": 1,
+        "live_answers": 2,
+        "exceeded": True,
+        "source": HOSTILE,
+    }
     report["quarantined_results"] = {HOSTILE: 1}
     report["files"] = {HOSTILE: HOSTILE}
     page = render_html(report)
@@ -415,14 +508,37 @@ def test_hostile_text_in_a_campaign_name_a_contact_field_or_a_reason_stays_text(
 def test_csv_round_trips():
     at = datetime(2026, 11, 28, 15, 4, 5, 123456, tzinfo=timezone(timedelta(hours=-5)))
     rows = [
-        {"contact_id": 1, "external_ref": "CRM-1", "phone_masked": "+1212***0123", "status": "completed",
-         "attempts": 1, "last_outcome": "answered", "last_attempt_at": at, "status_reason": None},
-        {"contact_id": 2, "external_ref": 'ref, with "quotes"\nand a newline', "phone_masked": "+4420***9876",
-         "status": "invalid", "attempts": 0, "last_outcome": None, "last_attempt_at": None,
-         "status_reason": "not a valid number: too short; ünïcode ✓"},
-        {"contact_id": 3, "external_ref": None, "phone_masked": "+1305***7788", "status": "failed",
-         "attempts": 3, "last_outcome": "no_answer", "last_attempt_at": datetime(2026, 11, 28, 20, 59),
-         "status_reason": "", "extra_column": "ignored"},
+        {
+            "contact_id": 1,
+            "external_ref": "CRM-1",
+            "phone_masked": "+1212***0123",
+            "status": "completed",
+            "attempts": 1,
+            "last_outcome": "answered",
+            "last_attempt_at": at,
+            "status_reason": None,
+        },
+        {
+            "contact_id": 2,
+            "external_ref": 'ref, with "quotes"\nand a newline',
+            "phone_masked": "+4420***9876",
+            "status": "invalid",
+            "attempts": 0,
+            "last_outcome": None,
+            "last_attempt_at": None,
+            "status_reason": "not a valid number: too short; ünïcode ✓",
+        },
+        {
+            "contact_id": 3,
+            "external_ref": None,
+            "phone_masked": "+1305***7788",
+            "status": "failed",
+            "attempts": 3,
+            "last_outcome": "no_answer",
+            "last_attempt_at": datetime(2026, 11, 28, 20, 59),
+            "status_reason": "",
+            "extra_column": "ignored",
+        },
     ]
     text = render_csv(rows)
     reader = csv.DictReader(io.StringIO(text, newline=""))
@@ -482,19 +598,34 @@ def reports(draw) -> dict:
     hours = [{"hour": h, "dialed": draw(counts), "answered": draw(counts), "rate": draw(rates)} for h in range(24)]
     report = {
         "campaign": {"id": draw(st.integers(1, 10**6)), "slug": draw(names), "name": draw(names)},
-        "run_id": draw(names), "outcome": draw(st.sampled_from(["completed", "cancelled", "failed"]) | names),
+        "run_id": draw(names),
+        "outcome": draw(st.sampled_from(["completed", "cancelled", "failed"]) | names),
         "generated_at": draw(names),
-        "run": {"start": draw(names), "end": draw(names),
-                "duration_s": draw(st.none() | st.floats(min_value=0, max_value=10**7)),
-                "live": draw(st.booleans()), "dry_run": draw(st.booleans()), "note": draw(st.none() | names)},
+        "run": {
+            "start": draw(names),
+            "end": draw(names),
+            "duration_s": draw(st.none() | st.floats(min_value=0, max_value=10**7)),
+            "live": draw(st.booleans()),
+            "dry_run": draw(st.booleans()),
+            "note": draw(st.none() | names),
+        },
         "funnel": {k: draw(counts) for k in FUNNEL_KEYS},
         "blocked": {k: draw(counts) for k in BLOCK_KEYS},
-        "rates": {"asr": draw(rates), "acd_s": draw(st.none() | st.floats(min_value=0, max_value=10**5)),
-                  "conversion_rate": draw(rates), "opt_outs": draw(counts)},
+        "rates": {
+            "asr": draw(rates),
+            "acd_s": draw(st.none() | st.floats(min_value=0, max_value=10**5)),
+            "conversion_rate": draw(rates),
+            "opt_outs": draw(counts),
+        },
         "attempts_distribution": draw(st.dictionaries(st.integers(0, 40).map(str), counts, max_size=12)),
         "answer_rate_by_local_hour": draw(st.permutations(hours)),
-        "calls": {"dialed": draw(counts), "answered": draw(counts), "by_outcome": draw(st.dictionaries(
-            keys, st.fixed_dictionaries({"calls": counts, "talk_s": counts}), max_size=8))},
+        "calls": {
+            "dialed": draw(counts),
+            "answered": draw(counts),
+            "by_outcome": draw(
+                st.dictionaries(keys, st.fixed_dictionaries({"calls": counts, "talk_s": counts}), max_size=8)
+            ),
+        },
         "contacts": {"total": draw(counts), "by_status": draw(st.dictionaries(keys, counts, max_size=8))},
     }
     if draw(st.booleans()):
@@ -515,18 +646,32 @@ csv_text = st.text(alphabet=st.characters(blacklist_categories=["Cs"], blacklist
 
 
 @settings(max_examples=200, deadline=None)
-@given(st.lists(st.fixed_dictionaries({
-    "contact_id": st.integers(1, 10**12), "external_ref": st.none() | csv_text, "phone_masked": csv_text,
-    "status": csv_text, "attempts": st.integers(0, 50), "last_outcome": st.none() | csv_text,
-    "last_attempt_at": st.none() | st.datetimes(timezones=st.just(timezone.utc)),
-    "status_reason": st.none() | csv_text}), max_size=10))
+@given(
+    st.lists(
+        st.fixed_dictionaries(
+            {
+                "contact_id": st.integers(1, 10**12),
+                "external_ref": st.none() | csv_text,
+                "phone_masked": csv_text,
+                "status": csv_text,
+                "attempts": st.integers(0, 50),
+                "last_outcome": st.none() | csv_text,
+                "last_attempt_at": st.none() | st.datetimes(timezones=st.just(timezone.utc)),
+                "status_reason": st.none() | csv_text,
+            }
+        ),
+        max_size=10,
+    )
+)
 def test_any_rows_round_trip_through_csv(rows):
     back = list(csv.DictReader(io.StringIO(render_csv(rows), newline="")))
     assert back == [{column: expected_cell(row[column]) for column in CSV_COLUMNS} for row in rows]
 
 
-@pytest.mark.parametrize("rate, shown", [(0.4, "40.0%"), (0.0, "0.0%"), (1.0, "100.0%"), (0.00049, "0.0%"),
-                                         (0.99951, "100.0%"), (None, DASH)])
+@pytest.mark.parametrize(
+    "rate, shown",
+    [(0.4, "40.0%"), (0.0, "0.0%"), (1.0, "100.0%"), (0.00049, "0.0%"), (0.99951, "100.0%"), (None, DASH)],
+)
 def test_rates_read_as_percentages(rate, shown):
     report = realistic_report()
     report["rates"]["asr"] = rate

@@ -13,9 +13,22 @@ NOW = datetime(2026, 11, 28, 12, 0, tzinfo=timezone.utc)
 
 def row(**overrides) -> dict:
     """A campaigns row as stored, before it is a Campaign."""
-    found = {"id": 7, "slug": "renewals", "name": "Renewals", "campaign_type": "outbound_ivr", "status": "scheduled",
-             "timezone": "America/Chicago", "schedule": None, "owner": "campaign-ops", "tags": [], "poke_interval_s": 60,
-             "max_in_flight": 500, "start_at": NOW - timedelta(days=1), "end_at": NOW + timedelta(days=7), "config": {}}
+    found = {
+        "id": 7,
+        "slug": "renewals",
+        "name": "Renewals",
+        "campaign_type": "outbound_ivr",
+        "status": "scheduled",
+        "timezone": "America/Chicago",
+        "schedule": None,
+        "owner": "campaign-ops",
+        "tags": [],
+        "poke_interval_s": 60,
+        "max_in_flight": 500,
+        "start_at": NOW - timedelta(days=1),
+        "end_at": NOW + timedelta(days=7),
+        "config": {},
+    }
     found.update(overrides)
     return found
 
@@ -44,7 +57,8 @@ def test_type_must_be_known():
 @pytest.mark.parametrize("status", ["draft", "completed", "cancelled", "failed", "archived"])
 def test_status_must_allow_a_run(status):
     assert problems(status=status) == [
-        f"status '{status}' does not allow a run (needs one of scheduled, active, paused)"]
+        f"status '{status}' does not allow a run (needs one of scheduled, active, paused)"
+    ]
 
 
 def test_a_report_only_run_of_a_finished_campaign_is_not_blocked_by_its_status_or_dates():
@@ -70,7 +84,8 @@ def test_config_problems_are_all_reported():
 
 def test_calling_window_entirely_outside_legal_hours_is_a_problem():
     assert problems(config={"calling_window": {"start": "21:00", "end": "23:00"}}) == [
-        "calling window 21:00-23:00 is entirely outside the legal hours 08:00-21:00"]
+        "calling window 21:00-23:00 is entirely outside the legal hours 08:00-21:00"
+    ]
 
 
 def test_ivr_flow_problems_are_reported():
@@ -79,9 +94,15 @@ def test_ivr_flow_problems_are_reported():
 
 
 def test_every_problem_is_collected_at_once():
-    found = problems(name="", campaign_type="x", status="draft", timezone="Nowhere/City",
-                     start_at=NOW, end_at=NOW - timedelta(days=1),
-                     config={"calling_window": {"start": "22:00", "end": "23:00"}})
+    found = problems(
+        name="",
+        campaign_type="x",
+        status="draft",
+        timezone="Nowhere/City",
+        start_at=NOW,
+        end_at=NOW - timedelta(days=1),
+        config={"calling_window": {"start": "22:00", "end": "23:00"}},
+    )
     assert len(found) == 6
 
 
@@ -89,14 +110,18 @@ def test_every_problem_is_collected_at_once():
 # The row rules shared with the catalog (include/campaigns/campaign_row.py)
 # --------------------------------------------------------------------------------------------
 
-@pytest.mark.parametrize("schedule, reason", [
-    ("not a cron", "is not a 5-field cron expression"),
-    ("@once", "is not a 5-field cron expression"),
-    ("0 0 30 2 *", "never fires"),
-    ("0 0 * * * *", "is not a 5-field cron expression"),
-    ("61 * * * *", "is not a valid cron"),
-    ("", "is not a cron expression"),
-])
+
+@pytest.mark.parametrize(
+    "schedule, reason",
+    [
+        ("not a cron", "is not a 5-field cron expression"),
+        ("@once", "is not a 5-field cron expression"),
+        ("0 0 30 2 *", "never fires"),
+        ("0 0 * * * *", "is not a 5-field cron expression"),
+        ("61 * * * *", "is not a valid cron"),
+        ("", "is not a cron expression"),
+    ],
+)
 def test_a_schedule_must_be_a_five_field_cron_that_fires(schedule, reason):
     [problem] = problems(schedule=schedule)
     assert problem.startswith("schedule ") and reason in problem
@@ -116,8 +141,22 @@ def test_a_schedule_whose_description_overflows_airflows_column_is_refused():
     assert "more than the 1000 Airflow stores" in problem
 
 
-@pytest.mark.parametrize("zone", ["Europe", "America", "US", "Mars/Olympus", "x" * 300, "../../etc/passwd",
-                                  "America/", "/usr/share/zoneinfo/UTC", "", None, 42])
+@pytest.mark.parametrize(
+    "zone",
+    [
+        "Europe",
+        "America",
+        "US",
+        "Mars/Olympus",
+        "x" * 300,
+        "../../etc/passwd",
+        "America/",
+        "/usr/share/zoneinfo/UTC",
+        "",
+        None,
+        42,
+    ],
+)
 def test_a_zone_that_names_a_folder_or_is_overlong_is_refused_not_a_crash(zone):
     [problem] = problems(timezone=zone)
     assert problem.startswith("timezone ") and problem.endswith("is not an IANA time zone")
@@ -135,20 +174,24 @@ def test_the_zone_check_is_membership_in_pythons_zone_list():
         assert not known_timezone(zone) and not valid_timezone(zone)
 
 
-@pytest.mark.parametrize("field, value, words", [
-    ("owner", "o" * 501, "owner is longer than the 500 characters Airflow stores"),
-    ("owner", "", "owner is empty"),
-    ("name", "n" * 201, "name is longer than 200 characters"),
-    ("tags", ["t" * 101], "a tag is longer than the 100 characters Airflow stores"),
-    ("poke_interval_s", 0, "poke_interval_s must be an integer from 1 to 3600"),
-])
+@pytest.mark.parametrize(
+    "field, value, words",
+    [
+        ("owner", "o" * 501, "owner is longer than the 500 characters Airflow stores"),
+        ("owner", "", "owner is empty"),
+        ("name", "n" * 201, "name is longer than 200 characters"),
+        ("tags", ["t" * 101], "a tag is longer than the 100 characters Airflow stores"),
+        ("poke_interval_s", 0, "poke_interval_s must be an integer from 1 to 3600"),
+    ],
+)
 def test_text_longer_than_airflow_stores_is_refused(field, value, words):
     [problem] = problems(**{field: value})
     assert problem.startswith(words)
 
 
-@pytest.mark.parametrize("value", ["infinity", "-infinity", float("inf"), "10000-01-01T00:00:00+00:00", None,
-                                   "2026-01-01T00:00:00"])
+@pytest.mark.parametrize(
+    "value", ["infinity", "-infinity", float("inf"), "10000-01-01T00:00:00+00:00", None, "2026-01-01T00:00:00"]
+)
 def test_a_date_that_is_not_a_finite_timestamp_in_years_1_to_9999_is_refused(value):
     from include.campaigns.campaign_row import row_problems
 
@@ -157,15 +200,20 @@ def test_a_date_that_is_not_a_finite_timestamp_in_years_1_to_9999_is_refused(val
 
 
 def test_a_dial_task_too_large_for_one_queue_message_is_refused():
-    big_flow: dict[str, Any] = {"entry": "n0", "nodes": {f"n{i}": {"audio": f"prompts/{'x' * 200}-{i}.wav", "next": [f"n{i + 1}"]}
-                                         for i in range(1200)}}
+    big_flow: dict[str, Any] = {
+        "entry": "n0",
+        "nodes": {f"n{i}": {"audio": f"prompts/{'x' * 200}-{i}.wav", "next": [f"n{i + 1}"]} for i in range(1200)},
+    }
     big_flow["nodes"]["n1200"] = {}
     found = problems(config={"ivr_flow": big_flow})
     assert any("over the 262144-byte queue message limit" in p for p in found), found
 
 
 def test_a_dial_task_that_fits_one_queue_message_passes():
-    flow: dict[str, Any] = {"entry": "n0", "nodes": {f"n{i}": {"audio": f"prompts/p{i}.wav", "next": [f"n{i + 1}"]} for i in range(100)}}
+    flow: dict[str, Any] = {
+        "entry": "n0",
+        "nodes": {f"n{i}": {"audio": f"prompts/p{i}.wav", "next": [f"n{i + 1}"]} for i in range(100)},
+    }
     flow["nodes"]["n100"] = {}
     assert problems(config={"ivr_flow": flow}) == []
 
@@ -187,9 +235,11 @@ def test_the_size_check_measures_what_the_dispatcher_sends():
 # Destinations: allow-lists held in Airflow Variables, own resources only by default
 # --------------------------------------------------------------------------------------------
 
-OWN = {"own_queue_url": lambda: "http://sqs.us-east-1.localhost:4566/000000000000/campaign-dial-tasks",
-       "own_topic_arn": lambda: "arn:aws:sns:us-east-1:000000000000:campaign-events",
-       "own_bucket": lambda: "campaign-reports"}
+OWN = {
+    "own_queue_url": lambda: "http://sqs.us-east-1.localhost:4566/000000000000/campaign-dial-tasks",
+    "own_topic_arn": lambda: "arn:aws:sns:us-east-1:000000000000:campaign-events",
+    "own_bucket": lambda: "campaign-reports",
+}
 
 
 def destination_problems(config: dict, monkeypatch=None, **variables):
@@ -202,42 +252,64 @@ def destination_problems(config: dict, monkeypatch=None, **variables):
     return check(parse_config(config), **OWN)
 
 
-@pytest.mark.parametrize("config", [
-    {"dial_queue": "campaign-dial-tasks-eu"},
-    {"dial_queue": "http://sqs.us-east-1.localhost:4566/000000000000/other-queue.fifo"},
-    {"notification_topic": "arn:aws:sns:us-east-1:000000000000:ops-alerts"},
-    {"audio": ["prompts/a.wav", "s3://campaign-reports/prompts/b.wav"]},
-])
+@pytest.mark.parametrize(
+    "config",
+    [
+        {"dial_queue": "campaign-dial-tasks-eu"},
+        {"dial_queue": "http://sqs.us-east-1.localhost:4566/000000000000/other-queue.fifo"},
+        {"notification_topic": "arn:aws:sns:us-east-1:000000000000:ops-alerts"},
+        {"audio": ["prompts/a.wav", "s3://campaign-reports/prompts/b.wav"]},
+    ],
+)
 def test_by_default_only_the_stacks_own_queue_account_topic_account_and_bucket_are_allowed(config, monkeypatch):
     assert destination_problems(config, monkeypatch) == []
 
 
-@pytest.mark.parametrize("config, words", [
-    ({"dial_queue": "https://sqs.us-east-1.amazonaws.com/999999999999/exfiltrate"}, "dial_queue"),
-    ({"dial_queue": "not a queue/../x"}, "neither an SQS queue name nor a queue URL"),
-    ({"notification_topic": "arn:aws:sns:us-east-1:999999999999:theirs"}, "notification_topic"),
-    ({"notification_topic": "arn:aws:sns:eu-west-1:000000000000:campaign-events"}, "notification_topic"),
-    ({"audio": ["s3://someone-elses-bucket/a.wav"]}, "audio 's3://someone-elses-bucket/a.wav'"),
-])
+@pytest.mark.parametrize(
+    "config, words",
+    [
+        ({"dial_queue": "https://sqs.us-east-1.amazonaws.com/999999999999/exfiltrate"}, "dial_queue"),
+        ({"dial_queue": "not a queue/../x"}, "neither an SQS queue name nor a queue URL"),
+        ({"notification_topic": "arn:aws:sns:us-east-1:999999999999:theirs"}, "notification_topic"),
+        ({"notification_topic": "arn:aws:sns:eu-west-1:000000000000:campaign-events"}, "notification_topic"),
+        ({"audio": ["s3://someone-elses-bucket/a.wav"]}, "audio 's3://someone-elses-bucket/a.wav'"),
+    ],
+)
 def test_a_cross_account_or_foreign_destination_is_refused_by_default(config, words, monkeypatch):
     [problem] = destination_problems(config, monkeypatch)
     assert words in problem
 
 
 def test_the_allow_list_variables_replace_the_defaults(monkeypatch):
-    config = {"dial_queue": "https://sqs.eu-west-1.amazonaws.com/111111111111/dial",
-              "notification_topic": "arn:aws:sns:eu-west-1:111111111111:ops",
-              "audio": ["s3://shared-prompts/a.wav"]}
+    config = {
+        "dial_queue": "https://sqs.eu-west-1.amazonaws.com/111111111111/dial",
+        "notification_topic": "arn:aws:sns:eu-west-1:111111111111:ops",
+        "audio": ["s3://shared-prompts/a.wav"],
+    }
     assert len(destination_problems(config, monkeypatch)) == 3
-    assert destination_problems(
-        config, monkeypatch,
-        campaign_allowed_queue_prefixes='["https://sqs.eu-west-1.amazonaws.com/111111111111/"]',
-        campaign_allowed_topic_prefixes="arn:aws:sns:eu-west-1:111111111111:",
-        campaign_allowed_audio_buckets='["shared-prompts"]') == []
+    assert (
+        destination_problems(
+            config,
+            monkeypatch,
+            campaign_allowed_queue_prefixes='["https://sqs.eu-west-1.amazonaws.com/111111111111/"]',
+            campaign_allowed_topic_prefixes="arn:aws:sns:eu-west-1:111111111111:",
+            campaign_allowed_audio_buckets='["shared-prompts"]',
+        )
+        == []
+    )
 
 
-@pytest.mark.parametrize("overrides", [{}, {"timezone": "Mars/Olympus"}, {"name": ""}, {"tags": ["t" * 101]},
-                                       {"end_at": NOW - timedelta(days=2)}, {"schedule": "not a cron"}])
+@pytest.mark.parametrize(
+    "overrides",
+    [
+        {},
+        {"timezone": "Mars/Olympus"},
+        {"name": ""},
+        {"tags": ["t" * 101]},
+        {"end_at": NOW - timedelta(days=2)},
+        {"schedule": "not a cron"},
+    ],
+)
 def test_a_loaded_campaign_breaks_the_same_row_rules_as_its_row(overrides):
     from include.campaigns.campaign_row import row_problems
 

@@ -111,8 +111,8 @@ class AbandonRateLimit(_Strict):
 
 class Entry(_Strict):
     jurisdiction: str
-    effective_from: date | None        # required; null: long in force, its start date not recorded
-    until: date | None = None          # the first day it is no longer in force
+    effective_from: date | None  # required; null: long in force, its start date not recorded
+    until: date | None = None  # the first day it is no longer in force
     kind: Literal["statute", "conservative"]
     summary: str = Field(min_length=3)
     hours: dict[Literal["mon", "tue", "wed", "thu", "fri", "sat", "sun"], Hours | None] = {}
@@ -154,8 +154,7 @@ class Entry(_Strict):
         return self
 
     def in_force(self, day: date) -> bool:
-        return ((self.effective_from is None or self.effective_from <= day)
-                and (self.until is None or day < self.until))
+        return (self.effective_from is None or self.effective_from <= day) and (self.until is None or day < self.until)
 
 
 class RulesFile(_Strict):
@@ -186,8 +185,10 @@ def load_rules(directory: Path = RULES_DIR) -> tuple[Entry, ...]:
         dated.sort(key=lambda e: e.effective_from or date.min)
         for earlier, later in zip(dated, dated[1:]):
             if earlier.until is None or later.effective_from is None or earlier.until > later.effective_from:
-                raise RulesError(f"{code}: two entries of {citation!r} ({earlier.effective_from} and "
-                                 f"{later.effective_from}) are in force on the same day")
+                raise RulesError(
+                    f"{code}: two entries of {citation!r} ({earlier.effective_from} and "
+                    f"{later.effective_from}) are in force on the same day"
+                )
     if not any(entry.jurisdiction == "*" for entry in entries):
         raise RulesError("no '*' entry: every number needs a floor")
     return tuple(entries)
