@@ -15,32 +15,39 @@ WITH recent AS (
       AND (t.status <> 'expired' OR EXISTS (SELECT 1 FROM call_records r WHERE r.dial_attempt_id = t.dial_attempt_id))
       AND (%(cap_24h)s::int IS NOT NULL OR %(legal_caps)s::jsonb <> '{}'::jsonb)
     GROUP BY t.phone
+), locked AS (
+    -- The numbers locked out at the instant: few, so found from the lockouts, not per contact.
+    SELECT DISTINCT l.phone
+    FROM number_lockouts l
+    WHERE %(lockouts_on)s::boolean
+      AND l.outcome_at > %(at)s - make_interval(hours => %(lockout_horizon_h)s::int)
+      AND EXISTS (
+          SELECT 1 FROM contacts o, unnest(o.window_keys) AS k
+          WHERE o.phone = l.phone
+            AND %(at)s < GREATEST(
+                l.outcome_at + make_interval(hours => coalesce(
+                    (%(lockouts)s::jsonb #>> ARRAY[k, l.outcome, 'hours'])::int,
+                    (%(lockouts)s::jsonb #>> ARRAY['*', l.outcome, 'hours'])::int, 0)),
+                CASE WHEN coalesce((%(lockouts)s::jsonb #>> ARRAY[k, l.outcome, 'day'])::boolean,
+                                   (%(lockouts)s::jsonb #>> ARRAY['*', l.outcome, 'day'])::boolean)
+                     THEN (date_trunc('day', l.outcome_at AT TIME ZONE split_part(k, '|', 1))
+                           + interval '1 day') AT TIME ZONE split_part(k, '|', 1) END))
 ), grouped AS (
     SELECT c.status, c.status_reason IS NOT DISTINCT FROM 'no_consent' AS no_consent, c.window_keys,
            coalesce(c.jurisdiction, 'unknown') AS jurisdiction, coalesce(r.n, 0) AS recent,
-           LEAST(coalesce(%(cap_24h)s::int, 2147483647),
-                 coalesce((SELECT min((%(legal_caps)s::jsonb ->> o.jurisdiction)::int)
-                           FROM contacts o WHERE o.phone = c.phone), 2147483647)) AS cap,
-           (%(lockouts_on)s::boolean AND c.status IN ('pending', 'failed') AND EXISTS (
-               SELECT 1 FROM number_lockouts l
-               WHERE l.phone = c.phone
-                 AND l.outcome_at > %(at)s - make_interval(hours => %(lockout_horizon_h)s::int)
-                 AND EXISTS (
-                     SELECT 1 FROM contacts o, unnest(o.window_keys) AS k
-                     WHERE o.phone = c.phone
-                       AND %(at)s < GREATEST(
-                           l.outcome_at + make_interval(hours => coalesce(
-                               (%(lockouts)s::jsonb #>> ARRAY[k, l.outcome, 'hours'])::int,
-                               (%(lockouts)s::jsonb #>> ARRAY['*', l.outcome, 'hours'])::int, 0)),
-                           CASE WHEN coalesce((%(lockouts)s::jsonb #>> ARRAY[k, l.outcome, 'day'])::boolean,
-                                              (%(lockouts)s::jsonb #>> ARRAY['*', l.outcome, 'day'])::boolean)
-                                THEN (date_trunc('day', l.outcome_at AT TIME ZONE split_part(k, '|', 1))
-                                      + interval '1 day') AT TIME ZONE split_part(k, '|', 1) END)))) AS locked_out,
+           -- Only a number called in the last 24 h can be at its cap.
+           CASE WHEN r.n IS NOT NULL THEN
+               LEAST(coalesce(%(cap_24h)s::int, 2147483647),
+                     coalesce((SELECT min((%(legal_caps)s::jsonb ->> o.jurisdiction)::int)
+                               FROM contacts o WHERE o.phone = c.phone), 2147483647))
+           END AS cap,
+           lk.phone IS NOT NULL AND c.status IN ('pending', 'failed') AS locked_out,
            CASE WHEN c.next_attempt_at > %(at)s THEN
                 CASE WHEN c.last_outcome IN ('abandoned', 'machine') THEN 'lockout' ELSE 'retry_later' END
            END AS waiting_for, count(*) AS contacts
     FROM contacts c
     LEFT JOIN recent r ON r.phone = c.phone
+    LEFT JOIN locked lk ON lk.phone = c.phone
     WHERE c.campaign_id = %(campaign_id)s AND c.status IN ('pending', 'failed', 'blacklisted', 'invalid', 'expired')
     GROUP BY 1, 2, 3, 4, 5, 6, 7, 8
 )
@@ -52,7 +59,7 @@ SELECT CASE
            WHEN g.window_keys IS NULL THEN 'unresolved'
            WHEN (SELECT min(%(reasons)s::jsonb ->> k) FROM unnest(g.window_keys) AS k) IS NOT NULL
                THEN (SELECT min(%(reasons)s::jsonb ->> k) FROM unnest(g.window_keys) AS k)
-           WHEN g.recent >= g.cap THEN 'cap'
+           WHEN g.recent >= coalesce(g.cap, 2147483647) THEN 'cap'
            WHEN g.locked_out THEN 'lockout'
            WHEN g.waiting_for IS NOT NULL THEN g.waiting_for
        END AS reason,
