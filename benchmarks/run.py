@@ -789,8 +789,8 @@ class Bench:
             f"5. Report: build_report + CSV, {s.big_contacts:,} contacts, {s.history_records:,} call records",
             S("report"),
             sec,
-            "≤ 10 s",
-            lambda v: v <= 10,
+            "≤ 3 s",
+            lambda v: v <= 3,
         )
         row(
             "6. Dispatch, 2 processes (shards) ÷ 1 process (same round)",
