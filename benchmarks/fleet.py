@@ -252,9 +252,8 @@ def our_poke_cost(conn, dag_ids: list[str], samples: int = 5) -> tuple[float, fl
     """Wall and CPU seconds of include.campaigns.progress.poke, run here for a few campaigns."""
     from airflow.models import DagRun
 
-    from include.campaigns.campaign import load_campaign
+    from include.campaigns.dag_factory import _run_context
     from include.campaigns.progress import poke
-    from include.campaigns.runs import run_context_for
 
     walls, cpus = [], []
     for dag_id in dag_ids[:samples]:
@@ -265,17 +264,8 @@ def our_poke_cost(conn, dag_ids: list[str], samples: int = 5) -> tuple[float, fl
         campaign_id = conn.execute(
             "SELECT id FROM campaigns WHERE slug = %s", (dag_id.removeprefix("campaign_"),)
         ).fetchone()[0]
-        campaign = load_campaign(conn, campaign_id)
         params = {"dry_run": False, "max_contacts": None, "dispatch": True, "notify": True, **(dag_run.conf or {})}
-        run = run_context_for(
-            conn,
-            campaign,
-            run_id=dag_run.run_id,
-            run_type=dag_run.run_type,
-            run_after=dag_run.run_after,
-            clear_number=dag_run.clear_number,
-            params=params,
-        )
+        _, run = _run_context(conn, campaign_id, {"dag_run": dag_run, "params": params})
         wall, cpu = time.monotonic(), time.process_time()
         poke(conn, campaign_id, run)
         walls.append(time.monotonic() - wall)

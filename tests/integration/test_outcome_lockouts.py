@@ -24,19 +24,8 @@ UK_NUMBER = "+442079460123"
 def called_once(db, dial_queue, phone: str, outcome: str, **config) -> tuple[dict, datetime, str]:
     """One contact dialed once and its result ingested; return the contact, the ingest's instant, its zone."""
     zone = open_zone()
-    campaign_id = create_campaign(
-        db,
-        f"lockout_{outcome}",
-        config={
-            "dial_queue": dial_queue,
-            "skip_public_holidays": False,
-            "calling_window": {"start": "00:00", "end": "23:59"},
-            "max_attempts": 5,
-            **config,
-        },
-    )
-    add_contacts(db, campaign_id, [{"phone": phone, "timezone": zone}])
-    campaign = load_campaign(db, campaign_id)
+    campaign = campaign_with(db, dial_queue, f"lockout_{outcome}", phone, zone, **config)
+    campaign_id = campaign.id
     assert dispatch(db, campaign, run_context(campaign_id)).sent == 1
     task = task_of(db, campaign_id)
     record(db, task, outcome, campaign_id=campaign_id)
