@@ -322,7 +322,8 @@ class Bench:
         and the end instants, and record CPU seconds used by each component meanwhile."""
         for c in children:
             c.wait_ready()
-        before = self.cpu.snapshot()
+        activity = _pg_activity()  # read before the CPU snapshot: its own statements are not the run's
+        before = {**self.cpu.snapshot(), **activity}
         for c in children:
             c.go()
         if cap is None:
@@ -333,6 +334,7 @@ class Bench:
             ends = [end for _, end in outcomes]
         time.sleep(1.0)  # the backends of finished or stopped workers exit and are reaped into the totals
         after = self.cpu.snapshot()
+        after.update(_pg_activity())
         cpu = self.cpu.delta(before, after)
         cpu["workers"] = sum(c.cpu_s or 0.0 for c in children)
         self.cpu_log.setdefault(label, []).append(cpu)
@@ -435,6 +437,10 @@ class Bench:
                 dispatch_cap = min(dispatch_cap, 20.0)
             if sharded_capped:
                 shards_cap = min(shards_cap, 20.0)
+        # What a shard pays for reading the other shards' contacts in its walk (figure 6's gap).
+        from benchmarks import claim_shards
+
+        self.notes += claim_shards.notes(claim_shards.measure(self.s.lock_contacts))
         effective = CONTACTS_PER_INVOCATION / SEED_LOOP_S
         self.facts["seed_effective"] = effective
         self.series_of("dispatch/seed_effective").values = [v / effective for v in self.series_of("dispatch").values]
@@ -479,10 +485,12 @@ class Bench:
             f"claim locks: {statistics.median(rates[locked]):,.0f}/s locked vs "
             f"{statistics.median(rates[nolock]):,.0f}/s not"
         )
-        from benchmarks import claim_profile, claim_rules
+        from benchmarks import claim_floor, claim_profile, claim_rules
 
         claim_rules.record(self, claim_rules.measure(self.s.lock_contacts, self.s.runs))
         self.notes += claim_profile.notes(claim_profile.measure(self.s.lock_contacts))
+        # The bare cost of what any crash-safe claim must write, on this machine: the claim's floor.
+        self.notes += claim_floor.notes(claim_floor.measure(max(20_000, 10 * self.s.lock_contacts)))
 
     def memory(self) -> None:
         """Peak RSS of a dispatch process sending the same number of dial tasks from a small and from
@@ -803,6 +811,25 @@ class Bench:
         return rows
 
 
+def _pg_activity() -> dict[str, float]:
+    """What the whole cluster did besides our statements, as counters: WAL records and full-page
+    images (a page's first change after a checkpoint starts writes all of it), and the autovacuum
+    and autoanalyze runs finished. The cluster's CPU counter includes all of it."""
+    with env.connect() as conn:
+        conn.execute("SELECT pg_stat_force_next_flush()")
+        wal = conn.execute("SELECT wal_records, wal_fpi, wal_bytes FROM pg_stat_wal").fetchone()
+        auto = conn.execute(
+            "SELECT coalesce(sum(autovacuum_count), 0), coalesce(sum(autoanalyze_count), 0) FROM pg_stat_all_tables"
+        ).fetchone()
+    return {
+        "wal_records": float(wal[0]),
+        "wal_fpi": float(wal[1]),
+        "wal_bytes": float(wal[2]),
+        "autovacuums": float(auto[0]),
+        "autoanalyzes": float(auto[1]),
+    }
+
+
 def _median(values):
     return statistics.median(values) if values else float("nan")
 
@@ -880,9 +907,13 @@ def render(machine: dict, rows: list, bench: Bench, started: float) -> str:
             continue
         per = {k: statistics.median(1e6 * e[k] / e["sent"] for e in entries) for k in ("workers", "postgres", "fauxqs")}
         total = sum(per.values())
+        wal = {k: statistics.median(e.get(k, 0) / e["sent"] for e in entries) for k in ("wal_records", "wal_fpi")}
+        wal_kb = statistics.median(e.get("wal_bytes", 0) / 1024 / e["sent"] for e in entries)
+        autos = sum(int(e.get("autovacuums", 0) + e.get("autoanalyzes", 0)) for e in entries)
         cpu_lines.append(
             f"| {label} | {per['workers']:,.0f} | {per['postgres']:,.0f} | {per['fauxqs']:,.0f} | "
-            f"{total:,.0f} | {2e6 / total:,.0f}/s |"
+            f"{total:,.0f} | {2e6 / total:,.0f}/s | {wal['wal_records']:.1f} / {wal['wal_fpi']:.2f} / {wal_kb:.1f} | "
+            f"{autos} |"
         )
     if cpu_lines:
         lines += [
@@ -891,8 +922,11 @@ def render(machine: dict, rows: list, bench: Bench, started: float) -> str:
             "Python sender(s), the whole PostgreSQL cluster, fauxqs. With 2 cores, 2 s of CPU per second is "
             "the most any pipeline can use, so 2,000,000 / total is the rate this CPU cost allows.",
             "",
-            "| Run | Python | PostgreSQL | fauxqs | Total | 2-core bound |",
-            "|---|---|---|---|---|---|",
+            "The WAL column is per dial task: records / full-page images / kB. Autovacuum is the autovacuum "
+            "and autoanalyze runs that finished during the runs (all rounds): their CPU is in the cluster's.",
+            "",
+            "| Run | Python | PostgreSQL | fauxqs | Total | 2-core bound | WAL | Autovacuum |",
+            "|---|---|---|---|---|---|---|---|",
             *cpu_lines,
             "",
         ]
