@@ -16,11 +16,14 @@ WITH picked AS (
       AND (c.next_attempt_at IS NULL OR c.next_attempt_at <= now())
       AND c.attempts < %(max_attempts)s
       AND c.window_keys <> '{}' AND c.window_keys <@ %(open_keys)s::text[]
-      AND NOT EXISTS (
-          SELECT 1 FROM blacklist b
-          WHERE b.phone = c.phone
-            AND (b.campaign_id IS NULL OR b.campaign_id = c.campaign_id)
-            AND (b.expires_at IS NULL OR b.expires_at > now()))
+      -- Probed per contact, by number (a scalar subquery is never turned into a join): as an
+      -- anti-join, PostgreSQL hashes the whole blacklist for every chunk once the list is larger
+      -- than the chunk, and a do-not-call extract is far larger than any chunk.
+      AND (SELECT b.phone FROM blacklist b
+           WHERE b.phone = c.phone
+             AND (b.campaign_id IS NULL OR b.campaign_id = c.campaign_id)
+             AND (b.expires_at IS NULL OR b.expires_at > now())
+           LIMIT 1) IS NULL
       -- An expired task whose result has come was a call after all: it counts before its ingest.
       AND (%(no_caps)s::boolean OR (
           SELECT count(*) FROM dial_tasks t
@@ -55,9 +58,10 @@ WITH picked AS (
           LIMIT 1) IS NULL)
       -- A result of an earlier, expired attempt that has come but is not ingested yet may be the
       -- contact's conversion or opt-out: the contact waits for it to be applied.
-      AND NOT EXISTS (
-          SELECT 1 FROM dial_tasks t JOIN call_records r ON r.dial_attempt_id = t.dial_attempt_id
-          WHERE t.contact_id = c.id AND t.status = 'expired' AND r.ingested_at IS NULL)
+      -- Probed per contact as well, for the same reason: the ledger's expired tasks are many.
+      AND (SELECT 1 FROM dial_tasks t JOIN call_records r ON r.dial_attempt_id = t.dial_attempt_id
+           WHERE t.contact_id = c.id AND t.status = 'expired' AND r.ingested_at IS NULL
+           LIMIT 1) IS NULL
     ORDER BY p.ord
     LIMIT (CASE WHEN %(max_contacts)s::int IS NOT NULL THEN GREATEST(0, %(max_contacts)s::int - (
                SELECT count(*) FROM dial_tasks r WHERE r.campaign_id = %(campaign_id)s AND r.run_id = %(run_id)s))
