@@ -69,15 +69,9 @@ def _blocked(conn, campaign: Campaign, at: datetime) -> dict[str, int]:
     return {k: int(v) for k, v in row.items()}
 
 
-def skips(conn, campaign: Campaign, at: datetime) -> dict:
-    """Who could be dialed at ``at``, and why each of the others cannot, by reason and by
-    jurisdiction: the explained skips of a dry run and of the Campaigns page's preview.
-
-    Reasons: blacklist, no_consent, invalid_number, expired, unresolved (not checked yet),
-    legal_hours, outside_window, blackout (the first closed key of the contact's), cap (24 h),
-    lockout (after abandoned or machine), retry_later (a retry delay). ``eligible`` is every
-    contact the claim could take now; a run sends up to its hopper level of them at a time.
-    """
+def skips_params(conn, campaign: Campaign, at: datetime) -> dict:
+    """The bind parameters of contacts_skips.sql for ``at``: each closed window key's reason, the
+    caps and the lockouts, as the claim would apply them."""
     try:
         config = campaign.config
     except ConfigError:
@@ -93,19 +87,26 @@ def skips(conn, campaign: Campaign, at: datetime) -> dict:
             reasons[key] = reason
     # As the claim does: the law of every key any campaign's contacts have binds a shared number.
     everywhere = [r["window_key"] for r in fetch_all(conn, "dial_tasks_claim_window_keys")]
-    caps = legal_caps(everywhere)
-    rows = fetch_all(
-        conn,
-        "contacts_skips",
-        {
-            "campaign_id": campaign.id,
-            "reasons": json.dumps(reasons),
-            "at": at,
-            "cap_24h": config.max_attempts_per_24h,
-            "legal_caps": json.dumps(caps),
-            **lockout_params(everywhere, config.lockouts, at),
-        },
-    )
+    return {
+        "campaign_id": campaign.id,
+        "reasons": json.dumps(reasons),
+        "at": at,
+        "cap_24h": config.max_attempts_per_24h,
+        "legal_caps": json.dumps(legal_caps(everywhere)),
+        **lockout_params(everywhere, config.lockouts, at),
+    }
+
+
+def skips(conn, campaign: Campaign, at: datetime) -> dict:
+    """Who could be dialed at ``at``, and why each of the others cannot, by reason and by
+    jurisdiction: the explained skips of a dry run and of the Campaigns page's preview.
+
+    Reasons: blacklist, no_consent, invalid_number, expired, unresolved (not checked yet),
+    legal_hours, outside_window, blackout (the first closed key of the contact's), cap (24 h),
+    lockout (after abandoned or machine), retry_later (a retry delay). ``eligible`` is every
+    contact the claim could take now; a run sends up to its hopper level of them at a time.
+    """
+    rows = fetch_all(conn, "contacts_skips", skips_params(conn, campaign, at))
     by_reason: dict[str, int] = {}
     by_jurisdiction: dict[str, dict[str, int]] = {}
     eligible: dict[str, int] = {}
