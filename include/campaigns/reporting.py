@@ -22,7 +22,7 @@ from include.campaigns.resources import AWS_CONN_ID, report_bucket
 from include.campaigns.runs import RunContext
 
 NEVER_ELIGIBLE = ("invalid", "blacklisted")  # statuses no run can dial: not in the funnel's eligible step
-CSV_CHUNK_ROWS = 2_000  # COPY rows joined per chunk (~90 kB): keeps the per-chunk Python work rare
+CSV_CHUNK_BYTES = 256 * 1024  # whole COPY rows per chunk converted and handed on at once
 CSV_UPLOAD_PARTS = 2  # multipart parts (8 MB each) held in memory while the CSV uploads
 
 
@@ -218,8 +218,9 @@ def build_report(
 class ContactsCsv(RenderedCsv):
     """The per-contact CSV as PostgreSQL's COPY renders it (report_contacts.sql), phones masked there.
 
-    PostgreSQL sends one COPY message per row, so each row's line end can be made the CRLF that
-    the csv module writes without touching a newline quoted inside a cell.
+    COPY ends each row with a newline; the csv module, whose output this must equal, with CRLF. Each
+    row is appended to a buffer as it comes (holding on to COPY's own row buffers instead cost
+    twice the reading itself), and a chunk of whole rows has its line ends converted at once.
     """
 
     def __init__(self, conn, campaign_id: int):
@@ -229,15 +230,27 @@ class ContactsCsv(RenderedCsv):
     def __iter__(self) -> Iterator[bytes]:
         with self._conn.cursor() as cur:
             with cur.copy(load_sql("report_contacts"), {"campaign_id": self._campaign_id}) as copy:
-                batch = []
+                buffer = bytearray()
                 for line in copy:
-                    batch.append(line[:-1])
-                    if len(batch) == CSV_CHUNK_ROWS:
-                        yield b"\r\n".join(batch) + b"\r\n"
-                        batch = []
-                if batch:
-                    yield b"\r\n".join(batch) + b"\r\n"
+                    buffer += line
+                    if len(buffer) >= CSV_CHUNK_BYTES:
+                        yield crlf_rows(buffer)
+                        buffer.clear()
+                if buffer:
+                    yield crlf_rows(buffer)
             self.rows = cur.rowcount
+
+
+def crlf_rows(rows: bytes | bytearray) -> bytes:
+    """Whole CSV rows ending in LF, as PostgreSQL writes them, ending in CRLF instead.
+
+    A cell holding a newline is quoted, and a quote inside a cell is doubled, so in whole rows the
+    text before the first quote, between the second and the third, and so on, is outside every
+    cell: its newlines, and only they, end rows.
+    """
+    parts = rows.split(b'"')
+    parts[::2] = [part.replace(b"\n", b"\r\n") for part in parts[::2]]
+    return b'"'.join(parts)
 
 
 def contact_rows(conn, campaign_id: int) -> ContactsCsv:
