@@ -140,16 +140,14 @@ def build_report(
     }
     by_status = status_counts(conn, campaign_id)
     contacts = sum(by_status.values())
+    calls = fetch_one(conn, "report_calls", scope)
     funnel = {
         "contacts": contacts,
         "eligible": contacts - sum(by_status.get(s, 0) for s in NEVER_ELIGIBLE),
-        **fetch_one(conn, "report_funnel", scope),
+        **calls,
     }
-    outcomes = {
-        r["outcome"]: {"calls": r["calls"], "talk_s": int(r["talk_s"])}
-        for r in fetch_all(conn, "report_outcomes", scope)
-    }
-    hours = {r["hour"]: r for r in fetch_all(conn, "report_hours", scope)}
+    outcomes = {r["outcome"]: {"calls": r["calls"], "talk_s": int(r["talk_s"])} for r in calls["by_outcome"]}
+    hours = {r["hour"]: r for r in calls["by_hour"]}
     report = {
         "campaign": {"id": campaign.id, "slug": campaign.slug, "name": campaign.name},
         "run_id": run.run_id,
