@@ -234,14 +234,14 @@ class ContactsCsv(RenderedCsv):
                 for line in copy:
                     buffer += line
                     if len(buffer) >= CSV_CHUNK_BYTES:
-                        yield crlf_rows(buffer)
+                        yield crlf_rows(bytes(buffer))
                         buffer.clear()
                 if buffer:
-                    yield crlf_rows(buffer)
+                    yield crlf_rows(bytes(buffer))
             self.rows = cur.rowcount
 
 
-def crlf_rows(rows: bytes | bytearray) -> bytes:
+def crlf_rows(rows: bytes) -> bytes:
     """Whole CSV rows ending in LF, as PostgreSQL writes them, ending in CRLF instead.
 
     A cell holding a newline is quoted, and a quote inside a cell is doubled, so in whole rows the

@@ -74,7 +74,7 @@ def test_a_failing_csv_fails_the_report_and_leaves_both_connections_usable(db, c
 
 
 def test_a_report_that_fails_raises_its_own_error_and_leaves_the_connection_usable(db, campaign):
-    written = []
+    written: list = []
 
     with pytest.raises(LookupError, match="does not exist"):
         build_report_with_csv(db, campaign + 1000, _run(campaign + 1000), "completed", None, None, written.append)
