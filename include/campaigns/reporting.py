@@ -219,8 +219,8 @@ class ContactsCsv(RenderedCsv):
     """The per-contact CSV as PostgreSQL's COPY renders it (report_contacts.sql), phones masked there.
 
     COPY ends each row with a newline; the csv module, whose output this must equal, with CRLF. Each
-    row is appended to a buffer as it comes (holding on to COPY's own row buffers instead cost
-    twice the reading itself), and a chunk of whole rows has its line ends converted at once.
+    row is appended to a buffer as it comes (holding on to COPY's own row buffers instead cost more
+    than reading them), and a chunk of whole rows has its line ends converted at once.
     """
 
     def __init__(self, conn, campaign_id: int):
