@@ -264,11 +264,11 @@ def build_campaign_dag(spec: CampaignSpec) -> DAG:
             """Write the run's report to PostgreSQL, and to S3 as JSON, CSV and an HTML page."""
             from include.campaigns.db import campaign_db
             from include.campaigns.dispatch import merge_results
-            from include.campaigns.reporting import build_report, headline, store_report
+            from include.campaigns.reporting import generate, headline
 
             with campaign_db() as conn:
                 _, run = _run_context(conn, campaign_id, context)
-                report = build_report(
+                report = generate(
                     conn,
                     campaign_id,
                     run,
@@ -276,7 +276,6 @@ def build_campaign_dag(spec: CampaignSpec) -> DAG:
                     poke_result,
                     dry_run=merge_results(dispatch_result) if run.dry_run else None,
                 )
-                store_report(conn, report)
             return headline(report)
 
         @task

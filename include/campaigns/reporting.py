@@ -6,7 +6,9 @@ import hashlib
 import io
 import json
 import re
-from collections.abc import Iterator
+import threading
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from datetime import datetime, timezone
 
 from include.campaigns.blackouts import current_blackouts
@@ -22,7 +24,7 @@ from include.campaigns.resources import AWS_CONN_ID, report_bucket
 from include.campaigns.runs import RunContext
 
 NEVER_ELIGIBLE = ("invalid", "blacklisted")  # statuses no run can dial: not in the funnel's eligible step
-CSV_CHUNK_ROWS = 2_000  # COPY rows joined per chunk (~90 kB): keeps the per-chunk Python work rare
+CSV_CHUNK_BYTES = 256 * 1024  # whole COPY rows per chunk converted and handed on at once
 CSV_UPLOAD_PARTS = 2  # multipart parts (8 MB each) held in memory while the CSV uploads
 
 
@@ -69,15 +71,9 @@ def _blocked(conn, campaign: Campaign, at: datetime) -> dict[str, int]:
     return {k: int(v) for k, v in row.items()}
 
 
-def skips(conn, campaign: Campaign, at: datetime) -> dict:
-    """Who could be dialed at ``at``, and why each of the others cannot, by reason and by
-    jurisdiction: the explained skips of a dry run and of the Campaigns page's preview.
-
-    Reasons: blacklist, no_consent, invalid_number, expired, unresolved (not checked yet),
-    legal_hours, outside_window, blackout (the first closed key of the contact's), cap (24 h),
-    lockout (after abandoned or machine), retry_later (a retry delay). ``eligible`` is every
-    contact the claim could take now; a run sends up to its hopper level of them at a time.
-    """
+def skips_params(conn, campaign: Campaign, at: datetime) -> dict:
+    """The bind parameters of contacts_skips.sql for ``at``: each closed window key's reason, the
+    caps and the lockouts, as the claim would apply them."""
     try:
         config = campaign.config
     except ConfigError:
@@ -93,19 +89,26 @@ def skips(conn, campaign: Campaign, at: datetime) -> dict:
             reasons[key] = reason
     # As the claim does: the law of every key any campaign's contacts have binds a shared number.
     everywhere = [r["window_key"] for r in fetch_all(conn, "dial_tasks_claim_window_keys")]
-    caps = legal_caps(everywhere)
-    rows = fetch_all(
-        conn,
-        "contacts_skips",
-        {
-            "campaign_id": campaign.id,
-            "reasons": json.dumps(reasons),
-            "at": at,
-            "cap_24h": config.max_attempts_per_24h,
-            "legal_caps": json.dumps(caps),
-            **lockout_params(everywhere, config.lockouts, at),
-        },
-    )
+    return {
+        "campaign_id": campaign.id,
+        "reasons": json.dumps(reasons),
+        "at": at,
+        "cap_24h": config.max_attempts_per_24h,
+        "legal_caps": json.dumps(legal_caps(everywhere)),
+        **lockout_params(everywhere, config.lockouts, at),
+    }
+
+
+def skips(conn, campaign: Campaign, at: datetime) -> dict:
+    """Who could be dialed at ``at``, and why each of the others cannot, by reason and by
+    jurisdiction: the explained skips of a dry run and of the Campaigns page's preview.
+
+    Reasons: blacklist, no_consent, invalid_number, expired, unresolved (not checked yet),
+    legal_hours, outside_window, blackout (the first closed key of the contact's), cap (24 h),
+    lockout (after abandoned or machine), retry_later (a retry delay). ``eligible`` is every
+    contact the claim could take now; a run sends up to its hopper level of them at a time.
+    """
+    rows = fetch_all(conn, "contacts_skips", skips_params(conn, campaign, at))
     by_reason: dict[str, int] = {}
     by_jurisdiction: dict[str, dict[str, int]] = {}
     eligible: dict[str, int] = {}
@@ -139,16 +142,14 @@ def build_report(
     }
     by_status = status_counts(conn, campaign_id)
     contacts = sum(by_status.values())
+    calls = fetch_one(conn, "report_calls", scope)
     funnel = {
         "contacts": contacts,
         "eligible": contacts - sum(by_status.get(s, 0) for s in NEVER_ELIGIBLE),
-        **fetch_one(conn, "report_funnel", scope),
+        **calls,
     }
-    outcomes = {
-        r["outcome"]: {"calls": r["calls"], "talk_s": int(r["talk_s"])}
-        for r in fetch_all(conn, "report_outcomes", scope)
-    }
-    hours = {r["hour"]: r for r in fetch_all(conn, "report_hours", scope)}
+    outcomes = {r["outcome"]: {"calls": r["calls"], "talk_s": int(r["talk_s"])} for r in calls["by_outcome"]}
+    hours = {r["hour"]: r for r in calls["by_hour"]}
     report = {
         "campaign": {"id": campaign.id, "slug": campaign.slug, "name": campaign.name},
         "run_id": run.run_id,
@@ -217,8 +218,9 @@ def build_report(
 class ContactsCsv(RenderedCsv):
     """The per-contact CSV as PostgreSQL's COPY renders it (report_contacts.sql), phones masked there.
 
-    PostgreSQL sends one COPY message per row, so each row's line end can be made the CRLF that
-    the csv module writes without touching a newline quoted inside a cell.
+    COPY ends each row with a newline; the csv module, whose output this must equal, with CRLF. Each
+    row is appended to a buffer as it comes (holding on to COPY's own row buffers instead cost more
+    than reading them), and a chunk of whole rows has its line ends converted at once.
     """
 
     def __init__(self, conn, campaign_id: int):
@@ -228,15 +230,27 @@ class ContactsCsv(RenderedCsv):
     def __iter__(self) -> Iterator[bytes]:
         with self._conn.cursor() as cur:
             with cur.copy(load_sql("report_contacts"), {"campaign_id": self._campaign_id}) as copy:
-                batch = []
+                buffer = bytearray()
                 for line in copy:
-                    batch.append(line[:-1])
-                    if len(batch) == CSV_CHUNK_ROWS:
-                        yield b"\r\n".join(batch) + b"\r\n"
-                        batch = []
-                if batch:
-                    yield b"\r\n".join(batch) + b"\r\n"
+                    buffer += line
+                    if len(buffer) >= CSV_CHUNK_BYTES:
+                        yield crlf_rows(bytes(buffer))
+                        buffer.clear()
+                if buffer:
+                    yield crlf_rows(bytes(buffer))
             self.rows = cur.rowcount
+
+
+def crlf_rows(rows: bytes) -> bytes:
+    """Whole CSV rows ending in LF, as PostgreSQL writes them, ending in CRLF instead.
+
+    A cell holding a newline is quoted, and a quote inside a cell is doubled, so in whole rows the
+    text before the first quote, between the second and the third, and so on, is outside every
+    cell: its newlines, and only they, end rows.
+    """
+    parts = rows.split(b'"')
+    parts[::2] = [part.replace(b"\n", b"\r\n") for part in parts[::2]]
+    return b'"'.join(parts)
 
 
 def contact_rows(conn, campaign_id: int) -> ContactsCsv:
@@ -266,41 +280,60 @@ class _ChunkReader(io.RawIOBase):
         return n
 
 
-def store_report(conn, report: dict, *, upload: bool = True) -> str | None:
-    """Upsert the report for its run and upload JSON, CSV and HTML to S3 (replacing a rerun's copy).
+class _ReportFiles:
+    """Where a run's report files go in S3, and how each one is put there."""
 
-    Returns the S3 URI of the HTML page, the one people open; the JSON and CSV sit beside it.
-    """
-    from include.campaigns.report_render import render_html
-
-    s3_uri = None
-    if upload:
+    def __init__(self, slug: str, run_id: str):
         from airflow.providers.amazon.aws.hooks.s3 import S3Hook
 
         hook = S3Hook(aws_conn_id=AWS_CONN_ID)
         # An unseekable stream is uploaded a part at a time and boto3 may buffer 10 parts (80 MB):
         # holding fewer keeps the task's memory flat whatever the campaign's size.
         hook.transfer_config.max_in_memory_upload_chunks = CSV_UPLOAD_PARTS
-        bucket = report_bucket()
-        prefix = report_prefix(report["campaign"]["slug"], report["run_id"])
-        s3_uri = f"s3://{bucket}/{prefix}/report.html"
-        report["s3_uri"] = s3_uri
-        report["files"] = {name: f"s3://{bucket}/{prefix}/{name}" for name in ("report.json", "contacts.csv")}
-        client = hook.get_conn()
+        self._config = hook.transfer_config
+        self._client = hook.get_conn()
+        self.bucket = report_bucket()
+        self.prefix = report_prefix(slug, run_id)
 
-        def put(name: str, body) -> None:
-            client.upload_fileobj(
-                body,
-                bucket,
-                f"{prefix}/{name}",
-                Config=hook.transfer_config,
-                ExtraArgs={"ContentType": CONTENT_TYPES[name]},
-            )
+    def uri(self, name: str) -> str:
+        return f"s3://{self.bucket}/{self.prefix}/{name}"
 
+    def put(self, name: str, body) -> None:
+        self._client.upload_fileobj(
+            body,
+            self.bucket,
+            f"{self.prefix}/{name}",
+            Config=self._config,
+            ExtraArgs={"ContentType": CONTENT_TYPES[name]},
+        )
+
+    def put_csv(self, rows: ContactsCsv) -> None:
         # Streamed from COPY straight into a multipart upload: the CSV is never whole in memory or on disk.
-        put("contacts.csv", io.BufferedReader(_ChunkReader(contact_rows(conn, report["campaign"]["id"]))))
-        put("report.json", io.BytesIO(json.dumps(report, indent=2, default=str).encode()))
-        put("report.html", io.BytesIO(render_html(report).encode()))
+        self.put("contacts.csv", io.BufferedReader(_ChunkReader(rows)))
+
+
+def store_report(conn, report: dict, *, upload: bool = True) -> str | None:
+    """Upsert the report for its run and upload JSON, CSV and HTML to S3 (replacing a rerun's copy).
+
+    Returns the S3 URI of the HTML page, the one people open; the JSON and CSV sit beside it.
+    """
+    files = _ReportFiles(report["campaign"]["slug"], report["run_id"]) if upload else None
+    if files is not None:
+        files.put_csv(contact_rows(conn, report["campaign"]["id"]))
+    return _store(conn, report, files)
+
+
+def _store(conn, report: dict, files: _ReportFiles | None) -> str | None:
+    """Upload the JSON and HTML (the CSV is there already) and upsert the report."""
+    from include.campaigns.report_render import render_html
+
+    s3_uri = None
+    if files is not None:
+        s3_uri = files.uri("report.html")
+        report["s3_uri"] = s3_uri
+        report["files"] = {name: files.uri(name) for name in ("report.json", "contacts.csv")}
+        files.put("report.json", io.BytesIO(json.dumps(report, indent=2, default=str).encode()))
+        files.put("report.html", io.BytesIO(render_html(report).encode()))
     with conn.transaction():
         execute(
             conn,
@@ -314,6 +347,72 @@ def store_report(conn, report: dict, *, upload: bool = True) -> str | None:
             },
         )
     return s3_uri
+
+
+@contextmanager
+def _one_snapshot(conn, other) -> Iterator[None]:
+    """Both connections in read-only transactions that see one snapshot, for the block's length."""
+    from psycopg import ClientCursor
+
+    with conn.transaction():
+        execute(conn, "report_snapshot_begin")
+        snapshot = fetch_one(conn, "report_snapshot_export")["snapshot"]
+        with other.transaction():
+            execute(other, "report_snapshot_begin")
+            with ClientCursor(other) as cur:
+                cur.execute(load_sql("report_snapshot_import"), {"snapshot": snapshot})
+            yield
+
+
+def build_report_with_csv(
+    conn,
+    campaign_id: int,
+    run: RunContext,
+    outcome: str,
+    poke: dict | None,
+    dry_run: dict | None,
+    write_csv: Callable[[ContactsCsv], object],
+) -> dict:
+    """build_report, with ``write_csv`` given the per-contact CSV at the same time.
+
+    The CSV is read on a second connection, in a thread: PostgreSQL renders it on one core while
+    the report's statements run on the other, where one after the other they took the sum of both.
+    Both connections read one exported snapshot, so the CSV's contacts are exactly the report's.
+    """
+    from include.campaigns.db import campaign_db
+
+    failure: list[BaseException] = []
+
+    def write(rows: ContactsCsv) -> None:
+        try:
+            write_csv(rows)
+        except BaseException as exc:  # re-raised in the caller's thread
+            failure.append(exc)
+
+    with campaign_db() as other, _one_snapshot(conn, other):
+        writer = threading.Thread(target=write, args=(contact_rows(other, campaign_id),), name="report-csv")
+        writer.start()
+        try:
+            report = build_report(conn, campaign_id, run, outcome, poke, dry_run)
+        except BaseException:
+            other.cancel_safe()  # the CSV of a report that failed is not wanted
+            writer.join()
+            raise
+        writer.join()
+    if failure:
+        raise failure[0]
+    return report
+
+
+def generate(
+    conn, campaign_id: int, run: RunContext, outcome: str, poke: dict | None, dry_run: dict | None = None
+) -> dict:
+    """The run's report built and stored, as store_report(build_report(...)) would, with the CSV
+    uploaded while the report is computed (see build_report_with_csv). Returns the report."""
+    files = _ReportFiles(load_campaign(conn, campaign_id).slug, run.run_id)
+    report = build_report_with_csv(conn, campaign_id, run, outcome, poke, dry_run, files.put_csv)
+    _store(conn, report, files)
+    return report
 
 
 def headline(report: dict) -> dict:

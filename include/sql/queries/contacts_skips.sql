@@ -15,6 +15,13 @@ WITH recent AS (
       AND (t.status <> 'expired' OR EXISTS (SELECT 1 FROM call_records r WHERE r.dial_attempt_id = t.dial_attempt_id))
       AND (%(cap_24h)s::int IS NOT NULL OR %(legal_caps)s::jsonb <> '{}'::jsonb)
     GROUP BY t.phone
+), capped AS (
+    -- Only a number called in the last 24 h can be at its cap: its cap is looked up once per number.
+    SELECT r.phone
+    FROM recent r
+    WHERE r.n >= LEAST(coalesce(%(cap_24h)s::int, 2147483647),
+                       coalesce((SELECT min((%(legal_caps)s::jsonb ->> o.jurisdiction)::int)
+                                 FROM contacts o WHERE o.phone = r.phone), 2147483647))
 ), locked AS (
     -- The numbers locked out at the instant: few, so found from the lockouts, not per contact.
     SELECT DISTINCT l.phone
@@ -32,22 +39,24 @@ WITH recent AS (
                                    (%(lockouts)s::jsonb #>> ARRAY['*', l.outcome, 'day'])::boolean)
                      THEN (date_trunc('day', l.outcome_at AT TIME ZONE split_part(k, '|', 1))
                            + interval '1 day') AT TIME ZONE split_part(k, '|', 1) END))
+), flagged AS (
+    -- The few numbers at their cap or locked out, joined to the contacts in one pass.
+    SELECT x.phone, bool_or(x.capped) AS capped, bool_or(NOT x.capped) AS locked
+    FROM (SELECT phone, true AS capped FROM capped UNION ALL SELECT phone, false FROM locked) x
+    GROUP BY x.phone
 ), grouped AS (
+    -- Every key but the status, window keys and jurisdiction is a yes/no, so that the planner knows
+    -- the contacts fall into a few groups and hashes them in memory: grouped by the raw retry time or
+    -- 24 h count, a million contacts were estimated as a million groups, sorted, and spilled to disk.
     SELECT c.status, c.status_reason IS NOT DISTINCT FROM 'no_consent' AS no_consent, c.window_keys,
-           coalesce(c.jurisdiction, 'unknown') AS jurisdiction, coalesce(r.n, 0) AS recent,
-           -- Only a number called in the last 24 h can be at its cap.
-           CASE WHEN r.n IS NOT NULL THEN
-               LEAST(coalesce(%(cap_24h)s::int, 2147483647),
-                     coalesce((SELECT min((%(legal_caps)s::jsonb ->> o.jurisdiction)::int)
-                               FROM contacts o WHERE o.phone = c.phone), 2147483647))
-           END AS cap,
-           lk.phone IS NOT NULL AND c.status IN ('pending', 'failed') AS locked_out,
-           CASE WHEN c.next_attempt_at > %(at)s THEN
-                CASE WHEN c.last_outcome IN ('abandoned', 'machine') THEN 'lockout' ELSE 'retry_later' END
-           END AS waiting_for, count(*) AS contacts
+           coalesce(c.jurisdiction, 'unknown') AS jurisdiction,
+           coalesce(f.capped, false) AS capped,
+           coalesce(f.locked, false) AND c.status IN ('pending', 'failed') AS locked_out,
+           coalesce(c.next_attempt_at > %(at)s, false) AS waiting,
+           coalesce(c.next_attempt_at > %(at)s AND c.last_outcome IN ('abandoned', 'machine'), false) AS after_lockout,
+           count(*) AS contacts
     FROM contacts c
-    LEFT JOIN recent r ON r.phone = c.phone
-    LEFT JOIN locked lk ON lk.phone = c.phone
+    LEFT JOIN flagged f ON f.phone = c.phone
     WHERE c.campaign_id = %(campaign_id)s AND c.status IN ('pending', 'failed', 'blacklisted', 'invalid', 'expired')
     GROUP BY 1, 2, 3, 4, 5, 6, 7, 8
 )
@@ -59,9 +68,10 @@ SELECT CASE
            WHEN g.window_keys IS NULL THEN 'unresolved'
            WHEN (SELECT min(%(reasons)s::jsonb ->> k) FROM unnest(g.window_keys) AS k) IS NOT NULL
                THEN (SELECT min(%(reasons)s::jsonb ->> k) FROM unnest(g.window_keys) AS k)
-           WHEN g.recent >= coalesce(g.cap, 2147483647) THEN 'cap'
+           WHEN g.capped THEN 'cap'
            WHEN g.locked_out THEN 'lockout'
-           WHEN g.waiting_for IS NOT NULL THEN g.waiting_for
+           WHEN g.after_lockout THEN 'lockout'
+           WHEN g.waiting THEN 'retry_later'
        END AS reason,
        g.jurisdiction, sum(g.contacts)::bigint AS contacts
 FROM grouped g
