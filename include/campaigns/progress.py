@@ -124,9 +124,16 @@ def expire_tasks(conn, campaign: Campaign) -> int:
         )
 
 
-# A campaign's count rows are folded into one per status once there are this many: summing them
-# stays a small index read, and folding is rare enough to cost the pokes nothing.
+# A campaign's count rows (by status; abandonment counts by hour) are folded once this many more
+# have piled up: summing them stays a small index read, and folding is rare enough to cost the
+# pokes nothing.
 FOLD_COUNT_ROWS_OVER = 100
+
+
+def _in_transaction(conn) -> bool:
+    from psycopg.pq import TransactionStatus
+
+    return conn.info.transaction_status != TransactionStatus.IDLE
 
 
 def status_counts(conn, campaign_id: int) -> dict[str, int]:
@@ -136,11 +143,8 @@ def status_counts(conn, campaign_id: int) -> dict[str, int]:
     rows and never reads a contact. From a transaction of its own, it folds the rows when they
     have piled up; inside a caller's transaction it only reads.
     """
-    from psycopg.pq import TransactionStatus
-
-    own_transaction = conn.info.transaction_status == TransactionStatus.IDLE
     rows = fetch_all(conn, "contacts_status_counts", {"campaign_id": campaign_id})
-    if own_transaction and rows and rows[0]["summed"] > FOLD_COUNT_ROWS_OVER:
+    if not _in_transaction(conn) and rows and rows[0]["summed"] > FOLD_COUNT_ROWS_OVER:
         with conn.transaction():
             execute(conn, "contacts_status_counts_fold", {"campaign_id": campaign_id})
     return {r["status"]: int(r["n"]) for r in rows if r["n"]}
@@ -206,9 +210,10 @@ def abandonment(conn, campaign: Campaign, now: datetime) -> dict | None:
     limit = abandon_limit((split_key(k)[1] for k in keys), now.date())
     if limit is None:
         return None
-    counts = fetch_one(
-        conn, "campaign_abandon_rate", {"campaign_id": campaign.id, "since": now - timedelta(days=limit.window_days)}
-    )
+    since = now - timedelta(days=limit.window_days)
+    counts = fetch_one(conn, "campaign_abandon_rate", {"campaign_id": campaign.id, "since": since})
+    if counts["summed"] > counts["hours"] + FOLD_COUNT_ROWS_OVER and not _in_transaction(conn):
+        execute(conn, "campaign_abandon_fold", {"campaign_id": campaign.id, "since": since})
     rate = counts["abandoned"] / counts["live"] if counts["live"] else 0.0
     return {
         "abandoned": counts["abandoned"],
