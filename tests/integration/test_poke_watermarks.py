@@ -209,3 +209,63 @@ def test_an_expired_or_other_campaigns_entry_marks_nobody(db, blacklist_campaign
     db.execute("INSERT INTO blacklist (phone, expires_at) VALUES (%s, now() - interval '1 second')", (phones[1],))
     assert mark(db, campaign_id)["marked"] == 0
     assert {status_of(db, p) for p in phones[:2]} == {"pending"}
+
+
+# The idle poke ------------------------------------------------------------------------------
+
+
+def test_the_resend_reads_only_the_claimed_dial_tasks_whatever_the_hopper_holds(db):
+    """Claimed-but-unsent tasks are found by an index range, not by reading every open task."""
+    from include.campaigns.db import fetch_all
+    from tests.integration.test_expiry_index import OPEN_TASKS, dial_task_rows_read
+
+    campaign_id = create_campaign(db, "unsent_index", config={"skip_public_holidays": False})
+    ids = add_contacts(
+        db, campaign_id, [{"phone": p, "timezone": open_zone()} for p in us_numbers(OPEN_TASKS, seed=91)]
+    )
+    db.execute(
+        "UPDATE contacts SET status = 'in_flight', attempts = 1, dispatches = 1 WHERE campaign_id = %s", (campaign_id,)
+    )
+    # One task a dispatcher claimed and never marked sent; the rest of the hopper was sent.
+    db.execute(
+        "INSERT INTO dial_tasks (dial_attempt_id, campaign_id, contact_id, phone, attempt, run_id, status, not_after) "
+        "SELECT 'c' || c.id || '-1', c.campaign_id, c.id, c.phone, 1, 'run-1', "
+        "       CASE WHEN c.id = %s THEN 'claimed' ELSE 'sent' END, now() + interval '1 hour' "
+        "FROM contacts c WHERE c.campaign_id = %s",
+        (ids[0], campaign_id),
+    )
+    db.execute("ANALYZE dial_tasks")
+    with db.transaction():
+        db.execute("SET LOCAL enable_seqscan = off")  # a table this small would be scanned whole anyway
+        before = dial_task_rows_read(db)
+        unsent = fetch_all(
+            db, "dial_tasks_unsent", {"campaign_id": campaign_id, "limit": 1000, "shard": 0, "shard_count": 1}
+        )
+        read = dial_task_rows_read(db) - before
+    assert [r["contact_id"] for r in unsent] == [ids[0]]
+    assert read < 10, f"the resend read {read} of {OPEN_TASKS} open dial tasks to find the one claimed"
+
+
+def test_an_idle_poke_leaves_the_campaign_row_as_it_was(db, redis_client, dial_queue):
+    from include.campaigns.progress import poke
+    from tests.helpers import run_context
+
+    campaign_id = create_campaign(
+        db,
+        "idle_row",
+        status="active",
+        max_in_flight=2,
+        config={
+            "dial_queue": dial_queue,
+            "skip_public_holidays": False,
+            "calling_window": {"start": "00:00", "end": "23:59"},
+        },
+    )
+    add_contacts(db, campaign_id, [{"phone": p, "timezone": open_zone()} for p in us_numbers(4, seed=613)])
+    run = run_context(campaign_id)
+    assert poke(db, campaign_id, run).dispatched == 2  # the hopper is full from here on
+    poke(db, campaign_id, run)
+    version = db.execute("SELECT xmin::text FROM campaigns WHERE id = %s", (campaign_id,)).fetchone()
+    idle = poke(db, campaign_id, run)
+    assert (idle.dispatched, idle.ingested, idle.expired_tasks) == (0, 0, 0)
+    assert db.execute("SELECT xmin::text FROM campaigns WHERE id = %s", (campaign_id,)).fetchone() == version
