@@ -208,7 +208,8 @@ def dispatch(
     config = campaign.config
     result = DispatchResult()
     resolve_contacts(conn, campaign)
-    with conn.transaction():
+    # The marking statement writes; it runs only when a blacklist entry is new to the campaign.
+    if fetch_one(conn, "contacts_mark_blacklisted_due", {"campaign_id": campaign.id})["due"]:
         fetch_one(conn, "contacts_mark_blacklisted", {"campaign_id": campaign.id})
 
     keys = [r["window_key"] for r in fetch_all(conn, "campaign_window_keys", {"campaign_id": campaign.id})]

@@ -307,3 +307,31 @@ def test_a_full_hopper_is_known_full_without_reading_its_dial_tasks_and_a_partia
         level = hopper(db, campaign_id)
         read = dial_task_rows_read(db) - before
     assert level >= 5 and read == 0, f"a full hopper read {read} dial tasks"
+
+
+def test_a_new_blacklist_entry_marks_its_waiting_contact_at_the_next_idle_poke(db, redis_client, dial_queue):
+    from include.campaigns.progress import poke
+    from tests.helpers import run_context
+
+    campaign_id = create_campaign(
+        db,
+        "idle_mark",
+        status="active",
+        max_in_flight=2,
+        config={
+            "dial_queue": dial_queue,
+            "skip_public_holidays": False,
+            "calling_window": {"start": "00:00", "end": "23:59"},
+        },
+    )
+    add_contacts(db, campaign_id, [{"phone": p, "timezone": open_zone()} for p in us_numbers(4, seed=614)])
+    run = run_context(campaign_id)
+    assert poke(db, campaign_id, run).dispatched == 2
+    poke(db, campaign_id, run)
+    waiting = db.execute(
+        "SELECT phone FROM contacts WHERE campaign_id = %s AND status = 'pending' ORDER BY id", (campaign_id,)
+    ).fetchall()
+    db.execute("INSERT INTO blacklist (phone) VALUES (%s)", (waiting[0][0],))
+    result = poke(db, campaign_id, run)
+    assert result.dispatched == 0 and result.counts.get("blacklisted") == 1
+    assert status_of(db, waiting[0][0]) == "blacklisted" and status_of(db, waiting[1][0]) == "pending"
