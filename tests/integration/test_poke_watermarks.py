@@ -154,7 +154,11 @@ def blacklist_campaign(db):
 
 
 def mark(db, campaign_id: int) -> dict:
-    return fetch_one(db, "contacts_mark_blacklisted", {"campaign_id": campaign_id})
+    """As dispatch checks: the probe, then the marking when it is due."""
+    due = fetch_one(db, "contacts_mark_blacklisted_due", {"campaign_id": campaign_id})
+    if not due["due"]:
+        return {"marked": 0, "looked_up": 0}
+    return fetch_one(db, "contacts_mark_blacklisted", {"campaign_id": campaign_id, "from_xid": due["from_xid"]})
 
 
 def status_of(db, phone: str) -> str:

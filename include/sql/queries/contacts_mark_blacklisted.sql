@@ -8,6 +8,11 @@
 -- nothing new reads one index range and writes nothing. The campaign's first check after the
 -- migration goes by created_at with a 5-minute overlap, as checks did before it.
 --
+-- The from_xid parameter is that snapshot's xmin, as contacts_mark_blacklisted_due.sql read it:
+-- the planner sees the value, and finds the few entries past it by their index whatever the
+-- table's size. Were the stored snapshot older by now (two checks racing), the check marks what
+-- it read and keeps the older snapshot, so the next check covers the rest.
+--
 -- A contact in flight when its entry arrives is not marked (its result decides first); the check
 -- then keeps its snapshot, so that entry is looked up again until the contact is back or 5 minutes
 -- have passed since the snapshot. The new entries' phones are collected first and looked up by
@@ -20,7 +25,7 @@ WITH seen AS (
     SELECT b.phone, b.campaign_id, b.expires_at
     FROM seen, blacklist b
     WHERE seen.snap IS NOT NULL
-      AND b.created_xid >= pg_snapshot_xmin(seen.snap)
+      AND b.created_xid >= %(from_xid)s::xid8
       AND NOT pg_visible_in_snapshot(b.created_xid, seen.snap)
     UNION ALL
     SELECT b.phone, b.campaign_id, b.expires_at
@@ -46,7 +51,7 @@ WITH seen AS (
     SET blacklist_checked_at = now(), blacklist_snapshot = pg_current_snapshot()
     FROM seen
     WHERE campaigns.id = %(campaign_id)s
-      AND (seen.snap IS NULL OR EXISTS (SELECT 1 FROM added))
+      AND (seen.snap IS NULL OR (EXISTS (SELECT 1 FROM added) AND pg_snapshot_xmin(seen.snap) >= %(from_xid)s::xid8))
       -- Held for a contact matched but not marked (in flight, or claimed meanwhile).
       AND NOT (seen.checked_at > now() - interval '5 minutes'
                AND EXISTS (SELECT 1 FROM matched m WHERE m.id NOT IN (SELECT id FROM marked)))
