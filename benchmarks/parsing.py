@@ -14,13 +14,11 @@ The campaigns are split over several DAG files (``dags/campaigns_<k>.py``, see C
 include/campaigns/catalog.py). ``DAG_FILE`` stands for the whole set: :func:`parse_file` parses
 each file in a fresh process, as the dag-processor does, and returns the set's totals (the sum of
 the files' times) with each file's figures under ``files``. On the worker path the task runner
-parses only the file that holds its DAG: that file's figures are returned. The floor is split the
-same way (:func:`parse_floor_set`: each file's campaigns in a process of its own, summed), so that
-the ratio compares like with like: every parsing process pays Airflow's own start-up work (its
-first DAG, its first task of each kind), which a floor of every campaign in one process would
-pay once where the four files pay it four times. ``python -m
-benchmarks.parsing`` (on a bench stack left running with --keep-stack) prints each file against
-its own floor (the same campaigns, empty callables) and the whole set against the floor's.
+parses only the file that holds its DAG: that file's figures are returned. The floor can be split
+the same way (:func:`parse_floor_set`: each file's campaigns in a process of its own, summed):
+every parsing process pays Airflow's own start-up work (its first DAG, its first task of each
+kind), which a floor of every campaign in one process pays once where the four files pay it four
+times.
 """
 
 from __future__ import annotations
@@ -228,12 +226,12 @@ def _compare(runs: int) -> None:
     rows: dict[str, list[tuple[float, float]]] = {}
     for _ in range(runs):
         ours = parse_file(DAG_FILE, serialize=False)
-        floor = parse_floor_set(floor_dir, serialize=False)
+        floor = parse_file(FLOOR_FILE, serialize=False, env_extra={"BENCH_FLOOR_DIR": str(floor_dir)})
         rows.setdefault(f"whole set, {ours['dags']:,} of {count:,} campaigns", []).append(
             (ours["parse_s"], floor["parse_s"])
         )
-        one = parse_file(FLOOR_FILE, serialize=False, env_extra={"BENCH_FLOOR_DIR": str(floor_dir)})
-        rows.setdefault("whole set against its floor in one file", []).append((ours["parse_s"], one["parse_s"]))
+        split = parse_floor_set(floor_dir, serialize=False)
+        rows.setdefault("whole set against the split floor", []).append((ours["parse_s"], split["parse_s"]))
         for f in ours["files"]:
             part = f["file"].split("_")[-1].split(".")[0]
             floor_part = parse_file(
