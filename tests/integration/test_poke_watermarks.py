@@ -339,3 +339,25 @@ def test_a_new_blacklist_entry_marks_its_waiting_contact_at_the_next_idle_poke(d
     result = poke(db, campaign_id, run)
     assert result.dispatched == 0 and result.counts.get("blacklisted") == 1
     assert status_of(db, waiting[0][0]) == "blacklisted" and status_of(db, waiting[1][0]) == "pending"
+
+
+@pytest.mark.parametrize(
+    "revive",
+    [
+        # An import of a number whose entry had ended (blacklist_incoming_merge.sql).
+        "UPDATE blacklist SET expires_at = NULL, created_at = now() WHERE phone = %(phone)s",
+        # An opt-out of a number whose global entry had ended (blacklist_opt_outs, migration 0010).
+        "SELECT blacklist_opt_outs(ARRAY[%(phone)s])",
+    ],
+    ids=["import", "opt_out"],
+)
+def test_a_blacklist_entry_that_had_ended_and_is_revived_marks_its_contacts_at_the_next_check(
+    db, blacklist_campaign, revive
+):
+    campaign_id, phones = blacklist_campaign
+    db.execute("INSERT INTO blacklist (phone, expires_at) VALUES (%s, now() - interval '1 day')", (phones[2],))
+    mark(db, campaign_id)
+    assert status_of(db, phones[2]) == "pending"  # the entry had ended
+    db.execute(revive, {"phone": phones[2]})
+    mark(db, campaign_id)
+    assert status_of(db, phones[2]) == "blacklisted"

@@ -95,6 +95,20 @@ GROUP BY 1, 2;
 ALTER TABLE blacklist ADD COLUMN created_xid xid8;
 ALTER TABLE blacklist ALTER COLUMN created_xid SET DEFAULT pg_current_xact_id();
 CREATE INDEX blacklist_created_xid_idx ON blacklist (created_xid);
+-- An entry changed in what it blocks (one that had ended made active again by an import or an
+-- opt-out, a longer expiry, its number rewritten, its scope) is new again to every campaign.
+CREATE FUNCTION blacklist_changed_is_new() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    NEW.created_xid := pg_current_xact_id();
+    RETURN NEW;
+END;
+$$;
+CREATE TRIGGER blacklist_changed_is_new BEFORE UPDATE OF phone, campaign_id, expires_at, created_at ON blacklist
+    FOR EACH ROW
+    WHEN (OLD.phone IS DISTINCT FROM NEW.phone OR OLD.campaign_id IS DISTINCT FROM NEW.campaign_id
+          OR OLD.expires_at IS DISTINCT FROM NEW.expires_at OR OLD.created_at IS DISTINCT FROM NEW.created_at)
+    EXECUTE FUNCTION blacklist_changed_is_new();
+ALTER TABLE blacklist ENABLE ALWAYS TRIGGER blacklist_changed_is_new;
 ALTER TABLE campaigns ADD COLUMN blacklist_snapshot pg_snapshot;
 
 -- 3. The open dial tasks by status, then last start: the resend of claimed-but-unsent tasks
