@@ -5,9 +5,9 @@
 --
 -- New means added, or changed in what it blocks, by a transaction the snapshot of the last check
 -- did not see (migration 0021): exact however late that transaction commits, and each entry is
--- looked up once, so a check with
--- nothing new reads one index range and writes nothing. The campaign's first check after the
--- migration goes by created_at with a 5-minute overlap, as checks did before it.
+-- looked up once, so a check with nothing new reads one index range and writes nothing. The
+-- campaign's first check after the migration goes by created_at with a 5-minute overlap, as
+-- checks did before it.
 --
 -- The from_xid parameter is that snapshot's xmin, as contacts_mark_blacklisted_due.sql read it:
 -- the planner sees the value, and finds the few entries past it by their index whatever the
