@@ -208,8 +208,9 @@ def dispatch(
     config = campaign.config
     result = DispatchResult()
     resolve_contacts(conn, campaign)
-    with conn.transaction():
-        fetch_one(conn, "contacts_mark_blacklisted", {"campaign_id": campaign.id})
+    # The marking statement writes; it runs only when a blacklist entry is new to the campaign.
+    if (due := fetch_one(conn, "contacts_mark_blacklisted_due", {"campaign_id": campaign.id}))["due"]:
+        fetch_one(conn, "contacts_mark_blacklisted", {"campaign_id": campaign.id, "from_xid": due["from_xid"]})
 
     keys = [r["window_key"] for r in fetch_all(conn, "campaign_window_keys", {"campaign_id": campaign.id})]
     # Declared blackouts are read on every call: a new one closes its keys at the next poke.

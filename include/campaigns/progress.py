@@ -52,14 +52,19 @@ class PokeResult:
 MAX_RECORD_DURATION_S = 24 * 3600
 
 
-def ingest(conn, campaign: Campaign, now: datetime | None = None) -> tuple[int, list[str]]:
+def ingest(
+    conn, campaign: Campaign, now: datetime | None = None, *, waiting: bool | None = None
+) -> tuple[int, list[str]]:
     """Fold new call records into contact states; return how many, and the new opt-outs.
 
     The records are the ones carrying this campaign's id; each is checked against the dial task it
     names, and one that does not match it is quarantined (call_records_ingest.sql), so a record
     carrying this campaign's id for another campaign's dial task is never applied here.
+    ``waiting`` is what a probe of this poke already found (campaign_poke_state.sql).
     """
-    if not fetch_one(conn, "call_records_waiting", {"campaign_id": campaign.id})["waiting"]:
+    if waiting is None:
+        waiting = fetch_one(conn, "call_records_waiting", {"campaign_id": campaign.id})["waiting"]
+    if not waiting:
         return 0, []  # the common idle poke: one index probe, nothing else
     now = now or datetime.now(timezone.utc)
     config = campaign.config
@@ -107,26 +112,27 @@ def ingest(conn, campaign: Campaign, now: datetime | None = None) -> tuple[int, 
     return row["ingested"], opted_out
 
 
-def expire_tasks(conn, campaign: Campaign) -> int:
-    """Expire the campaign's dial tasks whose call cannot be going on any more; return how many."""
+def _expiry_params(campaign: Campaign) -> dict:
     config = campaign.config
-    with conn.transaction():
-        return len(
-            fetch_all(
-                conn,
-                "dial_tasks_expire",
-                {
-                    "campaign_id": campaign.id,
-                    "grace_s": config.expiry_grace_s,
-                    "max_call_s": config.max_call_duration_s,
-                },
-            )
-        )
+    return {"campaign_id": campaign.id, "grace_s": config.expiry_grace_s, "max_call_s": config.max_call_duration_s}
 
 
-# A campaign's count rows are folded into one per status once there are this many: summing them
-# stays a small index read, and folding is rare enough to cost the pokes nothing.
+def expire_tasks(conn, campaign: Campaign) -> int:
+    """Expire the campaign's dial tasks whose call cannot be going on any more; return how many.
+    One statement, so atomic on its own."""
+    return len(fetch_all(conn, "dial_tasks_expire", _expiry_params(campaign)))
+
+
+# A campaign's count rows (by status; abandonment counts by hour) are folded once this many more
+# have piled up: summing them stays a small index read, and folding is rare enough to cost the
+# pokes nothing.
 FOLD_COUNT_ROWS_OVER = 100
+
+
+def _in_transaction(conn) -> bool:
+    from psycopg.pq import TransactionStatus
+
+    return conn.info.transaction_status != TransactionStatus.IDLE
 
 
 def status_counts(conn, campaign_id: int) -> dict[str, int]:
@@ -136,11 +142,8 @@ def status_counts(conn, campaign_id: int) -> dict[str, int]:
     rows and never reads a contact. From a transaction of its own, it folds the rows when they
     have piled up; inside a caller's transaction it only reads.
     """
-    from psycopg.pq import TransactionStatus
-
-    own_transaction = conn.info.transaction_status == TransactionStatus.IDLE
     rows = fetch_all(conn, "contacts_status_counts", {"campaign_id": campaign_id})
-    if own_transaction and rows and rows[0]["summed"] > FOLD_COUNT_ROWS_OVER:
+    if not _in_transaction(conn) and rows and rows[0]["summed"] > FOLD_COUNT_ROWS_OVER:
         with conn.transaction():
             execute(conn, "contacts_status_counts_fold", {"campaign_id": campaign_id})
     return {r["status"]: int(r["n"]) for r in rows if r["n"]}
@@ -206,9 +209,10 @@ def abandonment(conn, campaign: Campaign, now: datetime) -> dict | None:
     limit = abandon_limit((split_key(k)[1] for k in keys), now.date())
     if limit is None:
         return None
-    counts = fetch_one(
-        conn, "campaign_abandon_rate", {"campaign_id": campaign.id, "since": now - timedelta(days=limit.window_days)}
-    )
+    since = now - timedelta(days=limit.window_days)
+    counts = fetch_one(conn, "campaign_abandon_rate", {"campaign_id": campaign.id, "since": since})
+    if counts["summed"] > counts["hours"] + FOLD_COUNT_ROWS_OVER and not _in_transaction(conn):
+        execute(conn, "campaign_abandon_fold", {"campaign_id": campaign.id, "since": since})
     rate = counts["abandoned"] / counts["live"] if counts["live"] else 0.0
     return {
         "abandoned": counts["abandoned"],
@@ -226,15 +230,19 @@ def abandonment(conn, campaign: Campaign, now: datetime) -> dict | None:
 ABANDON_RATE_RECHECK = timedelta(seconds=60)
 
 
-def abandonment_guard(conn, campaign: Campaign, run: RunContext, now: datetime, ingested: int = 0) -> dict | None:
+def abandonment_guard(
+    conn, campaign: Campaign, run: RunContext, now: datetime, ingested: int = 0, state: dict | None = None
+) -> dict | None:
     """Measure the rate and record a crossing; alert once when it goes over the limit. Returns
     the measurement, or None when this poke had no need to measure (the guard is not holding).
 
     The alert is published inside the transaction that records the crossing: if SNS refuses it,
-    the crossing is not recorded and the next poke alerts again, so it is never lost."""
+    the crossing is not recorded and the next poke alerts again, so it is never lost. ``state`` is
+    the guard's row as this poke already read it (campaign_poke_state.sql)."""
     from include.campaigns.notification import publish
 
-    state = fetch_one(conn, "campaign_abandon_guard_get", {"campaign_id": campaign.id})
+    if state is None:
+        state = fetch_one(conn, "campaign_abandon_guard_get", {"campaign_id": campaign.id})
     checked = state["abandon_rate_checked_at"]
     if (
         not ingested
@@ -277,13 +285,16 @@ def poke(conn, campaign_id: int, run: RunContext, *, now: datetime | None = None
     started = time.monotonic()
     now = now or datetime.now(timezone.utc)
     campaign = load_campaign(conn, campaign_id)
-    ingested, _ = ingest(conn, campaign, now)
-    expired = expire_tasks(conn, campaign)
+    # An idle poke finds nothing to ingest, nothing to expire and the guard at rest in one probe,
+    # and runs none of the statements that would write.
+    state = fetch_one(conn, "campaign_poke_state", _expiry_params(campaign))
+    ingested, _ = ingest(conn, campaign, now, waiting=state["waiting"])
+    expired = expire_tasks(conn, campaign) if state["expirable"] else 0
 
     result = PokeResult(done=False, outcome=None, counts={}, ingested=ingested, expired_tasks=expired)
     status = campaign.status
     # Over the abandonment-rate limit, nothing new is sent until the rate is back under it.
-    result.abandonment = abandonment_guard(conn, campaign, run, now, ingested) if run.may_send else None
+    result.abandonment = abandonment_guard(conn, campaign, run, now, ingested, state) if run.may_send else None
     held_back = bool(result.abandonment and result.abandonment["exceeded"])
     if run.may_send and status not in ("cancelled", "paused") and now < run.run_end and not held_back:
         # The top-up claims only while the poke is young; the next poke goes on from there.
@@ -298,18 +309,17 @@ def poke(conn, campaign_id: int, run: RunContext, *, now: datetime | None = None
     if not run.live:
         result.note = run.not_live_reason
     result.counts = status_counts(conn, campaign_id) if verdict.expire_unreached else counts
-    with conn.transaction():
-        execute(
-            conn,
-            "campaign_progress_insert",
-            {
-                "campaign_id": campaign_id,
-                "run_id": run.run_id,
-                "counts": json.dumps(result.counts),
-                "dispatched": result.dispatched,
-                "ingested": ingested,
-            },
-        )
+    execute(
+        conn,
+        "campaign_progress_insert",
+        {
+            "campaign_id": campaign_id,
+            "run_id": run.run_id,
+            "counts": json.dumps(result.counts),
+            "dispatched": result.dispatched,
+            "ingested": ingested,
+        },
+    )
     log.info(
         "Campaign %s poke: %s; ingested %d, dispatched %d, expired %d%s",
         campaign.slug,

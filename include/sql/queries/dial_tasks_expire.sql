@@ -5,7 +5,7 @@
 -- An expired task is not an attempt, and its contact becomes eligible again, unless a newer
 -- attempt has already been claimed. A result that comes after all is still applied by ingest.
 -- The cut-off is computed once, so the campaign's open tasks past it are one range of an index
--- (dial_tasks_open_not_after_idx), not every open task read and tested.
+-- per status (dial_tasks_open_status_not_after_idx), not every open task read and tested.
 WITH expired AS (
     UPDATE dial_tasks t
     SET status = 'expired', completed_at = now()
