@@ -2,7 +2,7 @@
 -- opted out, or abandoned) started since a moment: the rolling window of its abandonment rate.
 --
 -- Exact, and read in one snapshot: the whole hours of the window are summed from the counts the
--- statements that write call records keep (call_record_live_hours, migration 0021); only the part
+-- statements that write call records keep (call_record_live_hours, migration 0019); only the part
 -- of an hour the window starts in is counted from the records (call_records_campaign_started_idx).
 -- The first whole hour is written out in each condition, not taken from a CTE, so that the
 -- planner sees the range and reads it by its index. Also how many count rows were summed and how

@@ -4,7 +4,7 @@
 -- and the run's end honest.)
 --
 -- New means added, or changed in what it blocks, by a transaction the snapshot of the last check
--- did not see (migration 0021): exact however late that transaction commits, and each entry is
+-- did not see (migration 0019): exact however late that transaction commits, and each entry is
 -- looked up once, so a check with nothing new reads one index range and writes nothing. The
 -- campaign's first check after the migration goes by created_at with a 5-minute overlap, as
 -- checks did before it.

@@ -1,5 +1,5 @@
 -- Whether contacts_mark_blacklisted.sql has anything to do for the campaign: a blacklist entry
--- added by a transaction its last check did not see, or no check since migration 0021. One probe
+-- added by a transaction its last check did not see, or no check since migration 0019. One probe
 -- of blacklist_created_xid_idx: the marking statement, which writes, runs only then, given the
 -- snapshot's xmin (every transaction it did not see has an id at least that). Asked as the least
 -- new id rather than EXISTS: the planner cannot know how many entries lie past a snapshot, and
