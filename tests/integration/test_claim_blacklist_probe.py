@@ -45,7 +45,9 @@ def _claim_plan(db, analyze: bool) -> str:
     db.execute("ANALYZE blacklist")
     now = datetime.now(timezone.utc)
     run = RunContext(campaign_id=campaign_id, run_id="r1", run_start=now, run_end=now + timedelta(hours=2), live=True)
-    keys = [r[0] for r in db.execute("SELECT window_key FROM campaign_window_keys WHERE campaign_id = %s", (campaign_id,))]
+    keys = [
+        r[0] for r in db.execute("SELECT window_key FROM campaign_window_keys WHERE campaign_id = %s", (campaign_id,))
+    ]
     claimer = Claimer(db, campaign, campaign.config, run, open_keys(campaign.config.policy, keys, now), now, page=CHUNK)
     ids = [key[3] for key in itertools.islice(claimer._next, CHUNK)]
     assert len(ids) == CHUNK
