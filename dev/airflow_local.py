@@ -316,6 +316,35 @@ def healthy(base: str) -> dict | None:
     return None
 
 
+def listener_pid(port: int) -> int | None:
+    """The pid listening on the port on this machine, when it is this user's process."""
+    import psutil
+
+    for conn in psutil.net_connections(kind="tcp"):
+        if conn.status == psutil.CONN_LISTEN and conn.laddr and conn.laddr.port == port:
+            return conn.pid
+    return None
+
+
+def serves(port: int, children: Children) -> bool:
+    """True when one of our children (or a process one of them started) listens on the port. Two
+    stacks started at once, such as the test suite's two sessions, can be handed the same free
+    port: the first to bind it then answers the other's health checks and logins as well."""
+    import psutil
+
+    pid = listener_pid(port)
+    if pid is None:
+        return False
+    for child in children.children:
+        try:
+            tree = [child.proc.pid, *(p.pid for p in psutil.Process(child.proc.pid).children(recursive=True))]
+        except psutil.Error:
+            continue
+        if pid in tree:
+            return True
+    return False
+
+
 def token(base: str, password: str) -> str:
     status, reply = _request(f"{base}/auth/token", method="POST", body={"username": USERNAME, "password": password})
     if status not in (200, 201) or not reply:
@@ -472,8 +501,11 @@ def main() -> int:
         )
 
         started = time.monotonic()
-        while not healthy(base):
+        while not (healthy(base) and serves(port, children)):
             if children.dead():
+                holder = listener_pid(port)
+                if holder is not None and not serves(port, children):
+                    return _fail(children, f"Port {port} is served by another process (pid {holder}); start again.")
                 return _fail(children, "Airflow did not start; see the logs above.")
             if time.monotonic() - started > READY_TIMEOUT_S:
                 return _fail(children, f"Airflow was not healthy after {READY_TIMEOUT_S} s; see {log_dir()}/.")

@@ -144,6 +144,20 @@ class AirflowLocal:
         self.proc: subprocess.Popen | None = None
 
     def start(self) -> None:
+        """Starts `make airflow`'s process; once more on a new port if another stack took the port
+        between its choice and the api-server's bind (the suite runs two sessions at once)."""
+        for attempt in (1, 2):
+            self._start()
+            if self.proc is not None and self.proc.poll() is not None and "served by another process" in self.log():
+                if attempt == 1:
+                    self.port = _free_port()
+                    self.base = f"http://127.0.0.1:{self.port}"
+                    self.env = _child_env(self.port, self.password)
+                    continue
+            break
+        self._check_started()
+
+    def _start(self) -> None:
         _stop_leftovers(self.env)
         self.output.parent.mkdir(parents=True, exist_ok=True)
         with open(self.output, "wb") as out:
@@ -157,6 +171,12 @@ class AirflowLocal:
                 start_new_session=True,
             )
         deadline = time.monotonic() + START_TIMEOUT_S
+        while "Airflow is up" not in self.log() and self.proc.poll() is None and time.monotonic() < deadline:
+            time.sleep(1)
+
+    def _check_started(self) -> None:
+        assert self.proc is not None
+        deadline = time.monotonic()
         while "Airflow is up" not in self.log():
             if self.proc.poll() is not None:
                 pytest.fail(f"`python -m dev.airflow_local` exited with {self.proc.returncode}:\n{self.log()[-4000:]}")
