@@ -146,15 +146,12 @@ class AirflowLocal:
     def start(self) -> None:
         """Starts `make airflow`'s process; once more on a new port if another stack took the port
         between its choice and the api-server's bind (the suite runs two sessions at once)."""
-        for attempt in (1, 2):
+        self._start()
+        if self.proc is not None and self.proc.poll() is not None and "served by another process" in self.log():
+            self.port = _free_port()
+            self.base = f"http://127.0.0.1:{self.port}"
+            self.env = _child_env(self.port, self.password)
             self._start()
-            if self.proc is not None and self.proc.poll() is not None and "served by another process" in self.log():
-                if attempt == 1:
-                    self.port = _free_port()
-                    self.base = f"http://127.0.0.1:{self.port}"
-                    self.env = _child_env(self.port, self.password)
-                    continue
-            break
         self._check_started()
 
     def _start(self) -> None:
