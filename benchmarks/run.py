@@ -839,6 +839,14 @@ def _pg_activity() -> dict[str, float]:
     }
 
 
+def _shown(path: Path) -> str:
+    """A path inside the tree as the tree names it, so the results do not carry the machine's."""
+    try:
+        return str(path.resolve().relative_to(Path.cwd().resolve()))
+    except ValueError:
+        return str(path)
+
+
 def _median(values):
     return statistics.median(values) if values else float("nan")
 
@@ -893,7 +901,7 @@ def render(machine: dict, rows: list, bench: Bench, started: float) -> str:
             f"statements of {claim.get('chunk')} in {claim.get('chunked_s', 0):.1f} s (cap "
             f"{bench.s.claim_s:.0f} s{slowest}{'; ' + claim['cancelled'] if claim.get('cancelled') else ''}); "
             f"one statement claimed {claim.get('whole_claimed') or 0:,} in {claim.get('whole_s') or 0:.1f} s "
-            f"(EXPLAIN ANALYZE of one chunk: {bench.work / 'claim_explain.txt'}). All rolled back."
+            f"(EXPLAIN ANALYZE of one chunk: {_shown(bench.work / 'claim_explain.txt')}). All rolled back."
         )
     for key in ("rss_mem_small", "rss_big"):
         m = f.get(key)
