@@ -250,13 +250,15 @@ def test_the_resend_reads_only_the_claimed_dial_tasks_whatever_the_hopper_holds(
     assert read < 10, f"the resend read {read} of {OPEN_TASKS} open dial tasks to find the one claimed"
 
 
-def test_an_idle_poke_leaves_the_campaign_row_as_it_was(db, redis_client, dial_queue):
+def _campaign_with_a_full_hopper(db, dial_queue: str, slug: str, *, seed: int):
+    """An active campaign of four contacts whose hopper of two is full after two pokes: from then
+    on a poke has nothing to do unless something changes."""
     from include.campaigns.progress import poke
     from tests.helpers import run_context
 
     campaign_id = create_campaign(
         db,
-        "idle_row",
+        slug,
         status="active",
         max_in_flight=2,
         config={
@@ -265,10 +267,17 @@ def test_an_idle_poke_leaves_the_campaign_row_as_it_was(db, redis_client, dial_q
             "calling_window": {"start": "00:00", "end": "23:59"},
         },
     )
-    add_contacts(db, campaign_id, [{"phone": p, "timezone": open_zone()} for p in us_numbers(4, seed=613)])
+    add_contacts(db, campaign_id, [{"phone": p, "timezone": open_zone()} for p in us_numbers(4, seed=seed)])
     run = run_context(campaign_id)
     assert poke(db, campaign_id, run).dispatched == 2  # the hopper is full from here on
     poke(db, campaign_id, run)
+    return campaign_id, run
+
+
+def test_an_idle_poke_leaves_the_campaign_row_as_it_was(db, redis_client, dial_queue):
+    from include.campaigns.progress import poke
+
+    campaign_id, run = _campaign_with_a_full_hopper(db, dial_queue, "idle_row", seed=613)
     version = db.execute("SELECT xmin::text FROM campaigns WHERE id = %s", (campaign_id,)).fetchone()
     idle = poke(db, campaign_id, run)
     assert (idle.dispatched, idle.ingested, idle.expired_tasks) == (0, 0, 0)
@@ -315,23 +324,8 @@ def test_a_full_hopper_is_known_full_without_reading_its_dial_tasks_and_a_partia
 
 def test_a_new_blacklist_entry_marks_its_waiting_contact_at_the_next_idle_poke(db, redis_client, dial_queue):
     from include.campaigns.progress import poke
-    from tests.helpers import run_context
 
-    campaign_id = create_campaign(
-        db,
-        "idle_mark",
-        status="active",
-        max_in_flight=2,
-        config={
-            "dial_queue": dial_queue,
-            "skip_public_holidays": False,
-            "calling_window": {"start": "00:00", "end": "23:59"},
-        },
-    )
-    add_contacts(db, campaign_id, [{"phone": p, "timezone": open_zone()} for p in us_numbers(4, seed=614)])
-    run = run_context(campaign_id)
-    assert poke(db, campaign_id, run).dispatched == 2
-    poke(db, campaign_id, run)
+    campaign_id, run = _campaign_with_a_full_hopper(db, dial_queue, "idle_mark", seed=614)
     waiting = db.execute(
         "SELECT phone FROM contacts WHERE campaign_id = %s AND status = 'pending' ORDER BY id", (campaign_id,)
     ).fetchall()
