@@ -7,7 +7,7 @@ import io
 import json
 import re
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Generator, Iterator
 from contextlib import contextmanager
 from datetime import datetime, timezone
 
@@ -226,8 +226,20 @@ class ContactsCsv(RenderedCsv):
     def __init__(self, conn, campaign_id: int):
         self._conn, self._campaign_id = conn, campaign_id
         self.rows = None
+        self._chunks: Generator[bytes, None, None] | None = None
 
     def __iter__(self) -> Iterator[bytes]:
+        self._chunks = self._read()
+        return self._chunks
+
+    def close(self) -> None:
+        """End a COPY whose reader stopped part way (an upload that failed, its traceback still
+        holding the stream): until then psycopg holds the connection's lock, and anything else on
+        the connection, its commit or rollback included, waits for ever."""
+        if self._chunks is not None:
+            self._chunks.close()
+
+    def _read(self) -> Generator[bytes, None, None]:
         with self._conn.cursor() as cur:
             with cur.copy(load_sql("report_contacts"), {"campaign_id": self._campaign_id}) as copy:
                 buffer = bytearray()
@@ -388,6 +400,8 @@ def build_report_with_csv(
             write_csv(rows)
         except BaseException as exc:  # re-raised in the caller's thread
             failure.append(exc)
+        finally:
+            rows.close()
 
     with campaign_db() as other, _one_snapshot(conn, other):
         writer = threading.Thread(target=write, args=(contact_rows(other, campaign_id),), name="report-csv")

@@ -15,9 +15,12 @@
 -- it read and keeps the older snapshot, so the next check covers the rest.
 --
 -- A contact in flight when its entry arrives is not marked (its result decides first); the check
--- then keeps its snapshot, so that entry is looked up again until the contact is back or 5 minutes
--- have passed since the snapshot. The new entries' phones are collected first and looked up by
--- number in the campaign's contacts: one index probe per new entry (benchmarks/README.md).
+-- then keeps its snapshot, so that entry is looked up again until the contact is back: its open
+-- dial task ends by a result or by expiry, however long the call or however long ago the last
+-- check. (A contact in flight with no open dial task, which nothing would bring back, holds it only
+-- for 5 minutes after the last check, so that it cannot hold it for ever.)
+-- The new entries' phones are collected first and looked up by number in the campaign's contacts:
+-- one index probe per new entry (benchmarks/README.md).
 WITH seen AS (
     SELECT blacklist_snapshot AS snap,
            coalesce(blacklist_checked_at, '-infinity'::timestamptz) AS checked_at
@@ -53,8 +56,11 @@ WITH seen AS (
     FROM seen
     WHERE campaigns.id = %(campaign_id)s
       AND (seen.snap IS NULL OR (EXISTS (SELECT 1 FROM added) AND pg_snapshot_xmin(seen.snap) >= %(from_xid)s::xid8))
-      -- Held for a contact matched but not marked (in flight, or claimed meanwhile).
-      AND NOT (seen.checked_at > now() - interval '5 minutes'
-               AND EXISTS (SELECT 1 FROM matched m WHERE m.id NOT IN (SELECT id FROM marked)))
+      -- Held for a contact matched but not marked: in flight, or claimed meanwhile.
+      AND NOT EXISTS (
+          SELECT 1 FROM matched m
+          WHERE m.id NOT IN (SELECT id FROM marked)
+            AND (m.status <> 'in_flight' OR seen.checked_at > now() - interval '5 minutes'
+                 OR EXISTS (SELECT 1 FROM dial_tasks t WHERE t.contact_id = m.id AND t.status IN ('claimed', 'sent'))))
 )
 SELECT (SELECT count(*) FROM marked) AS marked, (SELECT count(*) FROM matched) AS looked_up
