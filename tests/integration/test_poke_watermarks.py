@@ -284,44 +284,6 @@ def test_an_idle_poke_leaves_the_campaign_row_as_it_was(db, redis_client, dial_q
     assert db.execute("SELECT xmin::text FROM campaigns WHERE id = %s", (campaign_id,)).fetchone() == version
 
 
-def hopper(db, campaign_id: int) -> int:
-    return fetch_one(db, "dial_tasks_open_count", {"campaign_id": campaign_id, "run_id": "run-1", "count_run": False})[
-        "in_flight"
-    ]
-
-
-def test_a_full_hopper_is_known_full_without_reading_its_dial_tasks_and_a_partial_one_is_counted(db):
-    from tests.integration.test_expiry_index import dial_task_rows_read
-
-    campaign_id = create_campaign(db, "hopper_floor", max_in_flight=5, config={"skip_public_holidays": False})
-    ids = add_contacts(db, campaign_id, [{"phone": p, "timezone": open_zone()} for p in us_numbers(8, seed=92)])
-    # Four in flight, and one open task whose contact an older attempt's late result completed.
-    db.execute(
-        "UPDATE contacts SET status = CASE WHEN id = ANY(%s) THEN 'in_flight' ELSE 'completed' END, "
-        "attempts = 1, dispatches = 1 WHERE id = ANY(%s)",
-        (ids[:4], ids[:5]),
-    )
-    db.execute(
-        "INSERT INTO dial_tasks (dial_attempt_id, campaign_id, contact_id, phone, attempt, run_id, status, not_after) "
-        "SELECT 'c' || c.id || '-1', c.campaign_id, c.id, c.phone, 1, 'run-1', 'sent', now() + interval '1 hour' "
-        "FROM contacts c WHERE c.id = ANY(%s)",
-        (ids[:5],),
-    )
-    assert hopper(db, campaign_id) == 5  # counted: the four in flight alone leave room
-    db.execute("UPDATE contacts SET status = 'in_flight', attempts = 1, dispatches = 1 WHERE id = ANY(%s)", (ids[5:7],))
-    db.execute(
-        "INSERT INTO dial_tasks (dial_attempt_id, campaign_id, contact_id, phone, attempt, run_id, status, not_after) "
-        "SELECT 'c' || c.id || '-1', c.campaign_id, c.id, c.phone, 1, 'run-1', 'claimed', now() + interval '1 hour' "
-        "FROM contacts c WHERE c.id = ANY(%s)",
-        (ids[5:7],),
-    )
-    with db.transaction():
-        before = dial_task_rows_read(db)
-        level = hopper(db, campaign_id)
-        read = dial_task_rows_read(db) - before
-    assert level >= 5 and read == 0, f"a full hopper read {read} dial tasks"
-
-
 def test_a_new_blacklist_entry_marks_its_waiting_contact_at_the_next_idle_poke(db, redis_client, dial_queue):
     from include.campaigns.progress import poke
 
