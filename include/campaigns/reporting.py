@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import io
 import json
+import logging
 import re
 import threading
 from collections.abc import Callable, Generator, Iterator
@@ -23,9 +24,12 @@ from include.campaigns.report_render import RenderedCsv
 from include.campaigns.resources import AWS_CONN_ID, report_bucket
 from include.campaigns.runs import RunContext
 
+log = logging.getLogger(__name__)
+
 NEVER_ELIGIBLE = ("invalid", "blacklisted")  # statuses no run can dial: not in the funnel's eligible step
 CSV_CHUNK_BYTES = 256 * 1024  # whole COPY rows per chunk converted and handed on at once
 CSV_UPLOAD_PARTS = 2  # multipart parts (8 MB each) held in memory while the CSV uploads
+STAGING_FOLDER = "staging"  # holds the CSV, outside the run's folder, until its report is stored
 
 
 # How each file is served: a browser shows a page only when S3 says it is one.
@@ -320,8 +324,38 @@ class _ReportFiles:
         )
 
     def put_csv(self, rows: ContactsCsv) -> None:
-        # Streamed from COPY straight into a multipart upload: the CSV is never whole in memory or on disk.
-        self.put("contacts.csv", io.BufferedReader(_ChunkReader(rows)))
+        """Streamed from COPY straight into a multipart upload (never whole in memory or on disk),
+        under a staging key: it is written while the report is computed, and a report that then
+        fails must not leave its CSV beside an earlier report of the run."""
+        self._client.upload_fileobj(
+            io.BufferedReader(_ChunkReader(rows)),
+            self.bucket,
+            self._staged("contacts.csv"),
+            Config=self._config,
+            ExtraArgs={"ContentType": CONTENT_TYPES["contacts.csv"]},
+        )
+
+    def publish_csv(self) -> None:
+        """The staged CSV copied into place (inside S3, in parts for a large file), then removed."""
+        staged = self._staged("contacts.csv")
+        self._client.copy(
+            {"Bucket": self.bucket, "Key": staged},
+            self.bucket,
+            f"{self.prefix}/contacts.csv",
+            ExtraArgs={"ContentType": CONTENT_TYPES["contacts.csv"], "MetadataDirective": "REPLACE"},
+            Config=self._config,
+        )
+        self._client.delete_object(Bucket=self.bucket, Key=staged)
+
+    def discard_csv(self) -> None:
+        """The staged CSV of a report that failed removed, if it was written; a rerun writes it again."""
+        try:
+            self._client.delete_object(Bucket=self.bucket, Key=self._staged("contacts.csv"))
+        except Exception:  # the report's own error is the one to raise
+            log.warning("Could not remove the staged CSV of a failed report", exc_info=True)
+
+    def _staged(self, name: str) -> str:
+        return f"{STAGING_FOLDER}/{self.prefix}/{name}"
 
 
 def store_report(conn, report: dict, *, upload: bool = True) -> str | None:
@@ -336,7 +370,7 @@ def store_report(conn, report: dict, *, upload: bool = True) -> str | None:
 
 
 def _store(conn, report: dict, files: _ReportFiles | None) -> str | None:
-    """Upload the JSON and HTML (the CSV is there already) and upsert the report."""
+    """Put the staged CSV in place, upload the JSON and HTML, and upsert the report."""
     from include.campaigns.report_render import render_html
 
     s3_uri = None
@@ -344,6 +378,7 @@ def _store(conn, report: dict, files: _ReportFiles | None) -> str | None:
         s3_uri = files.uri("report.html")
         report["s3_uri"] = s3_uri
         report["files"] = {name: files.uri(name) for name in ("report.json", "contacts.csv")}
+        files.publish_csv()
         files.put("report.json", io.BytesIO(json.dumps(report, indent=2, default=str).encode()))
         files.put("report.html", io.BytesIO(render_html(report).encode()))
     with conn.transaction():
@@ -424,7 +459,11 @@ def generate(
     """The run's report built and stored, as store_report(build_report(...)) would, with the CSV
     uploaded while the report is computed (see build_report_with_csv). Returns the report."""
     files = _ReportFiles(load_campaign(conn, campaign_id).slug, run.run_id)
-    report = build_report_with_csv(conn, campaign_id, run, outcome, poke, dry_run, files.put_csv)
+    try:
+        report = build_report_with_csv(conn, campaign_id, run, outcome, poke, dry_run, files.put_csv)
+    except BaseException:
+        files.discard_csv()
+        raise
     _store(conn, report, files)
     return report
 

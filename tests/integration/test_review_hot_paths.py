@@ -402,12 +402,6 @@ def test_an_upload_that_fails_midway_fails_the_report_with_its_own_error_and_lea
     assert db.execute("SELECT count(*) FROM contacts WHERE campaign_id = %s", (report_campaign,)).fetchone()[0] == 8000
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="the CSV is uploaded to its final key while the report is computed; a report that then fails "
-    "(here a lock timeout) leaves that CSV in S3, beside a rerun's older report.json if there is one. "
-    "A fix uploads to a staging key and copies it into place once the report is stored.",
-)
 def test_a_report_that_fails_leaves_no_csv_of_it_in_s3(db, report_campaign):
     from airflow.providers.amazon.aws.hooks.s3 import S3Hook
 
