@@ -314,11 +314,13 @@ class _ReportFiles:
     def uri(self, name: str) -> str:
         return f"s3://{self.bucket}/{self.prefix}/{name}"
 
-    def put(self, name: str, body) -> None:
+    def put(self, name: str, body, *, key: str | None = None) -> None:
+        """Upload one report file, served with its Content-Type, to its place in the run's folder
+        (or to ``key``)."""
         self._client.upload_fileobj(
             body,
             self.bucket,
-            f"{self.prefix}/{name}",
+            key or f"{self.prefix}/{name}",
             Config=self._config,
             ExtraArgs={"ContentType": CONTENT_TYPES[name]},
         )
@@ -327,13 +329,7 @@ class _ReportFiles:
         """Streamed from COPY straight into a multipart upload (never whole in memory or on disk),
         under a staging key: it is written while the report is computed, and a report that then
         fails must not leave its CSV beside an earlier report of the run."""
-        self._client.upload_fileobj(
-            io.BufferedReader(_ChunkReader(rows)),
-            self.bucket,
-            self._staged("contacts.csv"),
-            Config=self._config,
-            ExtraArgs={"ContentType": CONTENT_TYPES["contacts.csv"]},
-        )
+        self.put("contacts.csv", io.BufferedReader(_ChunkReader(rows)), key=self._staged("contacts.csv"))
 
     def publish_csv(self) -> None:
         """The staged CSV copied into place (inside S3, in parts for a large file), then removed."""
