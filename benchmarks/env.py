@@ -136,12 +136,13 @@ def machine() -> dict[str, str]:
 
 
 def process_cpu(pid: int) -> float:
-    """CPU seconds (user + system) a live process has used."""
+    """CPU seconds (user + system) a live process has used, with its children that have exited
+    (a dispatch's sending process)."""
     import psutil
 
     try:
         times = psutil.Process(pid).cpu_times()
-        return times.user + times.system
+        return times.user + times.system + times.children_user + times.children_system
     except psutil.Error:
         return 0.0
 

@@ -31,7 +31,9 @@ from include.campaigns.db import execute, fetch_all, fetch_one
 from include.campaigns.phones import mask
 from include.campaigns.resolution import resolve_contacts
 from include.campaigns.runs import RunContext
+from include.campaigns.send_process import SEND_PROCESS_MIN_ROOM, SendProcess, client_spec
 from include.campaigns.sender import Sender
+from include.campaigns.sqs_batches import DispatchIncomplete
 
 log = logging.getLogger(__name__)
 
@@ -127,7 +129,12 @@ class ClaimScope:
 
 
 def claim_and_send(
-    scope: ClaimScope, sender: Sender, room: int, deadline: float | None, result: DispatchResult
+    scope: ClaimScope,
+    sender: Sender,
+    room: int,
+    deadline: float | None,
+    result: DispatchResult,
+    process: SendProcess | None = None,
 ) -> None:
     """Claim up to ``room`` contacts chunk by chunk and send them, the database work of the next
     chunk overlapping the sends of this one.
@@ -137,6 +144,9 @@ def claim_and_send(
     large dispatch. Safety is unchanged: every claim is committed before its rows are sent, so a
     crash at any point leaves claimed-but-unsent rows that the next try resends under the same
     ids; at most CLAIMS_AHEAD chunks are claimed ahead of the sends.
+
+    A large dispatch sends from a sending process (send_process.py, started by dispatch), which
+    reports what SQS accepted; this thread then only encodes and hands rows over.
     """
     from concurrent.futures import ThreadPoolExecutor
 
@@ -148,22 +158,32 @@ def claim_and_send(
         # Every open zone reads a first page, so a page larger than what is likely to be claimed is
         # read for nothing: a budgeted top-up claims a chunk or two.
         page = min(max(room if deadline is None else chunk, 100), WALK_PAGE)
-        claimer = pool.submit(scope.claimer, background, page=page).result()
+        claimer_future = pool.submit(scope.claimer, background, page=page)
+        if process is not None and (deadline is not None or room < SEND_PROCESS_MIN_ROOM):
+            process = None  # not worth it for this much: dispatch stops it
+        if process is not None:
+            client, queue_url = sender.sqs()
+            group = sender.message_group if queue_url.endswith(".fifo") else None
+            process.start(client_spec(client, queue_url, group), sender.encode)
+            log.info("Sending up to %d dial task(s) from a sending process (pid %d)", room, process.pid)
         marks = []
         claims: deque = deque()  # (future, limit) of the claims submitted, oldest first
         unrequested = room
         ahead = CLAIMS_AHEAD if deadline is None else 1  # a budgeted top-up claims one at a time
+        failure = None
 
         def request_claims() -> None:
             nonlocal unrequested
             out_of_time = deadline is not None and time.monotonic() >= deadline and result.claimed
-            while len(claims) < ahead and unrequested > 0 and not claimer.exhausted and not out_of_time:
+            stopped = process is not None and process.stopped
+            while len(claims) < ahead and unrequested > 0 and not claimer.exhausted and not out_of_time and not stopped:
                 limit = min(unrequested, chunk)
                 unrequested -= limit
                 claims.append((pool.submit(_claim_and_screen, claimer, sender, limit), limit))
 
-        request_claims()
         try:
+            claimer = claimer_future.result()
+            request_claims()
             while claims:
                 future, limit = claims.popleft()
                 rows, claimed, revoked = future.result()
@@ -171,18 +191,42 @@ def claim_and_send(
                 result.revoked_redis += revoked
                 unrequested += limit - claimed  # taken by someone else, or none left
                 request_claims()
-                sent = sender.send_unmarked(rows)
+                if process is None:
+                    sent = sender.send_unmarked(rows)
+                else:
+                    process.send(rows)
+                    sent = process.take_accepted()
                 marks.append(pool.submit(sender.mark_sent, background, sent))
                 result.sent += len(sent)
         finally:
             # Whatever happened, what SQS accepted is marked sent before we leave.
             unmarked = sender.take_unmarked()
+            if process is not None:
+                accepted, failure = process.finish()
+                unmarked += accepted
+                result.sent += len(accepted)
             if unmarked:
                 marks.append(pool.submit(sender.mark_sent, background, unmarked))
             for future, _ in claims:
                 future.exception()  # let claims in flight finish: they are committed, and resent later
             for mark in marks:
                 mark.result()
+    if failure:
+        raise DispatchIncomplete(
+            f"the sending process stopped ({failure}); the dial tasks it did not report sent stay "
+            "claimed and are resent, with the same dial_attempt_id, by the next try"
+        )
+
+
+def _may_send_from_process(campaign: Campaign, run: RunContext, client, budget: float | None, shards: int) -> bool:
+    """Whether this dispatch could claim enough to send from a sending process (the hopper and the
+    run's limit bound its room); only with the connection's own client, and never in a budgeted poke."""
+    if client is not None or budget is not None or run.dry_run or not run.may_send:
+        return False
+    most = campaign.max_in_flight // max(shards, 1)
+    if run.max_contacts is not None:
+        most = min(most, run.max_contacts)
+    return most >= SEND_PROCESS_MIN_ROOM
 
 
 def dispatch(
@@ -203,6 +247,27 @@ def dispatch(
     no claim starts once it is spent, the one in flight is still sent, and the next call goes on
     where this one stopped. At least one chunk is claimed, so a campaign always moves.
     """
+    # Started first, so that its start-up overlaps the checks below; stopped unused if the room is small.
+    process = SendProcess() if _may_send_from_process(campaign, run, client, time_budget_s, shard_count) else None
+    try:
+        return _dispatch(conn, campaign, run, now, client, queue_url, shard, shard_count, time_budget_s, process)
+    finally:
+        if process is not None:
+            process.finish()
+
+
+def _dispatch(
+    conn,
+    campaign: Campaign,
+    run: RunContext,
+    now: datetime | None,
+    client,
+    queue_url: str | None,
+    shard: int,
+    shard_count: int,
+    time_budget_s: float | None,
+    process: SendProcess | None,
+) -> DispatchResult:
     deadline = time.monotonic() + time_budget_s if time_budget_s is not None else None
     now = now or datetime.now(timezone.utc)
     config = campaign.config
@@ -268,7 +333,7 @@ def dispatch(
             if not opened:
                 log.info("No calling window is open now for campaign %s; nothing to claim", campaign.slug)
             elif (room := _hopper_room(conn, campaign, run, shard_count)) > 0:
-                claim_and_send(scope, sender, room, deadline, result)
+                claim_and_send(scope, sender, room, deadline, result, process)
         finally:
             fetch_all(conn, "dispatcher_unlock", lock)
     if len(held) < len(shards):

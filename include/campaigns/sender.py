@@ -5,25 +5,22 @@ from __future__ import annotations
 
 import json
 import logging
-import time
-from datetime import timezone
+from datetime import datetime, timezone
+from json.encoder import encode_basestring_ascii as _string
 from typing import Any
 
 from include.campaigns import blacklist
 from include.campaigns.campaign import Campaign
 from include.campaigns.config import CampaignConfig
 from include.campaigns.db import execute, fetch_all
+from include.campaigns.sqs_batches import SQS_BATCH, DispatchIncomplete, send_batch
 
 log = logging.getLogger(__name__)
 
 MESSAGE_VERSION = 2
-SQS_BATCH = 10  # the SendMessageBatch maximum
 MARK_SENT_EVERY = 500  # dial tasks marked sent per UPDATE
-SEND_ATTEMPTS = 5  # per batch, for the entries SQS reports as failed
 
-
-class DispatchIncomplete(RuntimeError):
-    """Some claimed dial tasks could not be sent; they stay claimed and the next try resends them."""
+__all__ = ["SQS_BATCH", "DialTaskEncoder", "DispatchIncomplete", "Sender", "dial_task_body"]
 
 
 class DialTaskEncoder:
@@ -48,20 +45,28 @@ class DialTaskEncoder:
             separators=(",", ":"),
         )
         self._shared = shared[1:]  # '"campaign_id":...}': appended to each task's own fields
+        self._instants: dict[datetime, str] = {}
 
     def __call__(self, row: dict) -> str:
-        own = json.dumps(
-            {
-                "version": MESSAGE_VERSION,
-                "dial_attempt_id": row["dial_attempt_id"],
-                "contact_id": row["contact_id"],
-                "phone": row["phone"],
-                "attempt": row["attempt"],
-                "not_after": row["not_after"].astimezone(timezone.utc).isoformat(),
-            },
-            separators=(",", ":"),
+        # The same bytes as json.dumps of the task's own fields, without building a dict per task:
+        # strings through json's own escaper, whole numbers as they are, and each instant's
+        # ISO form kept, since a run's tasks share a few cut-offs.
+        not_after = self._instants.get(row["not_after"])
+        if not_after is None:
+            not_after = self._instants[row["not_after"]] = _string(
+                row["not_after"].astimezone(timezone.utc).isoformat()
+            )
+        return (
+            f'{{"version":{MESSAGE_VERSION},"dial_attempt_id":{_string(row["dial_attempt_id"])},'
+            f'"contact_id":{_whole(row["contact_id"])},"phone":{_string(row["phone"])},'
+            f'"attempt":{_whole(row["attempt"])},"not_after":{not_after},{self._shared}'
         )
-        return own[:-1] + "," + self._shared
+
+
+def _whole(value: int) -> str:
+    if type(value) is not int:
+        raise TypeError(f"a dial task's ids and attempt are whole numbers, not {type(value).__name__}")
+    return str(value)
 
 
 def dial_task_body(campaign: Campaign, config: CampaignConfig, row: dict, run_id: str) -> str:
@@ -76,10 +81,12 @@ class Sender:
         self.conn, self._client, self._queue_url = conn, client, queue_url
         self.campaign, self.config, self.run_id = campaign, config, run_id
         self.redis_available = True
+        self.owns_client = client is None  # made here from the Airflow connection, not handed in
+        self.message_group = f"campaign-{campaign.id}"  # a FIFO queue's order is per campaign
         self._unmarked: list[tuple[str, str]] = []
-        self._encode = DialTaskEncoder(campaign, config, run_id)
+        self.encode = DialTaskEncoder(campaign, config, run_id)
 
-    def _sqs(self) -> tuple[Any, str]:  # boto3's clients carry no types
+    def sqs(self) -> tuple[Any, str]:  # boto3's clients carry no types
         """The SQS client and queue URL, made on the first send: most pokes send nothing, and
         building the client costs more than the rest of an idle poke."""
         if self._client is None:
@@ -128,37 +135,22 @@ class Sender:
         return [r for r in rows if r["phone"] not in reasons], len(revoked)
 
     def _entry(self, index: int, row: dict, fifo: bool) -> dict:
-        entry = {"Id": str(index), "MessageBody": self._encode(row)}
+        entry = {"Id": str(index), "MessageBody": self.encode(row)}
         if fifo:
-            entry["MessageGroupId"] = f"campaign-{self.campaign.id}"
+            entry["MessageGroupId"] = self.message_group
             entry["MessageDeduplicationId"] = row["dial_attempt_id"]
         return entry
 
     def _send_batch(self, rows: list[dict]) -> None:
-        """Send up to 10 rows; what SQS accepts goes on the unmarked list at once, so that it is
-        marked sent even if a later entry of the batch is never accepted."""
-        client, queue_url = self._sqs()
+        """Send up to 10 rows; what SQS accepts goes on the unmarked list at once."""
+        client, queue_url = self.sqs()
         fifo = queue_url.endswith(".fifo")
-        pending = {str(i): self._entry(i, row, fifo) for i, row in enumerate(rows)}
         ids = {str(i): row["dial_attempt_id"] for i, row in enumerate(rows)}
-        for attempt in range(SEND_ATTEMPTS):
-            response = client.send_message_batch(QueueUrl=queue_url, Entries=list(pending.values()))
-            for ok in response.get("Successful", []):
-                self._unmarked.append((ids[ok["Id"]], ok["MessageId"]))
-                pending.pop(ok["Id"], None)
-            if not pending:
-                return
-            failed = response.get("Failed", [])
-            log.warning(
-                "SQS rejected %d of a batch of %d (%s); retrying those entries",
-                len(failed),
-                len(rows),
-                ", ".join(sorted({f.get("Code", "?") for f in failed})),
-            )
-            time.sleep(0.2 * 2**attempt)
-        raise DispatchIncomplete(
-            f"{len(pending)} dial task(s) still rejected by SQS after {SEND_ATTEMPTS} tries; they stay "
-            "claimed and are resent, with the same dial_attempt_id, by the next try"
+        send_batch(
+            client,
+            queue_url,
+            [self._entry(i, row, fifo) for i, row in enumerate(rows)],
+            lambda entry_id, message_id: self._unmarked.append((ids[entry_id], message_id)),
         )
 
     def take_unmarked(self) -> list[tuple[str, str]]:

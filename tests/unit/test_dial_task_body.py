@@ -6,6 +6,7 @@ import dataclasses
 import json
 from datetime import datetime, timedelta, timezone
 
+import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -57,3 +58,61 @@ def test_every_field_of_the_contract_is_in_each_body_exactly(
         "not_after": not_after.astimezone(timezone.utc).isoformat(),
         "run_id": run_id,
     }
+
+
+def _reference_body(encoder_args: tuple, row: dict) -> str:
+    """The body as plain json.dumps writes it (the encoder's first form): the fast path must match it byte for byte."""
+    campaign, config, run_id = encoder_args
+    own = json.dumps(
+        {
+            "version": MESSAGE_VERSION,
+            "dial_attempt_id": row["dial_attempt_id"],
+            "contact_id": row["contact_id"],
+            "phone": row["phone"],
+            "attempt": row["attempt"],
+            "not_after": row["not_after"].astimezone(timezone.utc).isoformat(),
+        },
+        separators=(",", ":"),
+    )
+    shared = json.dumps(
+        {
+            "campaign_id": campaign.id,
+            "campaign_slug": campaign.slug,
+            "caller_id": config.caller_id,
+            "ivr_flow": config.ivr_flow,
+            "audio": list(config.audio),
+            "run_id": run_id,
+        },
+        separators=(",", ":"),
+    )
+    return own[:-1] + "," + shared[1:]
+
+
+@given(
+    rows=st.lists(
+        st.fixed_dictionaries(
+            {
+                "dial_attempt_id": st.text(max_size=24),
+                "contact_id": st.integers(-(2**63), 2**63 - 1),
+                "phone": st.text(max_size=20),
+                "attempt": st.integers(0, 2**31 - 1),
+                "not_after": st.datetimes(timezones=st.timezones()),
+            }
+        ),
+        max_size=8,
+    ),
+    slug=st.text(min_size=1, max_size=12),
+)
+def test_the_body_is_byte_for_byte_what_json_dumps_writes(rows, slug):
+    args = (dataclasses.replace(Campaign.missing(7), slug=slug), parse_config({"audio": ["a.wav"]}), "manual__x")
+    encode = DialTaskEncoder(*args)
+    # The same encoder over several rows: an instant's kept ISO form never leaks into another's.
+    assert [encode(row) for row in rows] == [_reference_body(args, row) for row in rows]
+
+
+def test_a_dial_task_whose_id_is_not_a_whole_number_is_refused():
+    encode = DialTaskEncoder(Campaign.missing(7), parse_config({}), "manual__x")
+    row = {"dial_attempt_id": "c7-1-1", "contact_id": True, "phone": "+12125550100", "attempt": 1}
+    row["not_after"] = datetime(2026, 11, 28, tzinfo=timezone.utc)
+    with pytest.raises(TypeError):
+        encode(row)
