@@ -17,6 +17,7 @@ and the dialer treats as the idempotency key.
 from __future__ import annotations
 
 import logging
+import os
 import time
 from collections import deque
 from dataclasses import dataclass, field, replace
@@ -30,9 +31,10 @@ from include.campaigns.config import MAX_DISPATCH_SHARDS, CampaignConfig
 from include.campaigns.db import execute, fetch_all, fetch_one
 from include.campaigns.phones import mask
 from include.campaigns.resolution import resolve_contacts
+from include.campaigns.resources import dial_queue
 from include.campaigns.runs import RunContext
-from include.campaigns.send_process import SEND_PROCESS_MIN_ROOM, SendProcess, client_spec
-from include.campaigns.sender import Sender
+from include.campaigns.send_process import SEND_PROCESS_MIN_ROOM, SendProcess, connection_spec
+from include.campaigns.sender import DialTaskEncoder, Sender
 from include.campaigns.sqs_batches import DispatchIncomplete
 
 log = logging.getLogger(__name__)
@@ -162,9 +164,6 @@ def claim_and_send(
         if process is not None and (deadline is not None or room < SEND_PROCESS_MIN_ROOM):
             process = None  # not worth it for this much: dispatch stops it
         if process is not None:
-            client, queue_url = sender.sqs()
-            group = sender.message_group if queue_url.endswith(".fifo") else None
-            process.start(client_spec(client, queue_url, group), sender.encode)
             log.info("Sending up to %d dial task(s) from a sending process (pid %d)", room, process.pid)
         marks = []
         claims: deque = deque()  # (future, limit) of the claims submitted, oldest first
@@ -220,8 +219,12 @@ def claim_and_send(
 
 def _may_send_from_process(campaign: Campaign, run: RunContext, client, budget: float | None, shards: int) -> bool:
     """Whether this dispatch could claim enough to send from a sending process (the hopper and the
-    run's limit bound its room); only with the connection's own client, and never in a budgeted poke."""
+    run's limit bound its room); only with the connection's own client, never in a budgeted poke,
+    and only where a core is left for it beside the shards' dispatchers: without one, the sending
+    processes only take turns with their own dispatchers."""
     if client is not None or budget is not None or run.dry_run or not run.may_send:
+        return False
+    if (os.cpu_count() or 1) <= shards:
         return False
     most = campaign.max_in_flight // max(shards, 1)
     if run.max_contacts is not None:
@@ -247,9 +250,15 @@ def dispatch(
     no claim starts once it is spent, the one in flight is still sent, and the next call goes on
     where this one stopped. At least one chunk is claimed, so a campaign always moves.
     """
-    # Started first, so that its start-up overlaps the checks below; stopped unused if the room is small.
-    process = SendProcess() if _may_send_from_process(campaign, run, client, time_budget_s, shard_count) else None
+    # Started first, so that its start-up (boto3, its client, the queue's URL) overlaps the checks
+    # below; stopped unused if the room turns out small.
+    process = None
     try:
+        if _may_send_from_process(campaign, run, client, time_budget_s, shard_count):
+            process = SendProcess()
+            queue = dial_queue(queue_url or campaign.config.dial_queue)
+            group = f"campaign-{campaign.id}" if queue.endswith(".fifo") else None
+            process.start(connection_spec(queue, group), DialTaskEncoder(campaign, campaign.config, run.run_id))
         return _dispatch(conn, campaign, run, now, client, queue_url, shard, shard_count, time_budget_s, process)
     finally:
         if process is not None:

@@ -25,8 +25,13 @@ def sqs_client():
     return SqsHook(aws_conn_id=AWS_CONN_ID).get_conn()
 
 
+def dial_queue(override: str | None = None) -> str:
+    """The dial queue's name or URL: the campaign's own, or the Airflow Variable's."""
+    return override or variable(DIAL_QUEUE_VAR)
+
+
 def dial_queue_url(client, override: str | None = None) -> str:
-    name = override or variable(DIAL_QUEUE_VAR)
+    name = dial_queue(override)
     if name.startswith(("http://", "https://")):
         return name
     return client.get_queue_url(QueueName=name)["QueueUrl"]

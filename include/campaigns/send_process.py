@@ -47,10 +47,11 @@ _PR_SET_PDEATHSIG = 1
 PIPE_BUFFER = 1 << 16
 
 
-def client_spec(client: Any, queue_url: str, group: str | None) -> dict:
-    """What the sending process needs to send as ``client`` does: the same endpoint, region,
-    certificate check, client settings (timeouts, retries, proxies) and credentials, the last from
-    the same Airflow connection's boto3 session."""
+def connection_spec(queue: str, group: str | None) -> dict:
+    """Where and how the sending process sends: what the SQS hook's own client is built from (the
+    Airflow connection's region, endpoint, certificate check and client settings), the credentials
+    of the connection's session, and the dial queue (a name the sending process looks up, or a URL).
+    No client is built here: that is the sending process's start-up, beside the dispatch's checks."""
     from botocore.config import Config
 
     from airflow.providers.amazon.aws.hooks.sqs import SqsHook
@@ -58,13 +59,14 @@ def client_spec(client: Any, queue_url: str, group: str | None) -> dict:
     from include.campaigns.resources import AWS_CONN_ID
 
     hook = SqsHook(aws_conn_id=AWS_CONN_ID)
-    credentials = hook.get_session(client.meta.region_name).get_credentials()
+    session = hook.get_session(region_name=hook.region_name)
+    credentials = session.get_credentials()
     if credentials is None:
         raise DispatchIncomplete("no AWS credentials for the sending process; the claimed dial tasks are resent")
     frozen = credentials.get_frozen_credentials()
     settings = {}
     for option in Config.OPTION_DEFAULTS:
-        value = getattr(client.meta.config, option, None)
+        value = getattr(hook.config, option, None)
         try:
             json.dumps(value)
         except TypeError:
@@ -72,16 +74,34 @@ def client_spec(client: Any, queue_url: str, group: str | None) -> dict:
         if value is not None:
             settings[option] = value
     return {
-        "region": client.meta.region_name,
-        "endpoint_url": client.meta.endpoint_url,
+        "region": session.region_name,
+        "endpoint_url": hook.conn_config.get_service_endpoint_url(service_name="sqs"),
         "verify": hook.verify,
         "config": settings,
         "access_key": frozen.access_key,
         "secret_key": frozen.secret_key,
         "token": frozen.token,
-        "queue_url": queue_url,
+        "queue": queue,
         "group": group,
     }
+
+
+def spec_client(spec: dict) -> Any:
+    """The boto3 SQS client a spec describes (in the sending process)."""
+    import boto3
+    from botocore.config import Config
+
+    config = {k: tuple(v) if k == "client_cert" and isinstance(v, list) else v for k, v in spec["config"].items()}
+    return boto3.client(
+        "sqs",
+        region_name=spec["region"],
+        endpoint_url=spec["endpoint_url"],
+        verify=spec["verify"],
+        aws_access_key_id=spec["access_key"],
+        aws_secret_access_key=spec["secret_key"],
+        aws_session_token=spec["token"],
+        config=Config(**config),
+    )
 
 
 class SendProcess:
@@ -110,8 +130,8 @@ class SendProcess:
         self._reader.start()
 
     def start(self, spec: dict, encode: Callable[[dict], str]) -> None:
-        """Say where and how to send (client_spec), and how to encode a row; rows can be handed over
-        from now on."""
+        """Say where and how to send (connection_spec), and how to encode a row: the process builds
+        its client and finds the queue at once; rows can be handed over from now on."""
         self._encode = encode
         self._write(json.dumps({**spec, "parent": os.getpid()}) + "\n")
         self._flush()
@@ -202,25 +222,15 @@ def _die_with_parent(parent: int) -> None:
 
 
 def _serve(spec: dict, lines, out) -> None:
-    import boto3  # already imported by main(), before the first line came
-    from botocore.config import Config
-
-    client = boto3.client(
-        "sqs",
-        region_name=spec["region"],
-        endpoint_url=spec["endpoint_url"],
-        verify=spec["verify"],
-        aws_access_key_id=spec["access_key"],
-        aws_secret_access_key=spec["secret_key"],
-        aws_session_token=spec["token"],
-        config=Config(
-            **{k: tuple(v) if k == "client_cert" and isinstance(v, list) else v for k, v in spec["config"].items()}
-        ),
+    client = spec_client(spec)
+    queue = spec["queue"]
+    queue_url = (
+        queue if queue.startswith(("http://", "https://")) else client.get_queue_url(QueueName=queue)["QueueUrl"]
     )
     for line in lines:
         if not line.endswith("\n"):
             return  # cut off by the parent's death: never send half a batch's line
-        _send_line(client, spec["queue_url"], spec["group"], line[:-1], out)
+        _send_line(client, queue_url, spec["group"], line[:-1], out)
 
 
 def _send_line(client: Any, queue_url: str, group: str | None, line: str, out) -> None:

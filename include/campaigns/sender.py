@@ -81,12 +81,11 @@ class Sender:
         self.conn, self._client, self._queue_url = conn, client, queue_url
         self.campaign, self.config, self.run_id = campaign, config, run_id
         self.redis_available = True
-        self.owns_client = client is None  # made here from the Airflow connection, not handed in
         self.message_group = f"campaign-{campaign.id}"  # a FIFO queue's order is per campaign
         self._unmarked: list[tuple[str, str]] = []
         self.encode = DialTaskEncoder(campaign, config, run_id)
 
-    def sqs(self) -> tuple[Any, str]:  # boto3's clients carry no types
+    def _sqs(self) -> tuple[Any, str]:  # boto3's clients carry no types
         """The SQS client and queue URL, made on the first send: most pokes send nothing, and
         building the client costs more than the rest of an idle poke."""
         if self._client is None:
@@ -143,7 +142,7 @@ class Sender:
 
     def _send_batch(self, rows: list[dict]) -> None:
         """Send up to 10 rows; what SQS accepts goes on the unmarked list at once."""
-        client, queue_url = self.sqs()
+        client, queue_url = self._sqs()
         fifo = queue_url.endswith(".fifo")
         ids = {str(i): row["dial_attempt_id"] for i, row in enumerate(rows)}
         send_batch(

@@ -182,10 +182,10 @@ def test_the_dispatch_process_killed_takes_its_sending_process_with_it(
         from include.campaigns.db import campaign_db
         from include.campaigns.runs import RunContext
 
-        original_send, original_spec = send_process.SendProcess.send, send_process.client_spec
+        original_send, original_spec = send_process.SendProcess.send, send_process.connection_spec
 
-        def stuck_spec(client, queue_url, group):
-            spec = original_spec(client, queue_url, group)
+        def stuck_spec(queue, group):
+            spec = original_spec(queue, group)
             spec["config"].update(read_timeout=600, retries={{"max_attempts": 1}})
             return {{**spec, "endpoint_url": {black_hole!r}}}
 
@@ -195,7 +195,7 @@ def test_the_dispatch_process_killed_takes_its_sending_process_with_it(
             Path({str(pid_file)!r}).write_text(str(self.pid))
             time.sleep(600)
 
-        dispatch_module.client_spec = stuck_spec
+        dispatch_module.connection_spec = stuck_spec
         send_process.SendProcess.send = send_and_freeze
         now = datetime.now(timezone.utc)
         run = RunContext(campaign_id={campaign.id}, run_id="bulk", run_start=now,
@@ -280,20 +280,51 @@ def test_a_top_up_and_a_caller_s_own_client_send_from_the_dispatch_process(
     assert_each_sent_under_one_id(db, sqs, dial_queue, phones)
 
 
-def test_the_sending_process_sends_as_the_connection_s_own_client_would(sqs):
+def test_the_sending_process_sends_as_the_connection_s_own_client_would(sqs, dial_queue):
     from airflow.providers.amazon.aws.hooks.sqs import SqsHook
 
     from include.campaigns.resources import AWS_CONN_ID
 
-    spec = send_process.client_spec(sqs, "https://example/q", None)
+    name = dial_queue.rsplit("/", 1)[1]
+    spec = send_process.connection_spec(name, None)
+    built = send_process.spec_client(spec)  # what the sending process sends with
+    assert (built.meta.region_name, built.meta.endpoint_url) == (sqs.meta.region_name, sqs.meta.endpoint_url)
+    for option in ("connect_timeout", "read_timeout", "retries", "max_pool_connections", "proxies"):
+        assert getattr(built.meta.config, option) == getattr(sqs.meta.config, option), option
     hook = SqsHook(aws_conn_id=AWS_CONN_ID)
-    assert (spec["region"], spec["endpoint_url"], spec["verify"]) == (
-        sqs.meta.region_name,
-        sqs.meta.endpoint_url,
-        hook.verify,
+    assert spec["verify"] == hook.verify
+    frozen = hook.get_session(hook.region_name).get_credentials().get_frozen_credentials()
+    assert (spec["access_key"], spec["secret_key"], spec["token"]) == (
+        frozen.access_key,
+        frozen.secret_key,
+        frozen.token,
     )
-    assert spec["config"]["connect_timeout"] == sqs.meta.config.connect_timeout
-    assert spec["config"]["read_timeout"] == sqs.meta.config.read_timeout
-    assert spec["config"]["retries"] == sqs.meta.config.retries
-    frozen = hook.get_session(sqs.meta.region_name).get_credentials().get_frozen_credentials()
-    assert (spec["access_key"], spec["secret_key"]) == (frozen.access_key, frozen.secret_key)
+    assert built.get_queue_url(QueueName=name)["QueueUrl"] == dial_queue
+
+
+@pytest.mark.parametrize(
+    ("cores", "shards", "hopper", "expected"),
+    [
+        (2, 1, HOPPER, True),
+        (2, 1, HOPPER - 1, False),
+        (2, 2, 2 * HOPPER, False),  # two dispatchers already take both cores
+        (8, 2, 2 * HOPPER, True),
+        (8, 2, 2 * HOPPER - 1, False),  # each shard's share of the hopper is what it can claim
+        (1, 1, HOPPER, False),
+    ],
+)
+def test_a_sending_process_is_started_only_where_it_has_a_core_and_enough_to_send(
+    monkeypatch, cores, shards, hopper, expected
+):
+    import dataclasses
+
+    from include.campaigns.campaign import Campaign
+    from include.campaigns.dispatch import _may_send_from_process
+
+    monkeypatch.setattr(os, "cpu_count", lambda: cores)
+    campaign = dataclasses.replace(Campaign.missing(7), max_in_flight=hopper)
+    assert _may_send_from_process(campaign, run_ctx(7), None, None, shards) is expected
+    assert _may_send_from_process(campaign, run_ctx(7), object(), None, shards) is False
+    assert _may_send_from_process(campaign, run_ctx(7), None, 30.0, shards) is False
+    limited = dataclasses.replace(run_ctx(7), max_contacts=HOPPER - 1)  # the run's limit bounds the room too
+    assert _may_send_from_process(campaign, limited, None, None, shards) is False
