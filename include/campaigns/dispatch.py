@@ -224,6 +224,8 @@ def _may_send_from_process(campaign: Campaign, run: RunContext, client, budget: 
     processes only take turns with their own dispatchers."""
     if client is not None or budget is not None or run.dry_run or not run.may_send:
         return False
+    if campaign.status not in SENDING_STATUSES:
+        return False
     if (os.cpu_count() or 1) <= shards:
         return False
     most = campaign.max_in_flight // max(shards, 1)

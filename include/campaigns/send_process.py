@@ -212,6 +212,8 @@ class SendProcess:
 
 
 def _die_with_parent(parent: int) -> None:
+    # The kernel sends the signal when the thread that started this process ends, not only the
+    # process: dispatch waits for this process on that thread before it returns.
     if sys.platform.startswith("linux"):
         import ctypes
         import signal

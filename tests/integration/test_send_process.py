@@ -322,9 +322,11 @@ def test_a_sending_process_is_started_only_where_it_has_a_core_and_enough_to_sen
     from include.campaigns.dispatch import _may_send_from_process
 
     monkeypatch.setattr(os, "cpu_count", lambda: cores)
-    campaign = dataclasses.replace(Campaign.missing(7), max_in_flight=hopper)
+    campaign = dataclasses.replace(Campaign.missing(7), max_in_flight=hopper, status="active")
     assert _may_send_from_process(campaign, run_ctx(7), None, None, shards) is expected
     assert _may_send_from_process(campaign, run_ctx(7), object(), None, shards) is False
     assert _may_send_from_process(campaign, run_ctx(7), None, 30.0, shards) is False
     limited = dataclasses.replace(run_ctx(7), max_contacts=HOPPER - 1)  # the run's limit bounds the room too
     assert _may_send_from_process(campaign, limited, None, None, shards) is False
+    paused = dataclasses.replace(campaign, status="paused")  # sends nothing at all
+    assert _may_send_from_process(paused, run_ctx(7), None, None, shards) is False
