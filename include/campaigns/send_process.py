@@ -33,7 +33,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from include.campaigns.sqs_batches import SQS_BATCH, DispatchIncomplete, send_batch
+from include.campaigns.sqs_batches import DispatchIncomplete, cut, send_batch
 
 log = logging.getLogger(__name__)
 
@@ -178,13 +178,15 @@ class SendProcess:
         return self._closed or self._failure is not None or self._proc.poll() is not None
 
     def send(self, rows: list[dict]) -> None:
-        """Hand rows over in batches of 10; returns once they are in the pipe (the pipe's size is
+        """Hand rows over in batches (sqs_batches.cut); returns once they are in the pipe (the pipe's size is
         the only queue: a full one waits for the sending process)."""
         encode = self._encode
         assert encode is not None, "start() first"
-        for start in range(0, len(rows), SQS_BATCH):
-            batch = rows[start : start + SQS_BATCH]
-            self._write(ENTRY_SEP.join(f"{row['dial_attempt_id']}{FIELD_SEP}{encode(row)}" for row in batch) + "\n")
+        bodies = [encode(row) for row in rows]
+        for start, end in cut([len(body) for body in bodies]):  # ASCII: a character is a byte
+            self._write(
+                ENTRY_SEP.join(f"{rows[i]['dial_attempt_id']}{FIELD_SEP}{bodies[i]}" for i in range(start, end)) + "\n"
+            )
 
     def take_accepted(self) -> list[tuple[str, str]]:
         """(dial_attempt_id, message id) of what SQS has accepted since the last call."""

@@ -13,7 +13,7 @@ from include.campaigns import blacklist
 from include.campaigns.campaign import Campaign
 from include.campaigns.config import CampaignConfig
 from include.campaigns.db import execute, fetch_all
-from include.campaigns.sqs_batches import SQS_BATCH, DispatchIncomplete, send_batch
+from include.campaigns.sqs_batches import SQS_BATCH, DispatchIncomplete, cut, send_batch
 
 log = logging.getLogger(__name__)
 
@@ -133,22 +133,22 @@ class Sender:
         )
         return [r for r in rows if r["phone"] not in reasons], len(revoked)
 
-    def _entry(self, index: int, row: dict, fifo: bool) -> dict:
-        entry = {"Id": str(index), "MessageBody": self.encode(row)}
+    def _entry(self, index: int, row: dict, body: str, fifo: bool) -> dict:
+        entry = {"Id": str(index), "MessageBody": body}
         if fifo:
             entry["MessageGroupId"] = self.message_group
             entry["MessageDeduplicationId"] = row["dial_attempt_id"]
         return entry
 
-    def _send_batch(self, rows: list[dict]) -> None:
-        """Send up to 10 rows; what SQS accepts goes on the unmarked list at once."""
+    def _send_batch(self, rows: list[dict], bodies: list[str]) -> None:
+        """Send one batch; what SQS accepts goes on the unmarked list at once."""
         client, queue_url = self._sqs()
         fifo = queue_url.endswith(".fifo")
         ids = {str(i): row["dial_attempt_id"] for i, row in enumerate(rows)}
         send_batch(
             client,
             queue_url,
-            [self._entry(i, row, fifo) for i, row in enumerate(rows)],
+            [self._entry(i, row, body, fifo) for i, (row, body) in enumerate(zip(rows, bodies, strict=True))],
             lambda entry_id, message_id: self._unmarked.append((ids[entry_id], message_id)),
         )
 
@@ -163,9 +163,11 @@ class Sender:
             execute(conn, "dial_tasks_mark_sent", {"ids": [s[0] for s in chunk], "message_ids": [s[1] for s in chunk]})
 
     def send_unmarked(self, rows: list[dict]) -> list[tuple[str, str]]:
-        """Send rows in batches of 10 and return (dial_attempt_id, message id) of each, unmarked."""
-        for start in range(0, len(rows), SQS_BATCH):
-            self._send_batch(rows[start : start + SQS_BATCH])
+        """Send rows in batches (sqs_batches.cut) and return (dial_attempt_id, message id) of each
+        one SQS accepted, unmarked."""
+        bodies = [self.encode(row) for row in rows]
+        for start, end in cut([len(body) for body in bodies]):  # ASCII: a character is a byte
+            self._send_batch(rows[start:end], bodies[start:end])
         return self.take_unmarked()
 
     def send(self, rows: list[dict]) -> int:

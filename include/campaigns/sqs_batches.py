@@ -8,17 +8,34 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
 log = logging.getLogger(__name__)
 
 SQS_BATCH = 10  # the SendMessageBatch maximum
+# SendMessageBatch also caps the sum of its bodies, at the size one message may have: ten dial
+# tasks that each fit can be too large together, and SQS then refuses the whole call.
+MAX_BATCH_BYTES = 256 * 1024
 SEND_ATTEMPTS = 5  # per batch, for the entries SQS reports as failed
 
 
 class DispatchIncomplete(RuntimeError):
     """Some claimed dial tasks could not be sent; they stay claimed and the next try resends them."""
+
+
+def cut(sizes: Sequence[int]) -> Iterator[tuple[int, int]]:
+    """Consecutive batches, as [start, end) of ``sizes`` (the bodies' bytes, in order): at most 10
+    entries each, and at most MAX_BATCH_BYTES in all unless one body is larger alone (SQS refuses
+    that one by itself; validation refuses a campaign whose tasks could be)."""
+    start = total = 0
+    for i, size in enumerate(sizes):
+        if i > start and (i - start == SQS_BATCH or total + size > MAX_BATCH_BYTES):
+            yield start, i
+            start, total = i, 0
+        total += size
+    if start < len(sizes):
+        yield start, len(sizes)
 
 
 def send_batch(client: Any, queue_url: str, entries: list[dict], accepted: Callable[[str, str], None]) -> None:
