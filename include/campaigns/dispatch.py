@@ -257,7 +257,11 @@ def dispatch(
     process = None
     try:
         if _may_send_from_process(campaign, run, client, time_budget_s, shard_count):
-            process = SendProcess()
+            try:
+                process = SendProcess()
+            except OSError as exc:  # no process to be had (a limit reached): this one sends itself
+                log.warning("Could not start a sending process (%s); sending from the dispatch process", exc)
+        if process is not None:
             queue = dial_queue(queue_url or campaign.config.dial_queue)
             group = f"campaign-{campaign.id}" if queue.endswith(".fifo") else None
             process.start(connection_spec(queue, group), DialTaskEncoder(campaign, campaign.config, run.run_id))

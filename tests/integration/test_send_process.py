@@ -330,3 +330,18 @@ def test_a_sending_process_is_started_only_where_it_has_a_core_and_enough_to_sen
     assert _may_send_from_process(campaign, limited, None, None, shards) is False
     paused = dataclasses.replace(campaign, status="paused")  # sends nothing at all
     assert _may_send_from_process(paused, run_ctx(7), None, None, shards) is False
+
+
+def test_a_dispatch_that_cannot_start_a_sending_process_sends_itself(
+    db, redis_client, sqs, dial_queue, caplog, monkeypatch
+):
+    import errno
+
+    def no_process(*args, **kwargs):
+        raise OSError(errno.EAGAIN, "Resource temporarily unavailable")
+
+    monkeypatch.setattr(send_process.subprocess, "Popen", no_process)
+    campaign, phones = make_campaign(db, dial_queue)
+    assert dispatch(db, campaign, run_ctx(campaign.id)).sent == len(phones)
+    assert "Could not start a sending process" in caplog.text
+    assert_each_sent_under_one_id(db, sqs, dial_queue, phones)

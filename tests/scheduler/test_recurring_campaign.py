@@ -23,12 +23,14 @@ from __future__ import annotations
 import json
 import time
 from datetime import datetime, timedelta, timezone
+from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import pytest
 
 from dev.dialer_simulator import DialerSimulator
 from dev.seed import add_contacts, create_campaign
+from include.campaigns.send_process import SEND_PROCESS_MIN_ROOM
 from tests.helpers import closed_zone, us_numbers, zone_at_local_hour
 from tests.integration.conftest import drain
 from tests.scheduler.conftest import wait_for
@@ -86,6 +88,8 @@ def test_a_recurring_campaign_runs_tick_after_tick_and_ends_completed(
         start_at=first_tick,
         end_at=end_at,
         poke_interval_s=15,
+        # A hopper this deep sends from a sending process: under the real task runner here.
+        max_in_flight=SEND_PROCESS_MIN_ROOM + 1000,
         config={
             "dial_queue": dial_queue,
             "skip_public_holidays": False,
@@ -179,6 +183,13 @@ def test_a_recurring_campaign_runs_tick_after_tick_and_ends_completed(
         (m["MessageAttributes"]["outcome"]["Value"], [r.run_id for r in runs if r.run_id in m["Message"]]) for m in mine
     )
     assert announced == sorted((outcome, [r.run_id]) for outcome, r in zip(outcomes, runs))
+
+    # The dispatch tasks sent from their sending process, in the task processes the executor started.
+    from airflow.configuration import conf
+
+    logs = Path(conf.get("logging", "base_log_folder"))
+    dispatch_logs = [p.read_text() for p in logs.glob(f"dag_id={dag_id}/**/task_id=dispatch_contacts/**/*.log")]
+    assert sum("from a sending process" in text for text in dispatch_logs) >= 2, dispatch_logs
 
     # Status changes (scheduled, active, scheduled, ..., completed) made no new DAG version.
     assert len({r.created_dag_version_id for r in runs}) == 1
