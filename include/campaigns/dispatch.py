@@ -44,6 +44,7 @@ BUDGETED_CLAIM_CHUNK = 250  # ... under a time budget: a finer step overshoots t
 CLAIMS_AHEAD = 2  # chunks claimed ahead of the sends: smooths a slow claim
 WALK_PAGE = 2000  # contacts read per page of one zone's claim-order walk
 SENDING_STATUSES = ("scheduled", "active")
+ABORT_GRACE_S = 2.0  # how long a failing dispatch lets its sending process finish the batch in hand
 
 
 @dataclass
@@ -180,6 +181,7 @@ def claim_and_send(
                 unrequested -= limit
                 claims.append((pool.submit(_claim_and_screen, claimer, sender, limit), limit))
 
+        failing = True
         try:
             claimer = claimer_future.result()
             request_claims()
@@ -197,11 +199,13 @@ def claim_and_send(
                     sent = process.take_accepted()
                 marks.append(pool.submit(sender.mark_sent, background, sent))
                 result.sent += len(sent)
+            failing = False
         finally:
             # Whatever happened, what SQS accepted is marked sent before we leave.
             unmarked = sender.take_unmarked()
             if process is not None:
-                accepted, failure = process.finish()
+                # Failing anyway: what the process has not sent in a while stays claimed, and is resent.
+                accepted, failure = process.finish(ABORT_GRACE_S if failing else None)
                 unmarked += accepted
                 result.sent += len(accepted)
             if unmarked:
@@ -268,7 +272,7 @@ def dispatch(
         return _dispatch(conn, campaign, run, now, client, queue_url, shard, shard_count, time_budget_s, process)
     finally:
         if process is not None:
-            process.finish()
+            process.finish(ABORT_GRACE_S)  # used, it has finished already; unused, it has nothing to send
 
 
 def _dispatch(

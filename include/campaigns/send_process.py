@@ -113,7 +113,9 @@ class SendProcess:
         environ = dict(os.environ)
         environ["PYTHONPATH"] = os.pathsep.join(p for p in (_PACKAGE_ROOT, environ.get("PYTHONPATH")) if p)
         self._proc = subprocess.Popen(
-            [sys.executable, "-m", __name__],
+            # -P: the task's working directory is not put first on sys.path, where an `include`
+            # folder of another project would stand in for this one.
+            [sys.executable, "-P", "-m", __name__],
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
             env=environ,
@@ -125,6 +127,7 @@ class SendProcess:
         self._accepted: list[tuple[str, str]] = []
         self._failure: str | None = None
         self._closed = False
+        self._handed = self._reported = 0  # dial tasks written to the process, and reported accepted
         self.started = False
         self._reader = threading.Thread(target=self._read, name="send-process-answers", daemon=True)
         self._reader.start()
@@ -158,13 +161,15 @@ class SendProcess:
                 pairs = [tuple(pair.split(FIELD_SEP, 1)) for pair in line.split(ENTRY_SEP)]
                 with self._lock:
                     self._accepted += pairs  # type: ignore[arg-type]
+                    self._reported += len(pairs)
 
-    def _write(self, text: str) -> None:
+    def _write(self, text: str, tasks: int = 0) -> None:
         if self._closed:
             return
         try:
             assert self._proc.stdin is not None
             self._proc.stdin.write(text)
+            self._handed += tasks
         except (BrokenPipeError, ValueError):
             self._closed = True  # the process has gone; finish() says why
 
@@ -185,7 +190,8 @@ class SendProcess:
         bodies = [encode(row) for row in rows]
         for start, end in cut([len(body) for body in bodies]):  # ASCII: a character is a byte
             self._write(
-                ENTRY_SEP.join(f"{rows[i]['dial_attempt_id']}{FIELD_SEP}{bodies[i]}" for i in range(start, end)) + "\n"
+                ENTRY_SEP.join(f"{rows[i]['dial_attempt_id']}{FIELD_SEP}{bodies[i]}" for i in range(start, end)) + "\n",
+                end - start,
             )
 
     def take_accepted(self) -> list[tuple[str, str]]:
@@ -194,9 +200,12 @@ class SendProcess:
             accepted, self._accepted = self._accepted, []
         return accepted
 
-    def finish(self) -> tuple[list[tuple[str, str]], str | None]:
+    def finish(self, grace_s: float | None = None) -> tuple[list[tuple[str, str]], str | None]:
         """End the input, let the process send what it holds, and return what SQS accepted since the
-        last take, with why the process failed (None if it sent everything)."""
+        last take, with why the process failed (None if it sent everything it was handed).
+
+        ``grace_s`` bounds the wait when the dispatch is failing anyway: a process still sending
+        then is killed, and what it had not reported stays claimed, to be resent."""
         if not self._closed:
             self._closed = True
             try:
@@ -204,9 +213,15 @@ class SendProcess:
                 self._proc.stdin.close()
             except BrokenPipeError:
                 pass
+        try:
+            code = self._proc.wait(grace_s)
+        except subprocess.TimeoutExpired:
+            self._proc.kill()
+            code = self._proc.wait()
         self._reader.join()
-        code = self._proc.wait()
         failure = self._failure or (f"the sending process exited with code {code}" if code else None)
+        if failure is None and self._reported < self._handed:
+            failure = f"the sending process reported {self._reported} of the {self._handed} dial tasks handed to it"
         return self.take_accepted(), failure
 
 
@@ -232,8 +247,8 @@ def _serve(spec: dict, lines, out) -> None:
         queue if queue.startswith(("http://", "https://")) else client.get_queue_url(QueueName=queue)["QueueUrl"]
     )
     for line in lines:
-        if not line.endswith("\n"):
-            return  # cut off by the parent's death: never send half a batch's line
+        if not line.endswith("\n") or _STOPPING:
+            return  # cut off by the parent's death (never send half a batch), or told to stop
         _send_line(client, queue_url, spec["group"], line[:-1], out)
 
 
@@ -255,10 +270,26 @@ def _send_line(client: Any, queue_url: str, group: str | None, line: str, out) -
     try:
         send_batch(client, queue_url, entries, note)
     finally:
+        # At once: an answer left in a buffer is lost if this process is killed, and its dial
+        # tasks would be sent again.
         out.write(ENTRY_SEP.join(accepted) + "\n")
+        out.flush()
+
+
+_STOPPING = False
+
+
+def _stop_after_this_batch(signum, frame) -> None:
+    # A task's whole process group gets SIGTERM when Airflow stops it: the batch in hand is sent
+    # and reported, and the dispatch marks it before it fails.
+    global _STOPPING
+    _STOPPING = True
 
 
 def main() -> int:
+    import signal
+
+    signal.signal(signal.SIGTERM, _stop_after_this_batch)
     logging.basicConfig(level=logging.WARNING, stream=sys.stderr, format="%(levelname)s send_process: %(message)s")
     import boto3  # noqa: F401 - while the dispatch makes its first claim
 

@@ -45,17 +45,17 @@ class DialTaskEncoder:
             separators=(",", ":"),
         )
         self._shared = shared[1:]  # '"campaign_id":...}': appended to each task's own fields
-        self._instants: dict[datetime, str] = {}
+        self._instants: dict[tuple[datetime, int], str] = {}
 
     def __call__(self, row: dict) -> str:
         # The same bytes as json.dumps of the task's own fields, without building a dict per task:
         # strings through json's own escaper, whole numbers as they are, and each instant's
         # ISO form kept, since a run's tasks share a few cut-offs.
-        not_after = self._instants.get(row["not_after"])
+        # Keyed with fold: two instants of a repeated hour, in one zone, compare equal without it.
+        key = (row["not_after"], row["not_after"].fold)
+        not_after = self._instants.get(key)
         if not_after is None:
-            not_after = self._instants[row["not_after"]] = _string(
-                row["not_after"].astimezone(timezone.utc).isoformat()
-            )
+            not_after = self._instants[key] = _string(row["not_after"].astimezone(timezone.utc).isoformat())
         return (
             f'{{"version":{MESSAGE_VERSION},"dial_attempt_id":{_string(row["dial_attempt_id"])},'
             f'"contact_id":{_whole(row["contact_id"])},"phone":{_string(row["phone"])},'
