@@ -29,6 +29,7 @@ import os
 import subprocess
 import sys
 import threading
+import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -45,6 +46,7 @@ FAILED = "!"
 _PACKAGE_ROOT = str(Path(__file__).resolve().parents[2])  # the folder holding include/
 _PR_SET_PDEATHSIG = 1
 PIPE_BUFFER = 1 << 16
+ANSWER_FLUSH_S = 0.05
 
 
 def connection_spec(queue: str, group: str | None) -> dict:
@@ -246,10 +248,16 @@ def _serve(spec: dict, lines, out) -> None:
     queue_url = (
         queue if queue.startswith(("http://", "https://")) else client.get_queue_url(QueueName=queue)["QueueUrl"]
     )
+    flushed = time.monotonic()
     for line in lines:
         if not line.endswith("\n") or _STOPPING:
             return  # cut off by the parent's death (never send half a batch), or told to stop
         _send_line(client, queue_url, spec["group"], line[:-1], out)
+        # Answers go out every few dozen milliseconds, not per batch (each one wakes the dispatch
+        # process): a kill loses at most that much, which the retry resends under the same ids.
+        if time.monotonic() - flushed >= ANSWER_FLUSH_S:
+            out.flush()
+            flushed = time.monotonic()
 
 
 def _send_line(client: Any, queue_url: str, group: str | None, line: str, out) -> None:
@@ -270,10 +278,7 @@ def _send_line(client: Any, queue_url: str, group: str | None, line: str, out) -
     try:
         send_batch(client, queue_url, entries, note)
     finally:
-        # At once: an answer left in a buffer is lost if this process is killed, and its dial
-        # tasks would be sent again.
         out.write(ENTRY_SEP.join(accepted) + "\n")
-        out.flush()
 
 
 _STOPPING = False
