@@ -282,3 +282,25 @@ def test_a_campaign_whose_tasks_pass_validation_can_be_sent_however_large_its_iv
     campaign, phones = make_campaign(db, dial_queue, count=12, ivr_flow=ivr_flow)
     assert dial_task_size_problems(campaign, campaign.config) == []
     assert dispatch(db, campaign, run_ctx(campaign.id)).sent == len(phones)
+
+
+@pytest.mark.parametrize("status", ["paused", "cancelled"])
+def test_a_campaign_that_may_not_send_leaves_no_sending_process_and_sends_nothing(
+    db, redis_client, sqs, dial_queue, status
+):
+    from include.campaigns.campaign import load_campaign
+
+    campaign, _ = make_campaign(db, dial_queue, count=12)
+    db.execute("UPDATE campaigns SET status = %s WHERE id = %s", (status, campaign.id))
+    result = dispatch(db, load_campaign(db, campaign.id), run_ctx(campaign.id))
+    assert result.sent == 0 and not children() and drain(sqs, dial_queue) == []
+
+
+def test_a_dry_run_of_a_large_campaign_starts_no_sending_process(db, redis_client, sqs, dial_queue, monkeypatch):
+    import dataclasses
+
+    campaign, phones = make_campaign(db, dial_queue, count=12)
+    started = []
+    monkeypatch.setattr(send_process.SendProcess, "__init__", lambda self: started.append(self) or None)
+    result = dispatch(db, campaign, dataclasses.replace(run_ctx(campaign.id), dry_run=True))
+    assert result.would_dispatch == len(phones) and started == [] and drain(sqs, dial_queue) == []
