@@ -137,3 +137,15 @@ def legacy_rows(db):
         if "NOT VALID" not in definition:
             definition += " NOT VALID"
         db.execute(f"ALTER TABLE campaigns ADD CONSTRAINT {name} {definition}")
+
+
+@pytest.fixture
+def black_hole():
+    """An endpoint that accepts connections and never answers: a sender there waits in a read."""
+    import socket
+
+    server = socket.socket()
+    server.bind(("127.0.0.1", 0))
+    server.listen(16)
+    yield f"http://127.0.0.1:{server.getsockname()[1]}"
+    server.close()

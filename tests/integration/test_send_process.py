@@ -153,18 +153,6 @@ def test_the_sending_process_killed_mid_dispatch_fails_the_dispatch_and_the_retr
     assert_each_sent_under_one_id(db, sqs, dial_queue, phones)
 
 
-@pytest.fixture
-def black_hole():
-    """An endpoint that accepts connections and never answers: a sender there waits in a read."""
-    import socket
-
-    server = socket.socket()
-    server.bind(("127.0.0.1", 0))
-    server.listen(16)
-    yield f"http://127.0.0.1:{server.getsockname()[1]}"
-    server.close()
-
-
 def test_the_dispatch_process_killed_takes_its_sending_process_with_it(
     db, redis_client, sqs, dial_queue, tmp_path, black_hole
 ):

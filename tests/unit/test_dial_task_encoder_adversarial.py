@@ -7,8 +7,6 @@ import json
 from datetime import datetime, timedelta, timezone
 from zoneinfo import ZoneInfo
 
-import pytest
-
 from include.campaigns.campaign import Campaign
 from include.campaigns.config import parse_config
 from include.campaigns.sender import MESSAGE_VERSION, DialTaskEncoder
@@ -21,19 +19,15 @@ def reference_not_after(row: dict) -> str:
 
 
 def row(n: int, not_after: datetime) -> dict:
-    return {"dial_attempt_id": f"c7-{n}-1", "contact_id": n, "phone": "+12125550100", "attempt": 1, "not_after": not_after}
+    return {
+        "dial_attempt_id": f"c7-{n}-1",
+        "contact_id": n,
+        "phone": "+12125550100",
+        "attempt": 1,
+        "not_after": not_after,
+    }
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason=(
-        "DialTaskEncoder caches each not_after's ISO form in a dict keyed by the datetime; two aware "
-        "datetimes in the same ZoneInfo that differ only in `fold` (the repeated hour when DST ends) "
-        "compare and hash equal, though they are instants an hour apart, so the second task gets the "
-        "first one's cut-off (sender.py DialTaskEncoder.__call__, self._instants). psycopg returns such "
-        "datetimes when the session TimeZone is a named zone (db.py sets none)."
-    ),
-)
 def test_two_cut_offs_in_the_repeated_hour_of_a_dst_end_are_each_encoded_as_their_own_instant():
     encode = DialTaskEncoder(Campaign.missing(7), parse_config({}), "run")
     first = datetime(2026, 11, 1, 1, 30, tzinfo=NEW_YORK, fold=0)  # 05:30Z, EDT

@@ -14,7 +14,7 @@ class ScriptedSqs:
     def __init__(self, *answers):
         self.answers, self.calls = list(answers), []
 
-    def send_message_batch(self, QueueUrl, Entries):  # noqa: N803 - boto3's names
+    def send_message_batch(self, QueueUrl, Entries):
         self.calls.append([e["Id"] for e in Entries])
         answer = self.answers.pop(0)
         return answer(Entries) if callable(answer) else answer
@@ -60,7 +60,9 @@ def test_only_the_entries_sqs_reports_failed_are_sent_again_and_each_acceptance_
 
 
 def test_an_entry_sqs_leaves_out_of_its_answer_is_neither_noted_nor_dropped():
-    sqs = ScriptedSqs({"Successful": [{"Id": "0", "MessageId": "m0"}]}, {"Successful": [{"Id": "1", "MessageId": "m1"}]})
+    sqs = ScriptedSqs(
+        {"Successful": [{"Id": "0", "MessageId": "m0"}]}, {"Successful": [{"Id": "1", "MessageId": "m1"}]}
+    )
     noted = []
     send_batch(sqs, "q", entries(2), lambda i, m: noted.append((i, m)))
     assert sqs.calls == [["0", "1"], ["1"]] and noted == [("0", "m0"), ("1", "m1")]
