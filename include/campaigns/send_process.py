@@ -237,7 +237,8 @@ def _die_with_parent(parent: int) -> None:
         import ctypes
         import signal
 
-        ctypes.CDLL(None, use_errno=True).prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)
+        if ctypes.CDLL(None, use_errno=True).prctl(_PR_SET_PDEATHSIG, signal.SIGKILL) != 0:
+            logging.warning("could not ask to die with the dispatch process (errno %d)", ctypes.get_errno())
     if os.getppid() != parent:  # the parent died before the line above
         raise SystemExit(1)
 
