@@ -115,7 +115,7 @@ class Breakdown:
                     self._wrap(module, func, lambda args, f=func: f"sql {args[1]}")
         self._wrap(resources, "sqs_client", "sqs client set-up (SqsHook)")
         self._wrap(resources, "dial_queue_url", "sqs get_queue_url")
-        self._wrap(blacklist, "blocked_phones", "redis SMISMEMBER (opt-out screen)")
+        self._wrap(blacklist.OptOutScreen, "blocked", "redis SMISMEMBER (opt-out screen)")
         self._wrap(blacklist, "add_opt_outs", "redis SADD (new opt-outs)")
         if hasattr(sender, "Sender"):
             self._wrap(sender.Sender, "_send_batch", "sqs SendMessageBatch")

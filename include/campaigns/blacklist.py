@@ -14,6 +14,7 @@ from __future__ import annotations
 import logging
 import time
 import uuid
+from typing import Any
 
 from include.campaigns.phones import DEFAULT_REGION, E164_SHAPE, InvalidPhone, mask, normalize, normalize_or_none
 from include.campaigns.resources import REDIS_CONN_ID
@@ -34,18 +35,28 @@ def _client():
     return RedisHook(redis_conn_id=REDIS_CONN_ID).get_conn()
 
 
-def blocked_phones(phones: list[str]) -> set[str] | None:
-    """The phones (E.164) on the Redis opt-out set, in one round trip; None when Redis is unreachable."""
-    if not phones:
-        return set()
-    try:
-        flags = _client().smismember(OPT_OUT_SET, phones)
-    except Exception as exc:  # redis.ConnectionError, TimeoutError, auth errors: all mean "no answer"
-        log.warning(
-            "Redis opt-out set unavailable (%s); checking the PostgreSQL blacklist only", exc.__class__.__name__
-        )
-        return None
-    return {phone for phone, flag in zip(phones, flags) if flag}
+class OptOutScreen:
+    """The Redis opt-out set, asked over one connection for as long as it answers: a dispatch asks
+    once per chunk, and a new client per chunk cost a connection lookup and a connect each time."""
+
+    def __init__(self) -> None:
+        self._client: Any = None
+
+    def blocked(self, phones: list[str]) -> set[str] | None:
+        """The phones (E.164) on the set, in one round trip; None when Redis is unreachable."""
+        if not phones:
+            return set()
+        try:
+            if self._client is None:
+                self._client = _client()
+            flags = self._client.smismember(OPT_OUT_SET, phones)
+        except Exception as exc:  # redis.ConnectionError, TimeoutError, auth errors: all mean "no answer"
+            self._client = None  # a fresh client and connection at the next ask
+            log.warning(
+                "Redis opt-out set unavailable (%s); checking the PostgreSQL blacklist only", exc.__class__.__name__
+            )
+            return None
+        return {phone for phone, flag in zip(phones, flags) if flag}
 
 
 def _normalized(phones: list[str]) -> list[str]:

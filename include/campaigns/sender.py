@@ -83,6 +83,7 @@ class Sender:
         self.redis_available = True
         self.message_group = f"campaign-{campaign.id}"  # a FIFO queue's order is per campaign
         self._unmarked: list[tuple[str, str]] = []
+        self._opt_outs = blacklist.OptOutScreen()
         self.encode = DialTaskEncoder(campaign, config, run_id)
 
     def _sqs(self) -> tuple[Any, str]:  # boto3's clients carry no types
@@ -111,7 +112,7 @@ class Sender:
             r["phone"]: r["reason"]
             for r in fetch_all(conn, "blacklist_blocked", {"phones": phones, "campaign_id": self.campaign.id})
         }
-        on_redis = blacklist.blocked_phones(phones)
+        on_redis = self._opt_outs.blocked(phones)
         if on_redis is None:
             self.redis_available = False
         else:

@@ -455,3 +455,16 @@ def test_the_sync_dag_rewrites_shape_only_rows_and_mirrors_postgres_in_redis(db,
     assert run.state == "success"
     assert db.execute("SELECT phone FROM blacklist").fetchall() == [("+442079460958",)]
     assert clean_redis.smembers(blacklist.OPT_OUT_SET) == {b"+442079460958"}
+
+
+def test_the_opt_out_screen_asks_over_one_connection_and_makes_a_dropped_one_again(redis_client):
+    phones = us_numbers(3, seed=77)
+    redis_client.sadd(blacklist.OPT_OUT_SET, phones[0])
+    screen = blacklist.OptOutScreen()
+    before = redis_client.info("stats")["total_connections_received"]
+    assert [screen.blocked(phones) for _ in range(5)] == [{phones[0]}] * 5
+    assert redis_client.info("stats")["total_connections_received"] - before == 1
+    # A connection Redis dropped is made again, and the ask still answered.
+    assert redis_client.client_kill_filter(_type="normal", skipme=True) >= 1
+    assert screen.blocked(phones) == {phones[0]}
+    assert redis_client.info("stats")["total_connections_received"] - before == 2
