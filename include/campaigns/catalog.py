@@ -9,11 +9,14 @@ Airflow stop scheduling every campaign in it.
 
 from __future__ import annotations
 
+import gc
 import json
 import logging
 import os
 import re
 import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, fields
 from datetime import datetime
 from pathlib import Path
@@ -295,12 +298,33 @@ def build_dags(dag_id: str | None = None, part: int | None = None) -> dict:
     """The DAGs of one DAG file, by dag_id. A campaign whose row breaks a rule, or whose DAG cannot
     be built or serialized, is left out: logged with its reason and, from the dag-processor's
     parse, stored on its row (``catalog_error``), where the Campaigns page shows it."""
-    from include.campaigns.dag_factory import build_campaign_dag
-
     slug = slug_for_dag_id(dag_id)
     if dag_id and slug is None:
         return {}
     catalog = read_catalog(slug, part)
+    with _collector_spared():
+        return _build(catalog, slug, part)
+
+
+@contextmanager
+def _collector_spared() -> Iterator[None]:
+    """Everything alive when the DAGs start to be built (Airflow, the providers, the catalog)
+    outlives the parse, yet a full collection while they are built walks all of it: frozen, it
+    walks only what the DAGs add. Unfrozen after, unless the process came frozen (an executor
+    that froze before forking it keeps its objects unwalked to share their memory pages)."""
+    already = gc.get_freeze_count() > 0
+    if not already:
+        gc.freeze()
+    try:
+        yield
+    finally:
+        if not already:
+            gc.unfreeze()
+
+
+def _build(catalog: Catalog, slug: str | None, part: int | None) -> dict:
+    from include.campaigns.dag_factory import build_campaign_dag
+
     refused = [
         r
         for r in catalog.refused
