@@ -81,7 +81,8 @@ def job_raw(job: dict) -> dict:
     from include.campaigns.campaign import Campaign
     from include.campaigns.config import parse_config
     from include.campaigns.resources import dial_queue_url, sqs_client
-    from include.campaigns.sender import SQS_BATCH, dial_task_body
+    from include.campaigns.sender import dial_task_body
+    from include.campaigns.sqs_batches import SQS_BATCH
 
     config = parse_config(BENCH_CONFIG)
     campaign = dataclasses.replace(Campaign.missing(900), slug="raw_sender")

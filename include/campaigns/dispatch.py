@@ -35,7 +35,7 @@ from include.campaigns.resources import dial_queue
 from include.campaigns.runs import RunContext
 from include.campaigns.send_process import SEND_PROCESS_MIN_ROOM, SendProcess, connection_spec
 from include.campaigns.sender import DialTaskEncoder, Sender
-from include.campaigns.sqs_batches import DispatchIncomplete
+from include.campaigns.sqs_batches import DispatchIncomplete, message_group
 
 log = logging.getLogger(__name__)
 
@@ -267,8 +267,8 @@ def dispatch(
                 log.warning("Could not start a sending process (%s); sending from the dispatch process", exc)
         if process is not None:
             queue = dial_queue(queue_url or campaign.config.dial_queue)
-            group = f"campaign-{campaign.id}" if queue.endswith(".fifo") else None
-            process.start(connection_spec(queue, group), DialTaskEncoder(campaign, campaign.config, run.run_id))
+            spec = connection_spec(queue, message_group(campaign.id, queue))
+            process.start(spec, DialTaskEncoder(campaign, campaign.config, run.run_id))
         return _dispatch(conn, campaign, run, now, client, queue_url, shard, shard_count, time_budget_s, process)
     finally:
         if process is not None:

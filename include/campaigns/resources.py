@@ -31,10 +31,14 @@ def dial_queue(override: str | None = None) -> str:
 
 
 def dial_queue_url(client, override: str | None = None) -> str:
-    name = dial_queue(override)
-    if name.startswith(("http://", "https://")):
-        return name
-    return client.get_queue_url(QueueName=name)["QueueUrl"]
+    return queue_url_of(client, dial_queue(override))
+
+
+def queue_url_of(client, queue: str) -> str:
+    """A queue's URL: ``queue`` itself when it is one, else looked up by name."""
+    if queue.startswith(("http://", "https://")):
+        return queue
+    return client.get_queue_url(QueueName=queue)["QueueUrl"]
 
 
 def topic_arn(override: str | None = None) -> str:

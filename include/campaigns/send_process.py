@@ -130,7 +130,6 @@ class SendProcess:
         self._failure: str | None = None
         self._closed = False
         self._handed = self._reported = 0  # dial tasks written to the process, and reported accepted
-        self.started = False
         self._reader = threading.Thread(target=self._read, name="send-process-answers", daemon=True)
         self._reader.start()
 
@@ -140,7 +139,6 @@ class SendProcess:
         self._encode = encode
         self._write(json.dumps({**spec, "parent": os.getpid()}) + "\n")
         self._flush()
-        self.started = True
 
     def _flush(self) -> None:
         if not self._closed:
@@ -244,11 +242,10 @@ def _die_with_parent(parent: int) -> None:
 
 
 def _serve(spec: dict, lines, out) -> None:
+    from include.campaigns.resources import queue_url_of
+
     client = spec_client(spec)
-    queue = spec["queue"]
-    queue_url = (
-        queue if queue.startswith(("http://", "https://")) else client.get_queue_url(QueueName=queue)["QueueUrl"]
-    )
+    queue_url = queue_url_of(client, spec["queue"])
     flushed = time.monotonic()
     for line in lines:
         if not line.endswith("\n") or _STOPPING:

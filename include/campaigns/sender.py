@@ -13,14 +13,12 @@ from include.campaigns import blacklist
 from include.campaigns.campaign import Campaign
 from include.campaigns.config import CampaignConfig
 from include.campaigns.db import execute, fetch_all
-from include.campaigns.sqs_batches import SQS_BATCH, DispatchIncomplete, cut, send_batch
+from include.campaigns.sqs_batches import cut, message_group, send_batch
 
 log = logging.getLogger(__name__)
 
 MESSAGE_VERSION = 2
 MARK_SENT_EVERY = 500  # dial tasks marked sent per UPDATE
-
-__all__ = ["SQS_BATCH", "DialTaskEncoder", "DispatchIncomplete", "Sender", "dial_task_body"]
 
 
 class DialTaskEncoder:
@@ -81,7 +79,6 @@ class Sender:
         self.conn, self._client, self._queue_url = conn, client, queue_url
         self.campaign, self.config, self.run_id = campaign, config, run_id
         self.redis_available = True
-        self.message_group = f"campaign-{campaign.id}"  # a FIFO queue's order is per campaign
         self._unmarked: list[tuple[str, str]] = []
         self._opt_outs = blacklist.OptOutScreen()
         self.encode = DialTaskEncoder(campaign, config, run_id)
@@ -134,22 +131,22 @@ class Sender:
         )
         return [r for r in rows if r["phone"] not in reasons], len(revoked)
 
-    def _entry(self, index: int, row: dict, body: str, fifo: bool) -> dict:
+    def _entry(self, index: int, row: dict, body: str, group: str | None) -> dict:
         entry = {"Id": str(index), "MessageBody": body}
-        if fifo:
-            entry["MessageGroupId"] = self.message_group
+        if group:
+            entry["MessageGroupId"] = group
             entry["MessageDeduplicationId"] = row["dial_attempt_id"]
         return entry
 
     def _send_batch(self, rows: list[dict], bodies: list[str]) -> None:
         """Send one batch; what SQS accepts goes on the unmarked list at once."""
         client, queue_url = self._sqs()
-        fifo = queue_url.endswith(".fifo")
+        group = message_group(self.campaign.id, queue_url)
         ids = {str(i): row["dial_attempt_id"] for i, row in enumerate(rows)}
         send_batch(
             client,
             queue_url,
-            [self._entry(i, row, body, fifo) for i, (row, body) in enumerate(zip(rows, bodies, strict=True))],
+            [self._entry(i, row, body, group) for i, (row, body) in enumerate(zip(rows, bodies, strict=True))],
             lambda entry_id, message_id: self._unmarked.append((ids[entry_id], message_id)),
         )
 

@@ -20,6 +20,11 @@ MAX_BATCH_BYTES = 256 * 1024
 SEND_ATTEMPTS = 5  # per batch, for the entries SQS reports as failed
 
 
+def message_group(campaign_id: int, queue: str) -> str | None:
+    """A FIFO queue's message group (its order is kept per campaign); None for a standard queue."""
+    return f"campaign-{campaign_id}" if queue.endswith(".fifo") else None
+
+
 class DispatchIncomplete(RuntimeError):
     """Some claimed dial tasks could not be sent; they stay claimed and the next try resends them."""
 
